@@ -1,0 +1,5 @@
+"""Entry point for ``python -m summarize``."""
+
+from summarize.cli import main
+
+raise SystemExit(main())

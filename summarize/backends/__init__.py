@@ -1,0 +1,75 @@
+"""The inference engines behind one small interface, and the registry that loads them lazily."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from summarize.errors import ConfigError
+
+if TYPE_CHECKING:
+    from summarize.config import RuntimeSettings
+
+__all__ = ["BACKENDS", "Backend", "GenerateOptions", "Generation", "load_backend"]
+
+# name -> (module, class). Modules are imported only when their backend is chosen, so that a
+# run with nothing to do never pays for importing torch.
+_REGISTRY: dict[str, tuple[str, str]] = {
+    "transformers": ("summarize.backends.hf", "TransformersBackend"),
+    "echo": ("summarize.backends.echo", "EchoBackend"),
+}
+BACKENDS: tuple[str, ...] = tuple(_REGISTRY)
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """Decoding settings for one batch; lengths count generated tokens."""
+
+    max_new_tokens: int
+    num_beams: int = 1
+    min_new_tokens: int = 0
+    no_repeat_ngram_size: int = 0
+    length_penalty: float = 1.0
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generated text, and whether it stopped at max_new_tokens instead of ending."""
+
+    text: str
+    hit_limit: bool
+
+
+class Backend(Protocol):
+    """What the pipeline needs from an inference engine."""
+
+    model_id: str
+    device: str
+    dtype: str
+    #: the longest input the model itself accepts, in its own tokens
+    max_input_tokens: int
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Length of each text as the model would see it, special tokens included."""
+        ...
+
+    def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
+        """Generate one output per input text, in order."""
+        ...
+
+
+def load_backend(
+    name: str, model: str, revision: str, runtime: RuntimeSettings, *, role: str
+) -> Backend:
+    """Import the backend ``name`` and load ``model`` with it; ``role`` names it in errors."""
+    try:
+        module_name, class_name = _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(
+            f"{role}.backend: unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}"
+        ) from None
+    backend_class = getattr(importlib.import_module(module_name), class_name)
+    backend: Backend = backend_class.load(model, revision, runtime, role=role)
+    return backend

@@ -1,0 +1,310 @@
+"""Settings: frozen dataclasses, TOML loading (defaults < file < --set), validation, signature()."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from summarize.backends import BACKENDS
+from summarize.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "Config",
+    "InputSettings",
+    "OutputSettings",
+    "RuntimeSettings",
+    "SummarizerSettings",
+    "TranslatorSettings",
+    "load_config",
+    "signature",
+]
+
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+TRANSLATABLE = ("summary", "article")
+_DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+_TEMPLATE_FIELDS = ("summary", "summary_ar", "article_ar", "sidecar")
+
+
+@dataclass(frozen=True)
+class SummarizerSettings:
+    model: str = "sshleifer/distilbart-cnn-12-6"
+    revision: str = "main"
+    backend: str = "transformers"
+    max_input_tokens: int = 1024
+    num_beams: int = 4
+    min_length: int = 56
+    max_length: int = 142
+    no_repeat_ngram_size: int = 3
+    length_penalty: float = 2.0
+
+
+@dataclass(frozen=True)
+class TranslatorSettings:
+    model: str = "Helsinki-NLP/opus-mt-en-ar"
+    revision: str = "main"
+    backend: str = "transformers"
+    source_prefix: str = ">>ara<<"
+    # Well below Marian's 512 positions: OPUS-MT models are trained on sentence pairs and
+    # start dropping sentences when fed long multi-sentence segments.
+    max_input_tokens: int = 256
+    num_beams: int = 4
+    max_length_ratio: float = 2.0
+    max_length_extra: int = 16
+    no_repeat_ngram_size: int = 0
+    length_penalty: float = 1.0
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_tokens: int = 8192
+    threads: int = 0
+    wave_size: int = 16
+
+
+@dataclass(frozen=True)
+class InputSettings:
+    globs: list[str] = field(default_factory=lambda: ["*.txt", "*.md"])
+    exclude: list[str] = field(default_factory=list)
+    cleanup: bool = True
+    max_bytes: int = 10_000_000
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    summary: str = "{stem}.summary.txt"
+    summary_ar: str = "{stem}.summary.ar.txt"
+    article_ar: str = "{stem}.ar.txt"
+    sidecar: str = "{stem}.summarize.json"
+    summarize: bool = True
+    translate: list[str] = field(default_factory=lambda: list(TRANSLATABLE))
+
+
+@dataclass(frozen=True)
+class Config:
+    summarizer: SummarizerSettings = field(default_factory=SummarizerSettings)
+    translator: TranslatorSettings = field(default_factory=TranslatorSettings)
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    input: InputSettings = field(default_factory=InputSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
+
+    @property
+    def needs_summarizer(self) -> bool:
+        return self.output.summarize
+
+    @property
+    def needs_translator(self) -> bool:
+        return bool(self.output.translate)
+
+
+_SECTIONS: dict[str, type[Any]] = typing.get_type_hints(Config)
+
+
+def load_config(path: Path | None = None, overrides: Sequence[str] = ()) -> Config:
+    """Build the effective configuration: built-in defaults, then ``path``, then ``overrides``.
+
+    Each override is ``section.key=value``; the value is read as a TOML value when it parses as
+    one (``2``, ``true``, ``["article"]``) and as a plain string otherwise (``cpu``).
+    """
+    values: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    origins: dict[str, str] = {}
+    if path is not None:
+        _merge(values, origins, _read_toml(path), str(path))
+    for item in overrides:
+        section, key, value = _parse_override(item)
+        _merge(values, origins, {section: {key: value}}, "--set")
+    return _build(values, origins)
+
+
+def signature(config: Config) -> str:
+    """A readable string of every setting that changes the outputs, plus the tool version.
+
+    Two runs whose signatures differ may produce different text, so an article written under one
+    is out of date under the other. Device, dtype and batching are recorded in the sidecar but
+    left out here: they change speed, not what the models are asked to do.
+    """
+    from summarize import __version__
+
+    parts = [f"summarize={__version__}"]
+    for section in ("summarizer", "translator"):
+        settings = getattr(config, section)
+        parts += [f"{section}.{k}={v}" for k, v in dataclasses.asdict(settings).items()]
+    parts.append(f"input.cleanup={config.input.cleanup}")
+    parts.append(f"output.summarize={config.output.summarize}")
+    parts.append(f"output.translate={','.join(config.output.translate)}")
+    return "|".join(parts)
+
+
+def as_dict(config: Config) -> dict[str, dict[str, Any]]:
+    """The configuration as plain TOML-like tables (for the sidecar and ``config show``)."""
+    return dataclasses.asdict(config)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def _parse_override(item: str) -> tuple[str, str, Any]:
+    name, sep, raw = item.partition("=")
+    name = name.strip()
+    if not sep or "." not in name:
+        raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. runtime.device=cpu")
+    section, key = name.split(".", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return section, key, value
+
+
+def _merge(
+    values: dict[str, dict[str, Any]],
+    origins: dict[str, str],
+    data: Mapping[str, Any],
+    source: str,
+) -> None:
+    for section, table in data.items():
+        if section not in _SECTIONS:
+            raise ConfigError(
+                f"{source}: unknown section [{section}]; valid sections: {', '.join(_SECTIONS)}"
+            )
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{source}: [{section}] must be a table of settings")
+        known = [f.name for f in dataclasses.fields(_SECTIONS[section])]
+        for key, value in table.items():
+            if key not in known:
+                raise ConfigError(
+                    f"{source}: unknown key {section}.{key}; valid keys in [{section}]: "
+                    + ", ".join(known)
+                )
+            values[section][key] = value
+            origins[f"{section}.{key}"] = source
+
+
+def _build(values: dict[str, dict[str, Any]], origins: dict[str, str]) -> Config:
+    sections = {}
+    for section, cls in _SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        for key, value in values[section].items():
+            _check_type(f"{section}.{key}", value, hints[key], origins)
+        sections[section] = cls(**values[section])
+    config = Config(**sections)
+    _validate(config, origins)
+    return config
+
+
+def _check_type(name: str, value: Any, expected: Any, origins: Mapping[str, str]) -> None:
+    if expected is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        label = "a number"
+    elif expected is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        label = "an integer"
+    elif expected is bool:
+        ok = isinstance(value, bool)
+        label = "true or false"
+    elif expected is str:
+        ok = isinstance(value, str)
+        label = "a string"
+    else:  # list[str]
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        label = "a list of strings"
+    if not ok:
+        raise ConfigError(f"{origins.get(name, 'default')}: {name} must be {label}, got {value!r}")
+
+
+def _validate(config: Config, origins: Mapping[str, str]) -> None:
+    def fail(name: str, reason: str) -> typing.NoReturn:
+        raise ConfigError(f"{origins.get(name, 'default')}: {name}: {reason}")
+
+    for section in ("summarizer", "translator"):
+        settings = getattr(config, section)
+        if not settings.model.strip():
+            fail(f"{section}.model", "must name a hub model id or a local directory")
+        if settings.backend not in BACKENDS:
+            fail(
+                f"{section}.backend",
+                f"{settings.backend!r} is not a backend; choose one of: {', '.join(BACKENDS)}",
+            )
+        if settings.max_input_tokens < 16:
+            fail(f"{section}.max_input_tokens", "must be at least 16")
+        if settings.num_beams < 1:
+            fail(f"{section}.num_beams", "must be at least 1")
+        if settings.no_repeat_ngram_size < 0:
+            fail(f"{section}.no_repeat_ngram_size", "must be 0 (off) or more")
+    summ = config.summarizer
+    if summ.max_length < 1:
+        fail("summarizer.max_length", "must be at least 1")
+    if not 0 <= summ.min_length <= summ.max_length:
+        fail("summarizer.min_length", f"must be between 0 and max_length ({summ.max_length})")
+    if summ.max_length >= summ.max_input_tokens:
+        # Otherwise map-reduce could not shrink the joined chunk summaries.
+        fail("summarizer.max_length", "must be smaller than summarizer.max_input_tokens")
+    trans = config.translator
+    if trans.max_length_ratio <= 0:
+        fail("translator.max_length_ratio", "must be greater than 0")
+    if trans.max_length_extra < 0:
+        fail("translator.max_length_extra", "must be 0 or more")
+
+    run = config.runtime
+    if not _DEVICE_RE.fullmatch(run.device):
+        fail("runtime.device", f"{run.device!r} is not valid; choose auto, cpu, cuda, cuda:N or mps")
+    if run.dtype not in DTYPES:
+        fail("runtime.dtype", f"{run.dtype!r} is not valid; choose one of: {', '.join(DTYPES)}")
+    for key in ("batch_tokens", "wave_size"):
+        if getattr(run, key) < 1:
+            fail(f"runtime.{key}", "must be at least 1")
+    if run.threads < 0:
+        fail("runtime.threads", "must be 0 (let torch decide) or more")
+
+    if not config.input.globs:
+        fail("input.globs", "needs at least one pattern, e.g. ['*.txt']")
+    if config.input.max_bytes < 1:
+        fail("input.max_bytes", "must be at least 1")
+
+    out = config.output
+    names = {}
+    for key in _TEMPLATE_FIELDS:
+        template = getattr(out, key)
+        _check_template(f"output.{key}", template, fail)
+        if template in names:
+            fail(f"output.{key}", f"same file name template as output.{names[template]}")
+        names[template] = key
+    bad = [t for t in out.translate if t not in TRANSLATABLE]
+    if bad or len(set(out.translate)) != len(out.translate):
+        fail("output.translate", f"must list each of {', '.join(TRANSLATABLE)} at most once")
+    if "summary" in out.translate and not out.summarize:
+        fail("output.translate", "'summary' needs output.summarize = true")
+    if not out.summarize and not out.translate:
+        fail("output.summarize", "nothing to do: no summary and no translation asked for")
+
+
+def _check_template(name: str, template: str, fail: typing.Callable[[str, str], Any]) -> None:
+    if "{stem}" not in template:
+        fail(name, f"{template!r} must contain {{stem}}")
+    if "/" in template or "\\" in template or ".." in template:
+        fail(name, f"{template!r} must be a plain file name: no path separators or '..'")
+    try:
+        template.format(stem="x")
+    except (KeyError, IndexError, ValueError):
+        fail(name, f"{template!r}: only the {{stem}} placeholder is allowed")

@@ -1,0 +1,217 @@
+"""Input discovery, output naming, atomic writes, and the sidecar that says an article is done."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from summarize.config import InputSettings, OutputSettings
+from summarize.errors import UsageError
+
+__all__ = [
+    "Job",
+    "Outputs",
+    "find_inputs",
+    "fingerprint",
+    "is_output_name",
+    "output_paths",
+    "read_sidecar",
+    "stale_reason",
+    "write_atomic",
+    "write_outputs",
+]
+
+log = logging.getLogger(__name__)
+
+STDIN = "-"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One article to process: a file, or standard input when ``path`` is None."""
+
+    path: Path | None
+
+    @property
+    def name(self) -> str:
+        return "<stdin>" if self.path is None else str(self.path)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where one article's results go; an output that is not asked for is None."""
+
+    summary: Path | None
+    summary_ar: Path | None
+    article_ar: Path | None
+    sidecar: Path
+
+    def texts(self) -> list[Path]:
+        return [p for p in (self.summary, self.summary_ar, self.article_ar) if p is not None]
+
+
+def find_inputs(
+    paths: Sequence[str], settings: InputSettings, output: OutputSettings
+) -> list[Job]:
+    """Expand files, directories (recursively) and ``-`` into jobs, each path once, in order.
+
+    Hidden files and directories, the tool's own outputs and ``input.exclude`` matches are left
+    out of directory searches; symlinks are not followed out of the directory given.
+    """
+    jobs: list[Job] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        if raw == STDIN:
+            if any(job.path is None for job in jobs):
+                raise UsageError("'-' (standard input) given more than once")
+            jobs.append(Job(None))
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            found = _walk(path, settings, output)
+        elif path.is_file():
+            if is_output_name(path.name, output):
+                log.warning("%s: skipped: named like an output of summarize", path)
+                continue
+            found = iter([path])
+        elif path.exists():
+            raise UsageError(f"{path}: not a regular file or directory")
+        else:
+            raise UsageError(f"{path}: no such file or directory")
+        for file in found:
+            key = file.resolve()
+            if key not in seen:
+                seen.add(key)
+                jobs.append(Job(file))
+    return jobs
+
+
+def _walk(root: Path, settings: InputSettings, output: OutputSettings) -> Iterator[Path]:
+    real_root = root.resolve()
+    for folder, dirs, files in os.walk(root, onerror=_log_walk_error):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(folder, name)
+            relative = path.relative_to(root).as_posix()
+            if (
+                name.startswith(".")
+                or not any(fnmatch.fnmatch(name, g) for g in settings.globs)
+                or any(
+                    fnmatch.fnmatch(relative, x) or fnmatch.fnmatch(name, x)
+                    for x in settings.exclude
+                )
+                or is_output_name(name, output)
+            ):
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
+                log.warning("%s: skipped: symlink points outside %s", path, root)
+                continue
+            yield path
+
+
+def _log_walk_error(error: OSError) -> None:
+    log.warning("%s: cannot list directory (%s)", error.filename, error.strerror)
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    return re.compile(re.escape(template).replace(re.escape("{stem}"), ".+"))
+
+
+def is_output_name(name: str, output: OutputSettings) -> bool:
+    """Whether ``name`` has the shape of one of the output templates (so it is never an input)."""
+    templates = (output.summary, output.summary_ar, output.article_ar, output.sidecar)
+    return any(_template_pattern(t).fullmatch(name) for t in templates)
+
+
+def output_paths(source: Path, output: OutputSettings) -> Outputs:
+    """The files to write next to ``source``, from the templates, for the outputs asked for."""
+
+    def named(template: str, wanted: bool = True) -> Path | None:
+        return source.with_name(template.format(stem=source.stem)) if wanted else None
+
+    return Outputs(
+        summary=named(output.summary, output.summarize),
+        summary_ar=named(output.summary_ar, "summary" in output.translate),
+        article_ar=named(output.article_ar, "article" in output.translate),
+        sidecar=source.with_name(output.sidecar.format(stem=source.stem)),
+    )
+
+
+def fingerprint(path: Path, data: bytes | None = None) -> dict[str, Any]:
+    """Size, mtime and sha256 of an input, as stored in its sidecar."""
+    stat = path.stat()
+    if data is None:
+        data = path.read_bytes()
+    return {
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def read_sidecar(path: Path) -> dict[str, Any] | None:
+    """The sidecar's content, or None when missing or unreadable (then the article is redone)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def stale_reason(source: Path, outputs: Outputs, signature: str) -> str | None:
+    """Why ``source`` must be (re)done, or None when its outputs are up to date.
+
+    Like black's cache: size and mtime unchanged means unchanged; otherwise the hash decides,
+    so a touched but identical file is still up to date.
+    """
+    sidecar = read_sidecar(outputs.sidecar)
+    if sidecar is None:
+        return "new" if not outputs.sidecar.exists() else "sidecar unreadable"
+    if sidecar.get("signature") != signature:
+        return "settings changed"
+    if not all(p.exists() for p in outputs.texts()):
+        return "outputs missing"
+    recorded = sidecar.get("input", {})
+    try:
+        stat = source.stat()
+    except OSError:
+        return "input unreadable"
+    if recorded.get("size") == stat.st_size and recorded.get("mtime_ns") == stat.st_mtime_ns:
+        return None
+    try:
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    except OSError:
+        return "input unreadable"
+    return None if digest == recorded.get("sha256") else "input changed"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file in the same directory and ``os.replace`` it into place."""
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(outputs: Outputs, texts: dict[Path, str], sidecar: dict[str, Any]) -> None:
+    """Write the text outputs, then the sidecar: its presence means the outputs are complete."""
+    outputs.sidecar.unlink(missing_ok=True)
+    for path in outputs.texts():
+        write_atomic(path, texts[path].rstrip("\n") + "\n")
+    write_atomic(outputs.sidecar, json.dumps(sidecar, ensure_ascii=False, indent=2) + "\n")

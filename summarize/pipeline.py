@@ -1,0 +1,528 @@
+"""The run: plan what is out of date, then move articles through the stages in waves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from summarize import __version__
+from summarize.backends import Backend, GenerateOptions, Generation, load_backend
+from summarize.chunking import Measure, pack, pack_paragraphs
+from summarize.config import Config, as_dict, signature
+from summarize.errors import InputError
+from summarize.files import Job, Outputs, find_inputs, fingerprint, output_paths, stale_reason
+from summarize.files import write_outputs
+from summarize.report import ArticleResult, Report, Status
+from summarize.text import Document, parse, split_sentences
+
+__all__ = ["Progress", "run"]
+
+log = logging.getLogger(__name__)
+
+# Map-reduce shrinks the text each round; this many rounds summarise far more than any article.
+_MAX_ROUNDS = 8
+# A translation this much shorter than its source (in characters) has likely dropped a sentence.
+_SHORT_TRANSLATION = 0.25
+
+
+class Progress(Protocol):
+    """Where the pipeline reports progress; the CLI puts a tqdm bar behind it."""
+
+    def start(self, total: int) -> None: ...
+    def stage(self, name: str) -> None: ...
+    def advance(self, count: int = 1) -> None: ...
+
+
+class _NoProgress:
+    def start(self, total: int) -> None:
+        pass
+
+    def stage(self, name: str) -> None:
+        pass
+
+    def advance(self, count: int = 1) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class _Models:
+    summarizer: Backend | None
+    translator: Backend | None
+
+
+@dataclass(eq=False)
+class _Article:
+    """One article's state while its wave moves through the stages."""
+
+    job: Job
+    outputs: Outputs | None
+    reason: str
+    doc: Document | None = None
+    input_info: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    translations: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def fail(self, reason: str) -> None:
+        if self.error is None:
+            self.error = reason
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+
+@dataclass(eq=False)
+class _Task:
+    """One model input on behalf of one article; ``key`` says where its output goes."""
+
+    owner: _Article
+    key: tuple[str, int]
+    text: str
+    tokens: int
+    options: GenerateOptions
+    result: Generation | None = None
+
+
+def run(
+    config: Config,
+    paths: Sequence[str],
+    *,
+    force: bool = False,
+    stdin: BinaryIO | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Process every article under ``paths`` that is not up to date; never raises per article.
+
+    Raises ConfigError, UsageError or ModelError before any article is touched.
+    """
+    progress = progress or _NoProgress()
+    report = Report()
+    sig = signature(config)
+    pending = _plan(find_inputs(paths, config.input, config.output), config, sig, force, report)
+    if not pending:
+        return report
+    models = _load_models(config)
+    progress.start(len(pending))
+    for start in range(0, len(pending), config.runtime.wave_size):
+        wave = pending[start : start + config.runtime.wave_size]
+        _run_wave(wave, config, models, sig, stdin, progress, report)
+    return report
+
+
+def _plan(
+    jobs: Iterable[Job], config: Config, sig: str, force: bool, report: Report
+) -> list[_Article]:
+    pending = []
+    for job in jobs:
+        if job.path is None:
+            pending.append(_Article(job, None, "stdin"))
+            continue
+        outputs = output_paths(job.path, config.output)
+        reason = "forced" if force else stale_reason(job.path, outputs, sig)
+        if reason is None:
+            report.add(ArticleResult(job.name, Status.SKIPPED, "up to date"))
+        else:
+            log.debug("%s: to do (%s)", job.name, reason)
+            pending.append(_Article(job, outputs, reason))
+    return pending
+
+
+def _load_models(config: Config) -> _Models:
+    summ, trans = config.summarizer, config.translator
+    summarizer = translator = None
+    if config.needs_summarizer:
+        summarizer = load_backend(
+            summ.backend, summ.model, summ.revision, config.runtime, role="summarizer"
+        )
+    if config.needs_translator:
+        translator = load_backend(
+            trans.backend, trans.model, trans.revision, config.runtime, role="translator"
+        )
+        _check_prefix(translator, trans.source_prefix)
+    return _Models(summarizer, translator)
+
+
+def _check_prefix(translator: Backend, prefix: str) -> None:
+    if not prefix:
+        return
+    with_prefix, without = translator.count_tokens([prefix, ""])
+    if with_prefix - without != 1:
+        log.warning(
+            "translator.source_prefix %r is not one token of %s's vocabulary; "
+            "is it the target-language token this model expects?",
+            prefix,
+            translator.model_id,
+        )
+
+
+def _run_wave(
+    wave: list[_Article],
+    config: Config,
+    models: _Models,
+    sig: str,
+    stdin: BinaryIO | None,
+    progress: Progress,
+    report: Report,
+) -> None:
+    progress.stage("read")
+    for article in wave:
+        _read(article, config, stdin)
+    if models.summarizer is not None:
+        progress.stage("summarize")
+        _summarize(_alive(wave), models.summarizer, config)
+    if models.translator is not None:
+        progress.stage("translate")
+        _translate(_alive(wave), models.translator, config)
+    progress.stage("write")
+    for article in wave:
+        report.add(_finish(article, config, models, sig))
+        progress.advance()
+
+
+def _alive(wave: Iterable[_Article]) -> list[_Article]:
+    return [a for a in wave if a.error is None]
+
+
+def _read(article: _Article, config: Config, stdin: BinaryIO | None) -> None:
+    started = time.perf_counter()
+    name = article.job.name
+    try:
+        if article.job.path is None:
+            data = stdin.read() if stdin is not None else b""
+            article.input_info = {"path": name}
+        else:
+            size = article.job.path.stat().st_size
+            if size > config.input.max_bytes:
+                raise InputError(
+                    f"{name}: {size} bytes is more than input.max_bytes "
+                    f"({config.input.max_bytes}); raise it to process this file"
+                )
+            data = article.job.path.read_bytes()
+            article.input_info = {"path": name, **fingerprint(article.job.path, data)}
+        if len(data) > config.input.max_bytes:
+            raise InputError(f"{name}: more than input.max_bytes ({config.input.max_bytes})")
+        article.doc = parse(data, name, cleanup=config.input.cleanup)
+    except InputError as exc:
+        article.fail(str(exc))
+    except OSError as exc:
+        article.fail(f"{name}: cannot read ({exc.strerror or exc})")
+    else:
+        doc = article.doc
+        article.counts.update(
+            characters=doc.characters,
+            paragraphs=len(doc.paragraphs),
+            sentences=len(doc.sentences),
+        )
+    article.add_time("read", time.perf_counter() - started)
+
+
+# --- summarize stage --------------------------------------------------------------------
+
+
+def _summarize(articles: list[_Article], backend: Backend, config: Config) -> None:
+    """Summaries for all articles, batched together; long articles go map-reduce.
+
+    Each round packs every pending article's text into chunks that fit the model; an article
+    with one chunk gets its summary, one with several goes on with its joined chunk summaries.
+    """
+    settings = config.summarizer
+    limit = min(settings.max_input_tokens, backend.max_input_tokens)
+    pending = {a: a.doc.sentences for a in articles if a.doc is not None}
+    for a in pending:
+        a.counts.update(summary_chunks=0, summary_rounds=0)
+    for round_no in range(1, _MAX_ROUNDS + 1):
+        if not pending:
+            return
+        tasks = []
+        for article, sentences in pending.items():
+            chunks = pack(sentences, backend.count_tokens, limit)
+            if round_no == 1:
+                article.counts["summary_chunks"] = len(chunks)
+            article.counts["summary_rounds"] = round_no
+            tasks += [
+                _Task(article, ("summary", i), c.text, c.tokens, _summary_options(settings, c.tokens))
+                for i, c in enumerate(chunks)
+            ]
+        _generate(tasks, backend, config.runtime.batch_tokens, "summarize")
+        pending = _next_round(tasks, round_no)
+    for article in pending:
+        article.fail(f"{article.job.name}: summary did not converge in {_MAX_ROUNDS} rounds")
+
+
+def _summary_options(settings: Any, input_tokens: int) -> GenerateOptions:
+    return GenerateOptions(
+        max_new_tokens=settings.max_length,
+        # A short input cannot support a long minimum: the model would pad it with invention.
+        min_new_tokens=min(settings.min_length, input_tokens // 2),
+        num_beams=settings.num_beams,
+        no_repeat_ngram_size=settings.no_repeat_ngram_size,
+        length_penalty=settings.length_penalty,
+    )
+
+
+def _next_round(tasks: list[_Task], round_no: int) -> dict[_Article, list[str]]:
+    next_round: dict[_Article, list[str]] = {}
+    for article, own in _by_owner(tasks).items():
+        if article.error is not None:
+            continue
+        results = [t.result for t in own if t.result is not None]
+        if any(r.hit_limit for r in results):
+            article.warnings.append(
+                f"summary round {round_no}: {sum(r.hit_limit for r in results)} of "
+                f"{len(results)} chunk summaries stopped at summarizer.max_length"
+            )
+        if len(results) == 1:
+            article.summary = results[0].text
+            if not article.summary:
+                article.warnings.append("the summarizer produced an empty summary")
+        else:
+            if round_no == 1:
+                article.warnings.append(
+                    f"article longer than the summarizer's input: summarised in "
+                    f"{len(results)} chunks, then their summaries (map-reduce)"
+                )
+            joined = " ".join(r.text for r in results if r.text)
+            next_round[article] = split_sentences(joined) or [joined]
+    return next_round
+
+
+# --- translate stage --------------------------------------------------------------------
+
+
+def _translate(articles: list[_Article], backend: Backend, config: Config) -> None:
+    """Translate the article and/or summary of every article, sentence by sentence, batched."""
+    settings = config.translator
+    limit = min(settings.max_input_tokens, backend.max_input_tokens)
+    prefix = f"{settings.source_prefix} " if settings.source_prefix else ""
+
+    def measure(texts: Sequence[str]) -> list[int]:
+        return backend.count_tokens([prefix + t for t in texts])
+
+    tasks: list[_Task] = []
+    for article in articles:
+        assert article.doc is not None
+        sources = {
+            "article": article.doc.paragraphs,
+            "summary": [split_sentences(article.summary)] if article.summary else [],
+        }
+        for target in config.output.translate:
+            tasks += _translation_tasks(article, target, sources[target], measure, limit, config)
+    _generate(tasks, backend, config.runtime.batch_tokens, "translate")
+    for article, own in _by_owner(tasks).items():
+        if article.error is None:
+            _assemble(article, own)
+
+
+def _translation_tasks(
+    article: _Article,
+    target: str,
+    paragraphs: list[list[str]],
+    measure: Measure,
+    limit: int,
+    config: Config,
+) -> list[_Task]:
+    settings = config.translator
+    prefix = f"{settings.source_prefix} " if settings.source_prefix else ""
+    segments = pack_paragraphs(paragraphs, measure, limit)
+    article.counts[f"{target}_segments"] = len(segments)
+    article.counts[f"{target}_split_sentences"] = sum(s.split for s in segments)
+    article.translations.setdefault(target, "")
+    return [
+        _Task(
+            article,
+            (target, seg.paragraph),
+            prefix + seg.text,
+            seg.tokens,
+            GenerateOptions(
+                max_new_tokens=math.ceil(seg.tokens * settings.max_length_ratio)
+                + settings.max_length_extra,
+                num_beams=settings.num_beams,
+                no_repeat_ngram_size=settings.no_repeat_ngram_size,
+                length_penalty=settings.length_penalty,
+            ),
+        )
+        for seg in segments
+    ]
+
+
+def _assemble(article: _Article, tasks: list[_Task]) -> None:
+    """Join segment translations back into paragraphs, in source order."""
+    paragraphs: dict[str, dict[int, list[str]]] = {}
+    for task in tasks:
+        target, paragraph = task.key
+        result = task.result
+        assert result is not None
+        source = task.text
+        if result.hit_limit:
+            article.warnings.append(
+                f"{target} translation, paragraph {paragraph + 1}: a segment stopped at its "
+                "length limit and may be cut (raise translator.max_length_ratio)"
+            )
+        elif len(source) > 80 and len(result.text) < _SHORT_TRANSLATION * len(source):
+            article.warnings.append(
+                f"{target} translation, paragraph {paragraph + 1}: translation is much shorter "
+                "than its source; a sentence may have been dropped"
+            )
+        paragraphs.setdefault(target, {}).setdefault(paragraph, []).append(result.text)
+    for target, by_paragraph in paragraphs.items():
+        article.translations[target] = "\n\n".join(
+            " ".join(p for p in parts if p) for _, parts in sorted(by_paragraph.items())
+        )
+
+
+# --- batching -----------------------------------------------------------------------------
+
+
+def _generate(tasks: list[_Task], backend: Backend, batch_tokens: int, stage: str) -> None:
+    """Run all tasks through the model in length-sorted batches of at most ``batch_tokens``."""
+    for batch in _batches(tasks, batch_tokens):
+        _generate_batch(batch, backend, stage)
+
+
+def _batches(tasks: list[_Task], batch_tokens: int) -> list[list[_Task]]:
+    """Longest first, so padding is small and an out-of-memory error shows up at once."""
+    ordered = sorted(tasks, key=lambda t: t.tokens, reverse=True)
+    batches: list[list[_Task]] = []
+    current: list[_Task] = []
+    for task in ordered:
+        # Sorted descending, so the first task of a batch is its widest one.
+        width = current[0].tokens if current else task.tokens
+        if current and width * (len(current) + 1) > batch_tokens:
+            batches.append(current)
+            current = []
+        current.append(task)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _generate_batch(batch: list[_Task], backend: Backend, stage: str) -> None:
+    """Generate for one batch; on failure halve it, so one bad input fails only its article."""
+    live = [t for t in batch if t.owner.error is None]
+    if not live:
+        return
+    options = _merged_options(live)
+    started = time.perf_counter()
+    try:
+        results = backend.generate([t.text for t in live], options)
+    except Exception as exc:  # an engine can fail in many ways (OOM, bad input); isolate it
+        if len(live) > 1:
+            log.info("%s: batch of %d failed (%s); retrying in halves", stage, len(live), exc)
+            middle = len(live) // 2
+            _generate_batch(live[:middle], backend, stage)
+            _generate_batch(live[middle:], backend, stage)
+        else:
+            live[0].owner.fail(f"{live[0].owner.job.name}: {stage} failed: {exc}")
+        return
+    _share_time(live, stage, time.perf_counter() - started)
+    for task, result in zip(live, results, strict=True):
+        task.result = result
+
+
+def _merged_options(tasks: list[_Task]) -> GenerateOptions:
+    first = tasks[0].options
+    return GenerateOptions(
+        max_new_tokens=max(t.options.max_new_tokens for t in tasks),
+        min_new_tokens=min(t.options.min_new_tokens for t in tasks),
+        num_beams=first.num_beams,
+        no_repeat_ngram_size=first.no_repeat_ngram_size,
+        length_penalty=first.length_penalty,
+    )
+
+
+def _share_time(tasks: list[_Task], stage: str, seconds: float) -> None:
+    """A batch serves several articles: each is charged by its share of the input tokens."""
+    total = sum(t.tokens for t in tasks) or 1
+    for task in tasks:
+        task.owner.add_time(stage, seconds * task.tokens / total)
+
+
+def _by_owner(tasks: list[_Task]) -> dict[_Article, list[_Task]]:
+    owners: dict[_Article, list[_Task]] = {}
+    for task in tasks:
+        owners.setdefault(task.owner, []).append(task)
+    return owners
+
+
+# --- write ----------------------------------------------------------------------------------
+
+
+def _finish(article: _Article, config: Config, models: _Models, sig: str) -> ArticleResult:
+    name = article.job.name
+    if article.error is not None:
+        return ArticleResult(name, Status.FAILED, article.error, seconds=article.seconds)
+    texts = {
+        "summary": article.summary,
+        "summary_ar": article.translations.get("summary", ""),
+        "article_ar": article.translations.get("article", ""),
+    }
+    if article.outputs is None:  # standard input: the CLI prints the texts
+        # The same outputs a file would get, named by the same rules.
+        wanted = _named_outputs(output_paths(Path("-"), config.output))
+        return ArticleResult(
+            name,
+            Status.DONE,
+            seconds=article.seconds,
+            warnings=tuple(article.warnings),
+            texts={k: v for k, v in texts.items() if k in wanted},
+        )
+    outputs = article.outputs
+    by_path = {path: texts[key] for key, path in _named_outputs(outputs).items()}
+    started = time.perf_counter()
+    try:
+        write_outputs(outputs, by_path, _sidecar(article, config, models, sig))
+    except OSError as exc:
+        reason = f"{name}: cannot write outputs ({exc.strerror or exc}: {exc.filename or ''})"
+        return ArticleResult(name, Status.FAILED, reason, seconds=article.seconds)
+    article.add_time("write", time.perf_counter() - started)
+    for warning in article.warnings:
+        log.info("%s: %s", name, warning)
+    return ArticleResult(
+        name,
+        Status.DONE,
+        article.reason,
+        outputs=tuple(str(p) for p in (*outputs.texts(), outputs.sidecar)),
+        seconds=article.seconds,
+        warnings=tuple(article.warnings),
+    )
+
+
+def _sidecar(article: _Article, config: Config, models: _Models, sig: str) -> dict[str, Any]:
+    assert article.outputs is not None and article.doc is not None
+    engines = {
+        role: {"model": b.model_id, "device": b.device, "dtype": b.dtype}
+        for role, b in (("summarizer", models.summarizer), ("translator", models.translator))
+        if b is not None
+    }
+    return {
+        "tool": f"summarize {__version__}",
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "input": article.input_info,
+        "signature": sig,
+        "settings": as_dict(config),
+        "engines": engines,
+        "outputs": {key: path.name for key, path in _named_outputs(article.outputs).items()},
+        "counts": article.counts,
+        "map_reduce": article.counts.get("summary_chunks", 1) > 1,
+        "seconds": {k: round(v, 4) for k, v in article.seconds.items()},
+        "removed_lines": article.doc.removed,
+        "warnings": article.warnings,
+    }
+
+
+def _named_outputs(outputs: Outputs) -> dict[str, Path]:
+    named = {
+        "summary": outputs.summary,
+        "summary_ar": outputs.summary_ar,
+        "article_ar": outputs.article_ar,
+    }
+    return {key: path for key, path in named.items() if path is not None}
