@@ -9,6 +9,6 @@ __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 from summarize.config import Config, load_config  # noqa: E402
-from summarize.pipeline import run  # noqa: E402
+from summarize.pipeline import Models, load_models, run  # noqa: E402
 
-__all__ = ["Config", "__version__", "load_config", "run"]
+__all__ = ["Config", "Models", "__version__", "load_config", "load_models", "run"]

@@ -235,7 +235,8 @@ def _check_type(name: str, value: Any, expected: Any, origins: Mapping[str, str]
 
 def _validate(config: Config, origins: Mapping[str, str]) -> None:
     def fail(name: str, reason: str) -> typing.NoReturn:
-        raise ConfigError(f"{origins.get(name, 'default')}: {name}: {reason}")
+        where = f"{origins[name]}: " if name in origins else ""
+        raise ConfigError(f"{where}{name}: {reason}")
 
     for section in ("summarizer", "translator"):
         settings = getattr(config, section)

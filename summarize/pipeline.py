@@ -21,7 +21,7 @@ from summarize.files import write_outputs
 from summarize.report import ArticleResult, Report, Status
 from summarize.text import Document, parse, split_sentences
 
-__all__ = ["Progress", "run"]
+__all__ = ["Models", "Progress", "load_models", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,9 @@ class _NoProgress:
 
 
 @dataclass(frozen=True)
-class _Models:
+class Models:
+    """The loaded engines; None for a stage the configuration does not need."""
+
     summarizer: Backend | None
     translator: Backend | None
 
@@ -99,10 +101,13 @@ def run(
     force: bool = False,
     stdin: BinaryIO | None = None,
     progress: Progress | None = None,
+    models: Models | None = None,
 ) -> Report:
     """Process every article under ``paths`` that is not up to date; never raises per article.
 
-    Raises ConfigError, UsageError or ModelError before any article is touched.
+    ``models`` are engines loaded earlier with :func:`load_models` (to reuse them across runs);
+    by default they are loaded here, and only when some article needs them. Raises ConfigError,
+    UsageError or ModelError before any article is touched.
     """
     progress = progress or _NoProgress()
     report = Report()
@@ -110,7 +115,7 @@ def run(
     pending = _plan(find_inputs(paths, config.input, config.output), config, sig, force, report)
     if not pending:
         return report
-    models = _load_models(config)
+    models = models or load_models(config)
     progress.start(len(pending))
     for start in range(0, len(pending), config.runtime.wave_size):
         wave = pending[start : start + config.runtime.wave_size]
@@ -136,7 +141,8 @@ def _plan(
     return pending
 
 
-def _load_models(config: Config) -> _Models:
+def load_models(config: Config) -> Models:
+    """Load the engines the configuration needs; raise ModelError with advice if one fails."""
     summ, trans = config.summarizer, config.translator
     summarizer = translator = None
     if config.needs_summarizer:
@@ -148,7 +154,7 @@ def _load_models(config: Config) -> _Models:
             trans.backend, trans.model, trans.revision, config.runtime, role="translator"
         )
         _check_prefix(translator, trans.source_prefix)
-    return _Models(summarizer, translator)
+    return Models(summarizer, translator)
 
 
 def _check_prefix(translator: Backend, prefix: str) -> None:
@@ -167,7 +173,7 @@ def _check_prefix(translator: Backend, prefix: str) -> None:
 def _run_wave(
     wave: list[_Article],
     config: Config,
-    models: _Models,
+    models: Models,
     sig: str,
     stdin: BinaryIO | None,
     progress: Progress,
@@ -456,7 +462,7 @@ def _by_owner(tasks: list[_Task]) -> dict[_Article, list[_Task]]:
 # --- write ----------------------------------------------------------------------------------
 
 
-def _finish(article: _Article, config: Config, models: _Models, sig: str) -> ArticleResult:
+def _finish(article: _Article, config: Config, models: Models, sig: str) -> ArticleResult:
     name = article.job.name
     if article.error is not None:
         return ArticleResult(name, Status.FAILED, article.error, seconds=article.seconds)
@@ -496,7 +502,7 @@ def _finish(article: _Article, config: Config, models: _Models, sig: str) -> Art
     )
 
 
-def _sidecar(article: _Article, config: Config, models: _Models, sig: str) -> dict[str, Any]:
+def _sidecar(article: _Article, config: Config, models: Models, sig: str) -> dict[str, Any]:
     assert article.outputs is not None and article.doc is not None
     engines = {
         role: {"model": b.model_id, "device": b.device, "dtype": b.dtype}

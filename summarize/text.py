@@ -124,15 +124,25 @@ def clean_lines(lines: list[str]) -> tuple[list[str], list[str]]:
         elif words <= _FURNITURE_MAX_WORDS and _FURNITURE.fullmatch(line):
             drop.add(i)
         seen.add(key)
-    prose = [i for i, line in enumerate(lines) if _is_prose(line) and i not in drop]
-    if prose:
-        for i in range(prose[-1] + 1, len(lines)):
-            line = lines[i]
-            if line and len(line.split()) <= _TAIL_MAX_WORDS and not _SENTENCE_END.search(line):
-                drop.add(i)
+    drop |= _trailing_furniture(lines, drop)
     kept = [line for i, line in enumerate(lines) if i not in drop]
     removed = [line for i, line in enumerate(lines) if i in drop]
     return kept, removed
+
+
+def _trailing_furniture(lines: list[str], dropped: set[int]) -> set[int]:
+    """The run of short, unpunctuated lines that ends the page, if real prose comes before it."""
+    tail: set[int] = set()
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        if not line or i in dropped:
+            continue
+        if len(line.split()) > _TAIL_MAX_WORDS or _SENTENCE_END.search(line):
+            break
+        tail.add(i)
+    before = min(tail, default=len(lines))
+    has_prose = any(_is_prose(line) for i, line in enumerate(lines[:before]) if i not in dropped)
+    return tail if has_prose else set()
 
 
 def split_paragraphs(lines: list[str]) -> list[str]:

@@ -1,0 +1,146 @@
+"""Configuration: layering, --set parsing, validation messages, and the settings signature."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from summarize.config import Config, load_config, signature
+from summarize.errors import ConfigError
+from tests.conftest import CONFIGS
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "settings.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_are_the_published_models() -> None:
+    config = load_config()
+    assert config.summarizer.model == "sshleifer/distilbart-cnn-12-6"
+    assert config.translator.model == "Helsinki-NLP/opus-mt-en-ar"
+    assert config.translator.source_prefix == ">>ara<<"
+
+
+def test_default_toml_matches_the_built_in_defaults() -> None:
+    assert load_config(CONFIGS / "default.toml") == Config()
+
+
+@pytest.mark.parametrize("name", ["default", "quality", "cpu", "tiny"])
+def test_shipped_configs_load(name: str) -> None:
+    load_config(CONFIGS / f"{name}.toml")
+
+
+def test_quality_config_uses_the_big_models_with_the_target_token() -> None:
+    config = load_config(CONFIGS / "quality.toml")
+    assert config.summarizer.model == "facebook/bart-large-cnn"
+    assert config.translator.model == "Helsinki-NLP/opus-mt-tc-big-en-ar"
+    assert config.translator.source_prefix == ">>ara<<"
+
+
+def test_file_overrides_defaults_and_set_overrides_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[runtime]\ndevice = "cuda"\nthreads = 3\n')
+    config = load_config(path, ["runtime.device=cpu", "summarizer.num_beams=2"])
+    assert config.runtime.device == "cpu"  # --set beats the file
+    assert config.runtime.threads == 3  # the file beats the default
+    assert config.summarizer.num_beams == 2
+    assert config.runtime.dtype == "auto"  # untouched default
+
+
+@pytest.mark.parametrize(
+    ("override", "attribute", "expected"),
+    [
+        ("summarizer.model=/models/bart", ("summarizer", "model"), "/models/bart"),
+        ("translator.source_prefix=>>arz<<", ("translator", "source_prefix"), ">>arz<<"),
+        ("summarizer.length_penalty=1", ("summarizer", "length_penalty"), 1),
+        ("input.cleanup=false", ("input", "cleanup"), False),
+        ('output.translate=["article"]', ("output", "translate"), ["article"]),
+        ("runtime.device=cuda:1", ("runtime", "device"), "cuda:1"),
+        ("summarizer.revision=v1.0", ("summarizer", "revision"), "v1.0"),
+    ],
+)
+def test_set_values_are_typed_like_toml(
+    override: str, attribute: tuple[str, str], expected: object
+) -> None:
+    section, key = attribute
+    assert getattr(getattr(load_config(None, [override]), section), key) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("[summarizer]\nbeams = 4\n", ["settings.toml", "summarizer.beams", "num_beams"]),
+        ("[models]\nx = 1\n", ["settings.toml", "[models]", "runtime"]),
+        ("[runtime]\ndevice = 'gpu'\n", ["runtime.device", "'gpu'", "cuda:N"]),
+        ("[runtime]\ndtype = 'int8'\n", ["runtime.dtype", "bfloat16"]),
+        ("[runtime]\nthreads = 'four'\n", ["runtime.threads", "integer"]),
+        ("[input]\ncleanup = 1\n", ["input.cleanup", "true or false"]),
+        ("[summarizer]\nbackend = 'onnx'\n", ["summarizer.backend", "transformers"]),
+        ("[output]\nsummary = '../{stem}.txt'\n", ["output.summary", "path separators"]),
+        ("[output]\nsummary = 'summary.txt'\n", ["output.summary", "{stem}"]),
+        ("[output]\narticle_ar = '{stem}.summary.txt'\n", ["output.article_ar", "same"]),
+        ("[output]\ntranslate = ['title']\n", ["output.translate", "summary, article"]),
+        (
+            "[output]\nsummarize = false\ntranslate = ['summary']\n",
+            ["output.translate", "output.summarize"],
+        ),
+        ("[summarizer]\nmin_length = 200\n", ["summarizer.min_length", "max_length"]),
+        ("[summarizer]\nmax_length = 2000\n", ["summarizer.max_length", "max_input_tokens"]),
+        ("runtime = 3\n", ["[runtime]", "table"]),
+        ("[runtime\n", ["settings.toml", "not valid TOML"]),
+    ],
+)
+def test_bad_config_names_the_file_and_key(
+    tmp_path: Path, text: str, fragments: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("runtime.device", "SECTION.KEY=VALUE"),
+        ("device=cpu", "SECTION.KEY=VALUE"),
+        ("runtime.gpu=1", "valid keys in [runtime]"),
+        ("runtime.batch_tokens=0", "at least 1"),
+    ],
+)
+def test_bad_override_names_set(override: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, [override])
+    assert "--set" in str(info.value)
+    assert fragment in str(info.value)
+
+
+def test_missing_config_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "summarizer.model=other/model",
+        "summarizer.revision=abc123",
+        "translator.revision=abc123",
+        "translator.num_beams=1",
+        "summarizer.max_length=100",
+        "translator.source_prefix=>>arz<<",
+        "input.cleanup=false",
+        'output.translate=["article"]',
+    ],
+)
+def test_signature_changes_with_anything_that_changes_outputs(override: str) -> None:
+    assert signature(load_config(None, [override])) != signature(load_config())
+
+
+@pytest.mark.parametrize(
+    "override", ["runtime.device=cpu", "runtime.batch_tokens=100", "runtime.wave_size=2"]
+)
+def test_signature_ignores_settings_that_only_change_speed(override: str) -> None:
+    assert signature(load_config(None, [override])) == signature(load_config())
