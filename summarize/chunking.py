@@ -57,7 +57,9 @@ def pack(sentences: Sequence[str], measure: Measure, budget: int) -> list[Piece]
     return _pack(list(sentences), measure, budget, _SENTENCES, overhead)
 
 
-def _pack(units: list[str], measure: Measure, budget: int, level: int, overhead: int) -> list[Piece]:
+def _pack(
+    units: list[str], measure: Measure, budget: int, level: int, overhead: int
+) -> list[Piece]:
     items: list[Piece] = []
     for unit, tokens in zip(units, measure(units), strict=True):
         if tokens <= budget or len(unit) <= 1:

@@ -148,14 +148,15 @@ def signature(config: Config) -> str:
 
 
 def as_dict(config: Config) -> dict[str, dict[str, Any]]:
-    """The configuration as plain TOML-like tables (for the sidecar and ``config show``)."""
+    """The configuration as plain TOML-like tables (for the sidecar)."""
     return dataclasses.asdict(config)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except OSError as exc:
@@ -269,7 +270,9 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
 
     run = config.runtime
     if not _DEVICE_RE.fullmatch(run.device):
-        fail("runtime.device", f"{run.device!r} is not valid; choose auto, cpu, cuda, cuda:N or mps")
+        fail(
+            "runtime.device", f"{run.device!r} is not valid; choose auto, cpu, cuda, cuda:N or mps"
+        )
     if run.dtype not in DTYPES:
         fail("runtime.dtype", f"{run.dtype!r} is not valid; choose one of: {', '.join(DTYPES)}")
     for key in ("batch_tokens", "wave_size"):
@@ -284,7 +287,7 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
         fail("input.max_bytes", "must be at least 1")
 
     out = config.output
-    names = {}
+    names: dict[str, str] = {}
     for key in _TEMPLATE_FIELDS:
         template = getattr(out, key)
         _check_template(f"output.{key}", template, fail)

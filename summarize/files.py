@@ -59,9 +59,7 @@ class Outputs:
         return [p for p in (self.summary, self.summary_ar, self.article_ar) if p is not None]
 
 
-def find_inputs(
-    paths: Sequence[str], settings: InputSettings, output: OutputSettings
-) -> list[Job]:
+def find_inputs(paths: Sequence[str], settings: InputSettings, output: OutputSettings) -> list[Job]:
     """Expand files, directories (recursively) and ``-`` into jobs, each path once, in order.
 
     Hidden files and directories, the tool's own outputs and ``input.exclude`` matches are left

@@ -16,8 +16,15 @@ from summarize.backends import Backend, GenerateOptions, Generation, load_backen
 from summarize.chunking import Measure, pack, pack_paragraphs
 from summarize.config import Config, as_dict, signature
 from summarize.errors import InputError
-from summarize.files import Job, Outputs, find_inputs, fingerprint, output_paths, stale_reason
-from summarize.files import write_outputs
+from summarize.files import (
+    Job,
+    Outputs,
+    find_inputs,
+    fingerprint,
+    output_paths,
+    stale_reason,
+    write_outputs,
+)
 from summarize.report import ArticleResult, Report, Status
 from summarize.text import Document, parse, split_sentences
 
@@ -255,7 +262,9 @@ def _summarize(articles: list[_Article], backend: Backend, config: Config) -> No
                 article.counts["summary_chunks"] = len(chunks)
             article.counts["summary_rounds"] = round_no
             tasks += [
-                _Task(article, ("summary", i), c.text, c.tokens, _summary_options(settings, c.tokens))
+                _Task(
+                    article, ("summary", i), c.text, c.tokens, _summary_options(settings, c.tokens)
+                )
                 for i, c in enumerate(chunks)
             ]
         _generate(tasks, backend, config.runtime.batch_tokens, "summarize")

@@ -84,9 +84,7 @@ def decode(data: bytes, name: str) -> str:
             raise InputError(f"{name}: not valid UTF-16 at byte {exc.start}") from None
     if b"\x00" in data[:8192]:
         offset = data.index(b"\x00")
-        raise InputError(
-            f"{name}: binary data (NUL byte at offset {offset}), not a text article"
-        )
+        raise InputError(f"{name}: binary data (NUL byte at offset {offset}), not a text article")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

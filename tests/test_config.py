@@ -92,9 +92,7 @@ def test_set_values_are_typed_like_toml(
         ("[runtime\n", ["settings.toml", "not valid TOML"]),
     ],
 )
-def test_bad_config_names_the_file_and_key(
-    tmp_path: Path, text: str, fragments: list[str]
-) -> None:
+def test_bad_config_names_the_file_and_key(tmp_path: Path, text: str, fragments: list[str]) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, text))
     for fragment in fragments:

@@ -11,8 +11,16 @@ import pytest
 
 from summarize.config import InputSettings, OutputSettings, load_config
 from summarize.errors import UsageError
-from summarize.files import Job, Outputs, find_inputs, fingerprint, output_paths, stale_reason
-from summarize.files import write_atomic, write_outputs
+from summarize.files import (
+    Job,
+    Outputs,
+    find_inputs,
+    fingerprint,
+    output_paths,
+    stale_reason,
+    write_atomic,
+    write_outputs,
+)
 
 IN = InputSettings()
 OUT = OutputSettings()
@@ -64,7 +72,7 @@ def test_explicit_files_need_not_match_the_globs_and_appear_once(tmp_path: Path)
 
 
 def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="nope.txt: no such file or directory"):
+    with pytest.raises(UsageError, match=r"nope\.txt: no such file or directory"):
         find_inputs([str(tmp_path / "nope.txt")], IN, OUT)
 
 
@@ -155,7 +163,7 @@ def test_other_settings_make_outputs_stale(tmp_path: Path) -> None:
 
 
 def test_sidecar_is_written_after_the_texts(tmp_path: Path) -> None:
-    source, outputs = done(tmp_path)
+    _, outputs = done(tmp_path)
     sidecar = outputs.sidecar
     newest_text = max(p.stat().st_mtime_ns for p in outputs.texts())
     assert sidecar.stat().st_mtime_ns >= newest_text

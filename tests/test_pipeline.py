@@ -162,7 +162,7 @@ def test_only_the_outputs_asked_for_are_written(tmp_path: Path) -> None:
 
 
 def test_stdin_results_come_back_as_texts_and_nothing_is_written(tmp_path: Path) -> None:
-    stdin = io.BytesIO("Breaking news today. The vote passed.\n".encode())
+    stdin = io.BytesIO(b"Breaking news today. The vote passed.\n")
     report = run(echo_config(), ["-"], stdin=stdin)
     (result,) = report.results
     assert result.status is Status.DONE

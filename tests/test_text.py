@@ -7,8 +7,7 @@ import codecs
 import pytest
 
 from summarize.errors import InputError
-from summarize.text import clean_lines, decode, normalize, parse, split_paragraphs
-from summarize.text import split_sentences
+from summarize.text import clean_lines, decode, normalize, parse, split_paragraphs, split_sentences
 from tests.conftest import SEEDS
 
 SEED = SEEDS / "kadhimi-ambassadors.txt"
@@ -59,7 +58,7 @@ def test_seed_cleanup_removes_the_repeated_title_and_site_furniture() -> None:
     assert text.count("Al-Kadhimi receives 25 ambassador") == 1  # the title is kept once
     assert "Shafaq Live" not in text
     assert "radio icon" not in text
-    assert text.rstrip().endswith("tighten security measures\".")
+    assert text.rstrip().endswith('tighten security measures".')
 
 
 def test_seed_without_cleanup_keeps_everything() -> None:
@@ -109,7 +108,7 @@ def test_furniture_words_inside_a_sentence_are_kept() -> None:
 
 
 def test_only_boilerplate_is_an_error_that_says_so() -> None:
-    with pytest.raises(InputError, match="nothing left to summarize.*boilerplate"):
+    with pytest.raises(InputError, match=r"nothing left to summarize.*boilerplate"):
         parse(b"Advertisement\nShare\nRead more\n", "menu.txt")
 
 

@@ -78,7 +78,10 @@ class TransformersBackend:
     ) -> TransformersBackend:
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        # Our own progress bar covers the run; the library's per-load bars would interleave.
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         device = resolve_device(runtime.device)
         dtype = resolve_dtype(runtime.dtype, device)
         if runtime.threads:
@@ -119,11 +122,12 @@ class TransformersBackend:
         texts_out = self.tokenizer.batch_decode(output, skip_special_tokens=True)
         eos = self.model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos])
-        # output[:, 0] is the decoder start token; a row that never emitted EOS hit the limit.
-        finished = [any(int(t) in eos_ids for t in row[1:]) for row in output]
+        # output[:, 0] is the decoder start token. Models such as BART force EOS at the length
+        # limit, so a cut output is one that used all its new tokens, EOS or not.
+        lengths = [_generated_length(row[1:].tolist(), eos_ids) for row in output]
         return [
-            Generation(text.strip(), hit_limit=not done)
-            for text, done in zip(texts_out, finished, strict=True)
+            Generation(text.strip(), hit_limit=length >= options.max_new_tokens)
+            for text, length in zip(texts_out, lengths, strict=True)
         ]
 
     def _config_for(self, options: GenerateOptions) -> Any:
@@ -140,6 +144,13 @@ class TransformersBackend:
         config.length_penalty = options.length_penalty
         config.do_sample = False
         return config
+
+
+def _generated_length(tokens: list[int], eos_ids: set[int]) -> int:
+    for index, token in enumerate(tokens):
+        if token in eos_ids:
+            return index + 1
+    return len(tokens)
 
 
 def _model_input_limit(tokenizer: Any, model: Any) -> int:

@@ -1,0 +1,169 @@
+"""The command line: each mode, exit codes, what goes to stdout and what to stderr."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from summarize.cli import main, parse_args
+from tests.conftest import ECHO
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_directory_mode_writes_four_outputs_per_article(
+    seeds_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(seeds_copy), *ECHO]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""  # stdout carries only what the user asked for
+    assert err.strip().splitlines()[-1] == "1 article done"
+    assert listing(seeds_copy) == [
+        "kadhimi-ambassadors.ar.txt",
+        "kadhimi-ambassadors.summarize.json",
+        "kadhimi-ambassadors.summary.ar.txt",
+        "kadhimi-ambassadors.summary.txt",
+        "kadhimi-ambassadors.txt",
+    ]
+
+
+def test_second_run_over_a_directory_takes_no_output_as_input(
+    seeds_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["run", str(seeds_copy), *ECHO])
+    before = listing(seeds_copy)
+    assert main(["run", str(seeds_copy), *ECHO, "--force"]) == 0
+    assert listing(seeds_copy) == before  # no x.summary.summary.txt, no x.ar.ar.txt
+    assert capsys.readouterr().err.strip().endswith("1 article done")
+
+
+def test_rerun_is_up_to_date_and_force_redoes(
+    seeds_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["run", str(seeds_copy), *ECHO])
+    capsys.readouterr()
+    assert main(["run", str(seeds_copy), *ECHO]) == 0
+    assert capsys.readouterr().err.strip() == "0 articles done, 1 up to date"
+    assert main(["run", str(seeds_copy), *ECHO, "--force"]) == 0
+    assert capsys.readouterr().err.strip() == "1 article done"
+
+
+def test_single_file_mode(tmp_path: Path) -> None:
+    source = tmp_path / "one.txt"
+    source.write_text("The vote passed on Tuesday. It was close.\n", encoding="utf-8")
+    (tmp_path / "other.txt").write_text("Not asked for.\n", encoding="utf-8")
+    assert main(["run", str(source), *ECHO, "-q"]) == 0
+    assert (tmp_path / "one.summary.txt").exists()
+    assert not (tmp_path / "other.summary.txt").exists()
+
+
+def run_stdin(args: list[str], data: bytes) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "summarize", "run", "-", *ECHO, *args],
+        input=data,
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_stdin_mode_prints_sections_and_writes_nothing(tmp_path: Path) -> None:
+    done = run_stdin([], b"The vote passed on Tuesday. It was close.\n")
+    assert done.returncode == 0
+    assert done.stdout.decode() == (
+        "=== summary ===\nThe vote passed on Tuesday. It was close.\n\n"
+        "=== summary (Arabic) ===\nThe vote passed on Tuesday. It was close.\n\n"
+        "=== article (Arabic) ===\nThe vote passed on Tuesday. It was close.\n\n"
+    )
+
+
+def test_stdin_mode_json() -> None:
+    done = run_stdin(["--json"], "Café owners met. They agreed.\n".encode())
+    assert done.returncode == 0
+    payload = json.loads(done.stdout)
+    assert payload["summary"] == "Café owners met. They agreed."
+    assert set(payload) == {"summary", "summary_ar", "article_ar", "warnings"}
+
+
+def test_bad_stdin_is_exit_1_with_the_reason_on_stderr() -> None:
+    done = run_stdin([], b"not \xff\xfa text")
+    assert done.returncode == 1
+    assert done.stdout == b""
+    assert "<stdin>: not valid UTF-8 at byte 4" in done.stderr.decode()
+
+
+def test_one_bad_file_among_good_ones_exits_1_and_writes_the_good_ones(
+    seeds_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (seeds_copy / "broken.txt").write_bytes(b"\x00\x01\x02binary")
+    assert main(["run", str(seeds_copy), *ECHO]) == 1
+    err = capsys.readouterr().err
+    assert f"failed: {seeds_copy / 'broken.txt'}: binary data" in err
+    assert err.strip().splitlines()[-1] == "1 article done, 1 failed"
+    assert (seeds_copy / "kadhimi-ambassadors.summary.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "runtime.device=gpu"], "runtime.device: 'gpu' is not valid"),
+        (["--set", "summarizer.beams=2"], "unknown key summarizer.beams"),
+        (["-c", "missing.toml"], "missing.toml: config file not found"),
+        (["--set", "translator.model=./no/such/dir", "--set", "translator.backend=transformers"],
+         "translator.model: ./no/such/dir: no such directory"),
+    ],
+)  # fmt: skip
+def test_config_and_model_errors_exit_2_before_touching_articles(
+    seeds_copy: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["run", str(seeds_copy), *ECHO, *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("summarize: error: ")
+    assert message in err
+    assert listing(seeds_copy) == ["kadhimi-ambassadors.txt"]
+
+
+def test_missing_input_path_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(tmp_path / "nope.txt"), *ECHO]) == 2
+    assert "nope.txt: no such file or directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["run"], ["run", "x", "--json"], [], ["frobnicate"]])
+def test_usage_errors_exit_2(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        parse_args(argv)
+    assert info.value.code == 2
+
+
+def test_quiet_prints_nothing_on_success(
+    seeds_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", str(seeds_copy), *ECHO, "--quiet"]) == 0
+    assert capsys.readouterr() == ("", "")
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(
+    seeds_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["run", str(seeds_copy), *ECHO])
+    assert "article/s" not in capsys.readouterr().err
+
+
+def test_python_dash_m_and_version() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "summarize", "--version"], capture_output=True, check=False
+    )
+    assert done.returncode == 0
+    assert done.stdout.decode().startswith("summarize ")
+
+
+def test_help_names_the_run_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["run", "--help"])
+    assert "--set KEY=VALUE" in capsys.readouterr().out

@@ -1,0 +1,89 @@
+"""The README's Makefile recipe, run with real GNU make over a few articles."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ECHO, ROOT, SEEDS
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
+
+OUTPUTS = (".summary.txt", ".summary.ar.txt", ".ar.txt", ".summarize.json")
+
+
+def readme_makefile() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"```make\n(.*?)```", readme, re.DOTALL)
+    assert match, "the README has no ```make block"
+    return match.group(1)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "Makefile").write_text(readme_makefile(), encoding="utf-8")
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for name in ("a", "b", "c"):
+        shutil.copy(SEEDS / "kadhimi-ambassadors.txt", articles / f"{name}.txt")
+    return tmp_path
+
+
+def make(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = f"{shlex.quote(sys.executable)} -m summarize"
+    return subprocess.run(
+        ["make", *args, f"SUMMARIZE={command}", f"SUMMARIZE_FLAGS={shlex.join(ECHO)}"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, "MAKEFLAGS": ""},
+    )
+
+
+def mtimes(project: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in (project / "articles").iterdir()}
+
+
+def test_make_builds_everything_then_nothing(project: Path) -> None:
+    first = make(project)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count(" run --force") == 3  # one summarize call per article
+    for name in ("a", "b", "c"):
+        assert all((project / "articles" / f"{name}{s}").exists() for s in OUTPUTS)
+    second = make(project)
+    assert second.returncode == 0
+    assert "Nothing to be done" in second.stdout
+
+
+def test_touching_one_article_rebuilds_only_that_one(project: Path) -> None:
+    make(project)
+    before = mtimes(project)
+    time.sleep(0.01)
+    (project / "articles" / "b.txt").touch()
+    again = make(project)
+    assert again.returncode == 0
+    assert again.stdout.count(" run --force") == 1
+    after = mtimes(project)
+    changed = sorted(name for name in after if after[name] != before[name])
+    assert changed == sorted(["b.txt", *(f"b{s}" for s in OUTPUTS)])
+
+
+def test_parallel_make_and_a_failing_article(project: Path) -> None:
+    (project / "articles" / "bad.txt").write_bytes(b"\xff\xfe\x00binary")
+    (project / "articles" / "worse.txt").write_bytes(b"not \xff utf-8")
+    result = make(project, "-j2", "-k")
+    assert result.returncode != 0
+    assert "worse.txt: not valid UTF-8" in result.stderr
+    for name in ("a", "b", "c"):  # the good articles are all built despite the failure
+        assert (project / "articles" / f"{name}.summarize.json").exists()
+    assert not (project / "articles" / "worse.summarize.json").exists()
