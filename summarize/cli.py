@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from summarize import __version__
 from summarize.config import load_config
-from summarize.errors import SummarizeError
+from summarize.errors import Interrupted, SummarizeError
 from summarize.pipeline import run
-from summarize.report import Report
+from summarize.report import ArticleResult, Report
 
 __all__ = ["main", "parse_args"]
 
@@ -60,6 +62,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--force", action="store_true", help="redo articles even when they are up to date"
     )
     run_parser.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        metavar="DIR",
+        help="write outputs under DIR, mirroring the input tree (for read-only inputs)",
+    )
+    run_parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="write a JSON line per article, then a totals line, to FILE (.jsonl)",
+    )
+    run_parser.add_argument(
+        "--fail-fast", action="store_true", help="stop after the first article that fails"
+    )
+    run_parser.add_argument(
         "--json",
         action="store_true",
         help="with -, print one JSON object instead of plain text",
@@ -79,24 +97,84 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     _setup_logging(args.verbose, args.quiet)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        with _report_sink(args.report) as sink:
+            report = Report(sink=sink.write if sink else None)
+            code = _run(args, report)
+            if sink:
+                sink.totals(report, code)
+        return code
+    except KeyboardInterrupt as exc:  # before any article was started
+        print("summarize: interrupted", file=sys.stderr)
+        return 128 + getattr(exc, "signum", signal.SIGINT)
+    except OSError as exc:  # the report file
+        print(f"summarize: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace, report: Report) -> int:
     try:
         config = load_config(args.config, args.overrides)
-        report = run(
+        run(
             config,
             args.paths,
             force=args.force,
+            output_dir=args.output_dir,
+            fail_fast=args.fail_fast,
             stdin=sys.stdin.buffer if "-" in args.paths else None,
             progress=_TqdmProgress(disable=args.quiet or not sys.stderr.isatty()),
+            report=report,
         )
     except SummarizeError as exc:
         print(f"summarize: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("summarize: interrupted", file=sys.stderr)
-        return 130
     _print_stdin_results(report, as_json=args.json, out=sys.stdout)
     _print_report(report, quiet=args.quiet, err=sys.stderr)
     return report.exit_code
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+class _JsonlReport:
+    """The --report file: a line per article as it finishes, so a killed run still leaves one."""
+
+    def __init__(self, fh: TextIO) -> None:
+        self.fh = fh
+
+    def write(self, result: ArticleResult) -> None:
+        self._line(
+            {
+                "path": result.name,
+                "status": result.status.value,
+                "reason": result.reason,
+                "outputs": list(result.outputs),
+                "seconds": {k: round(v, 4) for k, v in result.seconds.items()},
+                "warnings": list(result.warnings),
+            }
+        )
+
+    def totals(self, report: Report, exit_code: int) -> None:
+        self._line(
+            {"totals": report.totals(), "exit_code": exit_code, "summary": report.summary_line()}
+        )
+
+    def _line(self, payload: dict[str, Any]) -> None:
+        self.fh.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        self.fh.flush()
+
+
+@contextlib.contextmanager
+def _report_sink(path: Path | None) -> Iterator[_JsonlReport | None]:
+    if path is None:
+        yield None
+        return
+    with path.open("w", encoding="utf-8") as fh:
+        yield _JsonlReport(fh)
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -126,7 +204,9 @@ def _print_stdin_results(report: Report, *, as_json: bool, out: TextIO) -> None:
 def _print_report(report: Report, *, quiet: bool, err: TextIO) -> None:
     for failure in report.failures:
         print(f"failed: {failure.reason}", file=err)
-    if not quiet:
+    if report.interrupted is not None:
+        print(f"summarize: interrupted by signal {report.interrupted}", file=err)
+    if not quiet or report.interrupted is not None:
         print(report.summary_line(), file=err)
 
 

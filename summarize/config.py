@@ -32,6 +32,7 @@ __all__ = [
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 TRANSLATABLE = ("summary", "article")
+LANGUAGE_CHECKS = ("warn", "refuse", "off")
 _DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 _TEMPLATE_FIELDS = ("summary", "summary_ar", "article_ar", "sidecar")
 
@@ -72,6 +73,9 @@ class RuntimeSettings:
     batch_tokens: int = 8192
     threads: int = 0
     wave_size: int = 16
+    # Seconds after which another host's claim on an article counts as abandoned (claims of
+    # this host are checked by pid instead).
+    claim_timeout: int = 3600
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class InputSettings:
     exclude: list[str] = field(default_factory=list)
     cleanup: bool = True
     max_bytes: int = 10_000_000
+    language_check: str = "warn"
 
 
 @dataclass(frozen=True)
@@ -275,7 +280,7 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
         )
     if run.dtype not in DTYPES:
         fail("runtime.dtype", f"{run.dtype!r} is not valid; choose one of: {', '.join(DTYPES)}")
-    for key in ("batch_tokens", "wave_size"):
+    for key in ("batch_tokens", "wave_size", "claim_timeout"):
         if getattr(run, key) < 1:
             fail(f"runtime.{key}", "must be at least 1")
     if run.threads < 0:
@@ -285,6 +290,12 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
         fail("input.globs", "needs at least one pattern, e.g. ['*.txt']")
     if config.input.max_bytes < 1:
         fail("input.max_bytes", "must be at least 1")
+    if config.input.language_check not in LANGUAGE_CHECKS:
+        fail(
+            "input.language_check",
+            f"{config.input.language_check!r} is not valid; choose one of: "
+            + ", ".join(LANGUAGE_CHECKS),
+        )
 
     out = config.output
     names: dict[str, str] = {}

@@ -21,3 +21,11 @@ class ModelError(SummarizeError):
 
 class UsageError(SummarizeError):
     """The command line asks for something impossible, e.g. a path that does not exist (exit 2)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or another signal) asked the run to stop; handled like Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import glob
 import hashlib
 import json
 import logging
@@ -25,6 +26,7 @@ __all__ = [
     "is_output_name",
     "output_paths",
     "read_sidecar",
+    "remove_temporaries",
     "stale_reason",
     "write_atomic",
     "write_outputs",
@@ -37,9 +39,14 @@ STDIN = "-"
 
 @dataclass(frozen=True)
 class Job:
-    """One article to process: a file, or standard input when ``path`` is None."""
+    """One article to process: a file, or standard input when ``path`` is None.
+
+    ``root`` is the directory it was found under (or its own folder when named directly):
+    with an output directory, outputs mirror the tree below ``root``.
+    """
 
     path: Path | None
+    root: Path | None = None
 
     @property
     def name(self) -> str:
@@ -58,6 +65,11 @@ class Outputs:
     def texts(self) -> list[Path]:
         return [p for p in (self.summary, self.summary_ar, self.article_ar) if p is not None]
 
+    @property
+    def claim(self) -> Path:
+        """The lock file that marks the article as being processed (hidden, never an input)."""
+        return self.sidecar.with_name(f".{self.sidecar.name}.lock")
+
 
 def find_inputs(paths: Sequence[str], settings: InputSettings, output: OutputSettings) -> list[Job]:
     """Expand files, directories (recursively) and ``-`` into jobs, each path once, in order.
@@ -75,12 +87,12 @@ def find_inputs(paths: Sequence[str], settings: InputSettings, output: OutputSet
             continue
         path = Path(raw)
         if path.is_dir():
-            found = _walk(path, settings, output)
+            root, found = path, _walk(path, settings, output)
         elif path.is_file():
             if is_output_name(path.name, output):
                 log.warning("%s: skipped: named like an output of summarize", path)
                 continue
-            found = iter([path])
+            root, found = path.parent, iter([path])
         elif path.exists():
             raise UsageError(f"{path}: not a regular file or directory")
         else:
@@ -89,7 +101,7 @@ def find_inputs(paths: Sequence[str], settings: InputSettings, output: OutputSet
             key = file.resolve()
             if key not in seen:
                 seen.add(key)
-                jobs.append(Job(file))
+                jobs.append(Job(file, root))
     return jobs
 
 
@@ -130,17 +142,26 @@ def is_output_name(name: str, output: OutputSettings) -> bool:
     return any(_template_pattern(t).fullmatch(name) for t in templates)
 
 
-def output_paths(source: Path, output: OutputSettings) -> Outputs:
-    """The files to write next to ``source``, from the templates, for the outputs asked for."""
+def output_paths(
+    source: Path, output: OutputSettings, out_dir: Path | None = None, root: Path | None = None
+) -> Outputs:
+    """The files to write for ``source``, from the templates, for the outputs asked for.
+
+    Next to the source by default; under ``out_dir``, at the source's place relative to
+    ``root``, when an output directory is given (for read-only inputs).
+    """
+    folder = source.parent
+    if out_dir is not None:
+        folder = out_dir / source.parent.relative_to(root or source.parent)
 
     def named(template: str, wanted: bool = True) -> Path | None:
-        return source.with_name(template.format(stem=source.stem)) if wanted else None
+        return folder / template.format(stem=source.stem) if wanted else None
 
     return Outputs(
         summary=named(output.summary, output.summarize),
         summary_ar=named(output.summary_ar, "summary" in output.translate),
         article_ar=named(output.article_ar, "article" in output.translate),
-        sidecar=source.with_name(output.sidecar.format(stem=source.stem)),
+        sidecar=folder / output.sidecar.format(stem=source.stem),
     )
 
 
@@ -207,8 +228,17 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def remove_temporaries(outputs: Outputs) -> None:
+    """Delete temporary files a killed run left for these outputs (call while holding the claim)."""
+    for path in (*outputs.texts(), outputs.sidecar):
+        for temp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            log.info("%s: removing a temporary file left by an interrupted run", temp)
+            temp.unlink(missing_ok=True)
+
+
 def write_outputs(outputs: Outputs, texts: dict[Path, str], sidecar: dict[str, Any]) -> None:
     """Write the text outputs, then the sidecar: its presence means the outputs are complete."""
+    outputs.sidecar.parent.mkdir(parents=True, exist_ok=True)
     outputs.sidecar.unlink(missing_ok=True)
     for path in outputs.texts():
         write_atomic(path, texts[path].rstrip("\n") + "\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import signal
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any, BinaryIO, Protocol
 from summarize import __version__
 from summarize.backends import Backend, GenerateOptions, Generation, load_backend
 from summarize.chunking import Measure, pack, pack_paragraphs
+from summarize.claims import Claim, Held, claim
 from summarize.config import Config, as_dict, signature
 from summarize.errors import InputError
 from summarize.files import (
@@ -22,11 +24,12 @@ from summarize.files import (
     find_inputs,
     fingerprint,
     output_paths,
+    remove_temporaries,
     stale_reason,
     write_outputs,
 )
 from summarize.report import ArticleResult, Report, Status
-from summarize.text import Document, parse, split_sentences
+from summarize.text import Document, detect_language, parse, split_sentences
 
 __all__ = ["Models", "Progress", "load_models", "run"]
 
@@ -34,6 +37,9 @@ log = logging.getLogger(__name__)
 
 # Map-reduce shrinks the text each round; this many rounds summarise far more than any article.
 _MAX_ROUNDS = 8
+# The language check speaks only about texts long enough, and when it is sure.
+_LANGUAGE_MIN_CHARACTERS = 200
+_LANGUAGE_CONFIDENCE = 0.9
 # A translation this much shorter than its source (in characters) has likely dropped a sentence.
 _SHORT_TRANSLATION = 0.25
 
@@ -80,6 +86,8 @@ class _Article:
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    claim: Claim | None = None
+    reported: bool = False
 
     def fail(self, reason: str) -> None:
         if self.error is None:
@@ -106,42 +114,77 @@ def run(
     paths: Sequence[str],
     *,
     force: bool = False,
+    output_dir: Path | None = None,
+    fail_fast: bool = False,
     stdin: BinaryIO | None = None,
     progress: Progress | None = None,
     models: Models | None = None,
+    report: Report | None = None,
 ) -> Report:
     """Process every article under ``paths`` that is not up to date; never raises per article.
 
     ``models`` are engines loaded earlier with :func:`load_models` (to reuse them across runs);
-    by default they are loaded here, and only when some article needs them. Raises ConfigError,
-    UsageError or ModelError before any article is touched.
+    by default they are loaded here, and only when some article needs them. ``report`` may come
+    with a sink that records results as they happen. Raises ConfigError, UsageError or
+    ModelError before any article is touched. On KeyboardInterrupt (SIGINT, or SIGTERM turned
+    into :class:`~summarize.errors.Interrupted`) it stops between two steps, leaves no partial
+    file, and returns the report with the articles not done.
     """
-    progress = progress or _NoProgress()
-    report = Report()
-    sig = signature(config)
-    pending = _plan(find_inputs(paths, config.input, config.output), config, sig, force, report)
+    ctx = _Context(
+        config, signature(config), force, output_dir, stdin, progress or _NoProgress(),
+        report if report is not None else Report(),
+    )  # fmt: skip
+    pending = _plan(find_inputs(paths, config.input, config.output), ctx)
     if not pending:
-        return report
+        return ctx.report
     models = models or load_models(config)
-    progress.start(len(pending))
-    for start in range(0, len(pending), config.runtime.wave_size):
-        wave = pending[start : start + config.runtime.wave_size]
-        _run_wave(wave, config, models, sig, stdin, progress, report)
-    return report
+    ctx.progress.start(len(pending))
+    waves = [
+        pending[i : i + config.runtime.wave_size]
+        for i in range(0, len(pending), config.runtime.wave_size)
+    ]
+    try:
+        for wave in waves:
+            _run_wave(wave, models, ctx)
+            if fail_fast and ctx.report.failures:
+                _not_done(pending, ctx.report, "not started: --fail-fast stopped the run")
+                break
+    except KeyboardInterrupt as exc:
+        ctx.report.interrupted = getattr(exc, "signum", signal.SIGINT)
+        _not_done(pending, ctx.report, "not done: the run was interrupted")
+    return ctx.report
 
 
-def _plan(
-    jobs: Iterable[Job], config: Config, sig: str, force: bool, report: Report
-) -> list[_Article]:
+@dataclass(frozen=True)
+class _Context:
+    """What every step of one run needs to know."""
+
+    config: Config
+    signature: str
+    force: bool
+    output_dir: Path | None
+    stdin: BinaryIO | None
+    progress: Progress
+    report: Report
+
+
+def _not_done(pending: list[_Article], report: Report, reason: str) -> None:
+    for article in pending:
+        if not article.reported:
+            report.add(ArticleResult(article.job.name, Status.NOT_DONE, reason))
+            article.reported = True
+
+
+def _plan(jobs: Iterable[Job], ctx: _Context) -> list[_Article]:
     pending = []
     for job in jobs:
         if job.path is None:
             pending.append(_Article(job, None, "stdin"))
             continue
-        outputs = output_paths(job.path, config.output)
-        reason = "forced" if force else stale_reason(job.path, outputs, sig)
+        outputs = output_paths(job.path, ctx.config.output, ctx.output_dir, job.root)
+        reason = "forced" if ctx.force else stale_reason(job.path, outputs, ctx.signature)
         if reason is None:
-            report.add(ArticleResult(job.name, Status.SKIPPED, "up to date"))
+            ctx.report.add(ArticleResult(job.name, Status.SKIPPED, "up to date"))
         else:
             log.debug("%s: to do (%s)", job.name, reason)
             pending.append(_Article(job, outputs, reason))
@@ -177,28 +220,64 @@ def _check_prefix(translator: Backend, prefix: str) -> None:
         )
 
 
-def _run_wave(
-    wave: list[_Article],
-    config: Config,
-    models: Models,
-    sig: str,
-    stdin: BinaryIO | None,
-    progress: Progress,
-    report: Report,
-) -> None:
-    progress.stage("read")
-    for article in wave:
-        _read(article, config, stdin)
-    if models.summarizer is not None:
-        progress.stage("summarize")
-        _summarize(_alive(wave), models.summarizer, config)
-    if models.translator is not None:
-        progress.stage("translate")
-        _translate(_alive(wave), models.translator, config)
-    progress.stage("write")
-    for article in wave:
-        report.add(_finish(article, config, models, sig))
-        progress.advance()
+def _run_wave(wave: list[_Article], models: Models, ctx: _Context) -> None:
+    config = ctx.config
+    ctx.progress.stage("claim")
+    mine = [a for a in wave if _claim(a, ctx)]
+    try:
+        ctx.progress.stage("read")
+        for article in mine:
+            _read(article, config, ctx.stdin)
+        if models.summarizer is not None:
+            ctx.progress.stage("summarize")
+            _summarize(_alive(mine), models.summarizer, config)
+        if models.translator is not None:
+            ctx.progress.stage("translate")
+            _translate(_alive(mine), models.translator, config)
+        ctx.progress.stage("write")
+        for article in mine:
+            ctx.report.add(_finish(article, config, models, ctx.signature))
+            article.reported = True
+            ctx.progress.advance()
+    finally:
+        for article in mine:
+            if article.claim is not None:
+                article.claim.release()
+
+
+def _claim(article: _Article, ctx: _Context) -> bool:
+    """Claim a file article for this run; report and return False if it is not ours to do."""
+    outputs, source = article.outputs, article.job.path
+    if outputs is None or source is None:
+        return True
+    name = article.job.name
+    try:
+        outputs.sidecar.parent.mkdir(parents=True, exist_ok=True)
+        got = claim(outputs.claim, stale_after=ctx.config.runtime.claim_timeout)
+    except OSError as exc:
+        reason = (
+            f"{name}: cannot write in {outputs.sidecar.parent} ({exc.strerror or exc}); "
+            "use --output-dir DIR for read-only inputs"
+        )
+        return _settle(article, ctx, Status.FAILED, reason)
+    if isinstance(got, Held):
+        return _settle(
+            article, ctx, Status.SKIPPED, f"being processed by another run ({got.holder})"
+        )
+    article.claim = got
+    remove_temporaries(outputs)
+    if not ctx.force and stale_reason(source, outputs, ctx.signature) is None:
+        got.release()
+        article.claim = None
+        return _settle(article, ctx, Status.SKIPPED, "up to date (done by another run)")
+    return True
+
+
+def _settle(article: _Article, ctx: _Context, status: Status, reason: str) -> bool:
+    ctx.report.add(ArticleResult(article.job.name, status, reason))
+    article.reported = True
+    ctx.progress.advance()
+    return False
 
 
 def _alive(wave: Iterable[_Article]) -> list[_Article]:
@@ -224,6 +303,7 @@ def _read(article: _Article, config: Config, stdin: BinaryIO | None) -> None:
         if len(data) > config.input.max_bytes:
             raise InputError(f"{name}: more than input.max_bytes ({config.input.max_bytes})")
         article.doc = parse(data, name, cleanup=config.input.cleanup)
+        _check_language(article, article.doc, config.input.language_check)
     except InputError as exc:
         article.fail(str(exc))
     except OSError as exc:
@@ -236,6 +316,20 @@ def _read(article: _Article, config: Config, stdin: BinaryIO | None) -> None:
             sentences=len(doc.sentences),
         )
     article.add_time("read", time.perf_counter() - started)
+
+
+def _check_language(article: _Article, doc: Document, mode: str) -> None:
+    if mode == "off" or doc.characters < _LANGUAGE_MIN_CHARACTERS:
+        return  # too short to tell reliably
+    language, probability = detect_language(doc.text)
+    if language == "en" or probability < _LANGUAGE_CONFIDENCE:
+        return
+    message = f"mostly not English (detected {language!r}, probability {probability:.2f})"
+    if mode == "refuse":
+        raise InputError(
+            f"{article.job.name}: {message}; set input.language_check = 'warn' to process it"
+        )
+    article.warnings.append(f"{message}: the models expect English")
 
 
 # --- summarize stage --------------------------------------------------------------------
@@ -503,7 +597,7 @@ def _finish(article: _Article, config: Config, models: Models, sig: str) -> Arti
         log.info("%s: %s", name, warning)
     return ArticleResult(
         name,
-        Status.DONE,
+        Status.FLAGGED if article.warnings else Status.DONE,
         article.reason,
         outputs=tuple(str(p) for p in (*outputs.texts(), outputs.sidecar)),
         seconds=article.seconds,

@@ -11,7 +11,15 @@ from typing import Any
 
 from summarize.errors import InputError
 
-__all__ = ["Document", "clean_lines", "decode", "parse", "split_paragraphs", "split_sentences"]
+__all__ = [
+    "Document",
+    "clean_lines",
+    "decode",
+    "detect_language",
+    "parse",
+    "split_paragraphs",
+    "split_sentences",
+]
 
 # Characters that are spaces in all but name: no-break, narrow, figure, ideographic, tabs.
 _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
@@ -32,10 +40,22 @@ _FURNITURE = re.compile(
     re.IGNORECASE,
 )
 _FURNITURE_MAX_WORDS = 8
+# Binary formats that end up renamed to .txt in scraped dumps, by their first bytes.
+_FILE_SIGNATURES = (
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"PK\x03\x04", "a ZIP archive (or a .docx/.xlsx/.epub document)"),
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"\xd0\xcf\x11\xe0", "a Microsoft Office document"),
+)
 # A trailing run of lines this short, without sentence punctuation, after the last line of
 # prose is site navigation ("Shafaq Live", "Radio radio icon"); longer lines are kept.
 _TAIL_MAX_WORDS = 5
 _DUPLICATE_MAX_WORDS = 25
+# Characters of an article the language check reads: plenty to tell, cheap on huge files.
+_LANGUAGE_SAMPLE = 20_000
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,9 @@ def parse(data: bytes, name: str, *, cleanup: bool = True) -> Document:
 
 def decode(data: bytes, name: str) -> str:
     """UTF-8 with or without BOM, or UTF-16 with BOM; anything else is an InputError."""
+    for magic, kind in _FILE_SIGNATURES:
+        if data.startswith(magic):
+            raise InputError(f"{name}: {kind}, not a text article")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16")
@@ -177,6 +200,19 @@ def _segmenter() -> Any:
     import pysbd
 
     return pysbd.Segmenter(language="en", clean=False)
+
+
+def detect_language(text: str) -> tuple[str, float]:
+    """The most likely language of ``text`` (ISO 639-1) and its probability, by py3langid."""
+    language, probability = _identifier().classify(text[:_LANGUAGE_SAMPLE])
+    return str(language), float(probability)
+
+
+@functools.lru_cache(maxsize=1)
+def _identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
 def _is_prose(line: str) -> bool:

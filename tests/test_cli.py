@@ -23,7 +23,7 @@ def test_directory_mode_writes_four_outputs_per_article(
     assert main(["run", str(seeds_copy), *ECHO]) == 0
     out, err = capsys.readouterr()
     assert out == ""  # stdout carries only what the user asked for
-    assert err.strip().splitlines()[-1] == "1 article done"
+    assert err.strip().splitlines()[-1] == "1 article done (1 flagged)"
     assert listing(seeds_copy) == [
         "kadhimi-ambassadors.ar.txt",
         "kadhimi-ambassadors.summarize.json",
@@ -40,7 +40,7 @@ def test_second_run_over_a_directory_takes_no_output_as_input(
     before = listing(seeds_copy)
     assert main(["run", str(seeds_copy), *ECHO, "--force"]) == 0
     assert listing(seeds_copy) == before  # no x.summary.summary.txt, no x.ar.ar.txt
-    assert capsys.readouterr().err.strip().endswith("1 article done")
+    assert capsys.readouterr().err.strip().endswith("1 article done (1 flagged)")
 
 
 def test_rerun_is_up_to_date_and_force_redoes(
@@ -51,7 +51,7 @@ def test_rerun_is_up_to_date_and_force_redoes(
     assert main(["run", str(seeds_copy), *ECHO]) == 0
     assert capsys.readouterr().err.strip() == "0 articles done, 1 up to date"
     assert main(["run", str(seeds_copy), *ECHO, "--force"]) == 0
-    assert capsys.readouterr().err.strip() == "1 article done"
+    assert capsys.readouterr().err.strip() == "1 article done (1 flagged)"
 
 
 def test_single_file_mode(tmp_path: Path) -> None:
@@ -105,7 +105,7 @@ def test_one_bad_file_among_good_ones_exits_1_and_writes_the_good_ones(
     assert main(["run", str(seeds_copy), *ECHO]) == 1
     err = capsys.readouterr().err
     assert f"failed: {seeds_copy / 'broken.txt'}: binary data" in err
-    assert err.strip().splitlines()[-1] == "1 article done, 1 failed"
+    assert err.strip().splitlines()[-1] == "1 article done (1 flagged), 1 failed"
     assert (seeds_copy / "kadhimi-ambassadors.summary.txt").exists()
 
 
