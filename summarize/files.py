@@ -125,6 +125,11 @@ def _walk(root: Path, settings: InputSettings, output: OutputSettings) -> Iterat
             if path.is_symlink() and not path.resolve().is_relative_to(real_root):
                 log.warning("%s: skipped: symlink points outside %s", path, root)
                 continue
+            if not path.is_file() and not path.is_symlink():
+                # A FIFO or device would block or never end; a dangling symlink is kept so
+                # that it is reported as unreadable rather than silently ignored.
+                log.warning("%s: skipped: not a regular file", path)
+                continue
             yield path
 
 

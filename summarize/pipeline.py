@@ -286,28 +286,12 @@ def _alive(wave: Iterable[_Article]) -> list[_Article]:
 
 def _read(article: _Article, config: Config, stdin: BinaryIO | None) -> None:
     started = time.perf_counter()
-    name = article.job.name
     try:
-        if article.job.path is None:
-            data = stdin.read() if stdin is not None else b""
-            article.input_info = {"path": name}
-        else:
-            size = article.job.path.stat().st_size
-            if size > config.input.max_bytes:
-                raise InputError(
-                    f"{name}: {size} bytes is more than input.max_bytes "
-                    f"({config.input.max_bytes}); raise it to process this file"
-                )
-            data = article.job.path.read_bytes()
-            article.input_info = {"path": name, **fingerprint(article.job.path, data)}
-        if len(data) > config.input.max_bytes:
-            raise InputError(f"{name}: more than input.max_bytes ({config.input.max_bytes})")
-        article.doc = parse(data, name, cleanup=config.input.cleanup)
+        data = _load(article, config.input.max_bytes, stdin)
+        article.doc = parse(data, article.job.name, cleanup=config.input.cleanup)
         _check_language(article, article.doc, config.input.language_check)
     except InputError as exc:
         article.fail(str(exc))
-    except OSError as exc:
-        article.fail(f"{name}: cannot read ({exc.strerror or exc})")
     else:
         doc = article.doc
         article.counts.update(
@@ -318,10 +302,35 @@ def _read(article: _Article, config: Config, stdin: BinaryIO | None) -> None:
     article.add_time("read", time.perf_counter() - started)
 
 
+def _load(article: _Article, max_bytes: int, stdin: BinaryIO | None) -> bytes:
+    """The article's bytes, size-checked before reading so a huge file is never loaded."""
+    name, path = article.job.name, article.job.path
+    too_big = f"is more than input.max_bytes ({max_bytes}); raise it to process this file"
+    try:
+        if path is None:
+            data = stdin.read(max_bytes + 1) if stdin is not None else b""
+            article.input_info = {"path": name}
+        else:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise InputError(f"{name}: {size} bytes {too_big}")
+            data = path.read_bytes()
+            article.input_info = {"path": name, **fingerprint(path, data)}
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+    if len(data) > max_bytes:  # grew since stat, or standard input
+        raise InputError(f"{name}: the input {too_big}")
+    return data
+
+
 def _check_language(article: _Article, doc: Document, mode: str) -> None:
     if mode == "off" or doc.characters < _LANGUAGE_MIN_CHARACTERS:
         return  # too short to tell reliably
-    language, probability = detect_language(doc.text)
+    try:
+        language, probability = detect_language(doc.text)
+    except Exception as exc:  # a broken detector must not fail the article, only say so
+        article.warnings.append(f"language check skipped: {exc}")
+        return
     if language == "en" or probability < _LANGUAGE_CONFIDENCE:
         return
     message = f"mostly not English (detected {language!r}, probability {probability:.2f})"
