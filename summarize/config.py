@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import sys
 import typing
@@ -21,16 +22,31 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 __all__ = [
     "Config",
+    "EvalSettings",
     "InputSettings",
     "OutputSettings",
     "RuntimeSettings",
     "SummarizerSettings",
     "TranslatorSettings",
     "load_config",
+    "load_config_with_origins",
     "signature",
+    "to_toml",
 ]
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+# CTranslate2 compute types; "auto" is int8 on the CPU and float16 on CUDA.
+QUANTIZATIONS = (
+    "auto",
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+)
 TRANSLATABLE = ("summary", "article")
 LANGUAGE_CHECKS = ("warn", "refuse", "off")
 _DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -48,6 +64,8 @@ class SummarizerSettings:
     max_length: int = 142
     no_repeat_ngram_size: int = 3
     length_penalty: float = 2.0
+    # Only the ctranslate2 backend quantizes; the others ignore this.
+    quantization: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,7 @@ class TranslatorSettings:
     max_length_extra: int = 16
     no_repeat_ngram_size: int = 0
     length_penalty: float = 1.0
+    quantization: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -98,12 +117,31 @@ class OutputSettings:
 
 
 @dataclass(frozen=True)
+class EvalSettings:
+    """Where ``summarize eval`` finds human references, next to each article."""
+
+    summary_reference: str = "{stem}.ref.summary.txt"
+    summary_ar_reference: str = "{stem}.ref.summary.ar.txt"
+    article_ar_reference: str = "{stem}.ref.ar.txt"
+
+
+@dataclass(frozen=True)
 class Config:
     summarizer: SummarizerSettings = field(default_factory=SummarizerSettings)
     translator: TranslatorSettings = field(default_factory=TranslatorSettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
     input: InputSettings = field(default_factory=InputSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
+    eval: EvalSettings = field(default_factory=EvalSettings)
+
+    @property
+    def reserved_names(self) -> tuple[str, ...]:
+        """File name templates that are never inputs: the outputs and the references."""
+        out, ref = self.output, self.eval
+        return (
+            out.summary, out.summary_ar, out.article_ar, out.sidecar,
+            ref.summary_reference, ref.summary_ar_reference, ref.article_ar_reference,
+        )  # fmt: skip
 
     @property
     def needs_summarizer(self) -> bool:
@@ -123,6 +161,13 @@ def load_config(path: Path | None = None, overrides: Sequence[str] = ()) -> Conf
     Each override is ``section.key=value``; the value is read as a TOML value when it parses as
     one (``2``, ``true``, ``["article"]``) and as a plain string otherwise (``cpu``).
     """
+    return load_config_with_origins(path, overrides)[0]
+
+
+def load_config_with_origins(
+    path: Path | None = None, overrides: Sequence[str] = ()
+) -> tuple[Config, dict[str, str]]:
+    """Like :func:`load_config`, plus where each non-default ``section.key`` was set."""
     values: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     origins: dict[str, str] = {}
     if path is not None:
@@ -130,7 +175,32 @@ def load_config(path: Path | None = None, overrides: Sequence[str] = ()) -> Conf
     for item in overrides:
         section, key, value = _parse_override(item)
         _merge(values, origins, {section: {key: value}}, "--set")
-    return _build(values, origins)
+    return _build(values, origins), origins
+
+
+def to_toml(config: Config, origins: Mapping[str, str] | None = None) -> str:
+    """The configuration as a TOML document; with ``origins``, each line says where it came from."""
+    lines: list[str] = []
+    for section, table in as_dict(config).items():
+        lines.append(f"[{section}]")
+        rows = [
+            (f"{key} = {_toml_value(value)}", f"{section}.{key}") for key, value in table.items()
+        ]
+        width = max(len(row) for row, _ in rows)
+        for row, name in rows:
+            origin = f"  # {origins.get(name, 'default')}" if origins is not None else ""
+            lines.append(f"{row:<{width}}{origin}".rstrip())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    # JSON strings and lists of strings are valid TOML, escapes included.
+    return json.dumps(value, ensure_ascii=False)
 
 
 def signature(config: Config) -> str:
@@ -145,7 +215,12 @@ def signature(config: Config) -> str:
     parts = [f"summarize={__version__}"]
     for section in ("summarizer", "translator"):
         settings = getattr(config, section)
-        parts += [f"{section}.{k}={v}" for k, v in dataclasses.asdict(settings).items()]
+        parts += [
+            f"{section}.{k}={v}"
+            for k, v in dataclasses.asdict(settings).items()
+            # Quantization changes the numbers only where an engine applies it.
+            if k != "quantization" or settings.backend == "ctranslate2"
+        ]
     parts.append(f"input.cleanup={config.input.cleanup}")
     parts.append(f"output.summarize={config.output.summarize}")
     parts.append(f"output.translate={','.join(config.output.translate)}")
@@ -259,6 +334,12 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
             fail(f"{section}.num_beams", "must be at least 1")
         if settings.no_repeat_ngram_size < 0:
             fail(f"{section}.no_repeat_ngram_size", "must be 0 (off) or more")
+        if settings.quantization not in QUANTIZATIONS:
+            choices = ", ".join(QUANTIZATIONS)
+            fail(
+                f"{section}.quantization",
+                f"{settings.quantization!r} is not valid; choose one of: {choices}",
+            )
     summ = config.summarizer
     if summ.max_length < 1:
         fail("summarizer.max_length", "must be at least 1")
@@ -299,11 +380,14 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
 
     out = config.output
     names: dict[str, str] = {}
-    for key in _TEMPLATE_FIELDS:
-        template = getattr(out, key)
-        _check_template(f"output.{key}", template, fail)
+    templates = [(f"output.{key}", getattr(out, key)) for key in _TEMPLATE_FIELDS]
+    templates += [
+        (f"eval.{f.name}", getattr(config.eval, f.name)) for f in dataclasses.fields(EvalSettings)
+    ]
+    for key, template in templates:
+        _check_template(key, template, fail)
         if template in names:
-            fail(f"output.{key}", f"same file name template as output.{names[template]}")
+            fail(key, f"same file name template as {names[template]}")
         names[template] = key
     bad = [t for t in out.translate if t not in TRANSLATABLE]
     if bad or len(set(out.translate)) != len(out.translate):

@@ -23,7 +23,7 @@ __all__ = [
     "Outputs",
     "find_inputs",
     "fingerprint",
-    "is_output_name",
+    "is_reserved_name",
     "output_paths",
     "read_sidecar",
     "remove_temporaries",
@@ -71,11 +71,14 @@ class Outputs:
         return self.sidecar.with_name(f".{self.sidecar.name}.lock")
 
 
-def find_inputs(paths: Sequence[str], settings: InputSettings, output: OutputSettings) -> list[Job]:
+def find_inputs(
+    paths: Sequence[str], settings: InputSettings, reserved: Sequence[str]
+) -> list[Job]:
     """Expand files, directories (recursively) and ``-`` into jobs, each path once, in order.
 
-    Hidden files and directories, the tool's own outputs and ``input.exclude`` matches are left
-    out of directory searches; symlinks are not followed out of the directory given.
+    Hidden files and directories, names shaped like a ``reserved`` template (the tool's own
+    outputs, references) and ``input.exclude`` matches are left out of directory searches;
+    symlinks are not followed out of the directory given.
     """
     jobs: list[Job] = []
     seen: set[Path] = set()
@@ -87,10 +90,10 @@ def find_inputs(paths: Sequence[str], settings: InputSettings, output: OutputSet
             continue
         path = Path(raw)
         if path.is_dir():
-            root, found = path, _walk(path, settings, output)
+            root, found = path, _walk(path, settings, reserved)
         elif path.is_file():
-            if is_output_name(path.name, output):
-                log.warning("%s: skipped: named like an output of summarize", path)
+            if is_reserved_name(path.name, reserved):
+                log.warning("%s: skipped: named like an output or a reference", path)
                 continue
             root, found = path.parent, iter([path])
         elif path.exists():
@@ -105,7 +108,7 @@ def find_inputs(paths: Sequence[str], settings: InputSettings, output: OutputSet
     return jobs
 
 
-def _walk(root: Path, settings: InputSettings, output: OutputSettings) -> Iterator[Path]:
+def _walk(root: Path, settings: InputSettings, reserved: Sequence[str]) -> Iterator[Path]:
     real_root = root.resolve()
     for folder, dirs, files in os.walk(root, onerror=_log_walk_error):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -119,7 +122,7 @@ def _walk(root: Path, settings: InputSettings, output: OutputSettings) -> Iterat
                     fnmatch.fnmatch(relative, x) or fnmatch.fnmatch(name, x)
                     for x in settings.exclude
                 )
-                or is_output_name(name, output)
+                or is_reserved_name(name, reserved)
             ):
                 continue
             if path.is_symlink() and not path.resolve().is_relative_to(real_root):
@@ -141,9 +144,8 @@ def _template_pattern(template: str) -> re.Pattern[str]:
     return re.compile(re.escape(template).replace(re.escape("{stem}"), ".+"))
 
 
-def is_output_name(name: str, output: OutputSettings) -> bool:
-    """Whether ``name`` has the shape of one of the output templates (so it is never an input)."""
-    templates = (output.summary, output.summary_ar, output.article_ar, output.sidecar)
+def is_reserved_name(name: str, templates: Sequence[str]) -> bool:
+    """Whether ``name`` has the shape of one of ``templates`` (so it is never an input)."""
     return any(_template_pattern(t).fullmatch(name) for t in templates)
 
 

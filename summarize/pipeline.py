@@ -31,7 +31,7 @@ from summarize.files import (
 from summarize.report import ArticleResult, Report, Status
 from summarize.text import Document, detect_language, parse, split_sentences
 
-__all__ = ["Models", "Progress", "load_models", "run"]
+__all__ = ["Models", "Planned", "Progress", "load_models", "plan", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def run(
         config, signature(config), force, output_dir, stdin, progress or _NoProgress(),
         report if report is not None else Report(),
     )  # fmt: skip
-    pending = _plan(find_inputs(paths, config.input, config.output), ctx)
+    pending = _pending(plan(config, paths, force=force, output_dir=output_dir), ctx.report)
     if not pending:
         return ctx.report
     models = models or load_models(config)
@@ -175,19 +175,46 @@ def _not_done(pending: list[_Article], report: Report, reason: str) -> None:
             article.reported = True
 
 
-def _plan(jobs: Iterable[Job], ctx: _Context) -> list[_Article]:
-    pending = []
-    for job in jobs:
+@dataclass(frozen=True)
+class Planned:
+    """One article and why it is to be done; ``reason`` None means up to date."""
+
+    job: Job
+    outputs: Outputs | None
+    reason: str | None
+
+
+def plan(
+    config: Config,
+    paths: Sequence[str],
+    *,
+    force: bool = False,
+    output_dir: Path | None = None,
+) -> list[Planned]:
+    """What :func:`run` would do with each article, without loading a model or writing a file.
+
+    Reasons: new, input changed, settings changed, outputs missing, sidecar unreadable, forced.
+    """
+    sig = signature(config)
+    planned = []
+    for job in find_inputs(paths, config.input, config.reserved_names):
         if job.path is None:
-            pending.append(_Article(job, None, "stdin"))
+            planned.append(Planned(job, None, "stdin"))
             continue
-        outputs = output_paths(job.path, ctx.config.output, ctx.output_dir, job.root)
-        reason = "forced" if ctx.force else stale_reason(job.path, outputs, ctx.signature)
-        if reason is None:
-            ctx.report.add(ArticleResult(job.name, Status.SKIPPED, "up to date"))
+        outputs = output_paths(job.path, config.output, output_dir, job.root)
+        reason = "forced" if force else stale_reason(job.path, outputs, sig)
+        planned.append(Planned(job, outputs, reason))
+    return planned
+
+
+def _pending(planned: list[Planned], report: Report) -> list[_Article]:
+    pending = []
+    for item in planned:
+        if item.reason is None:
+            report.add(ArticleResult(item.job.name, Status.SKIPPED, "up to date"))
         else:
-            log.debug("%s: to do (%s)", job.name, reason)
-            pending.append(_Article(job, outputs, reason))
+            log.debug("%s: to do (%s)", item.job.name, item.reason)
+            pending.append(_Article(item.job, item.outputs, item.reason))
     return pending
 
 
@@ -197,11 +224,21 @@ def load_models(config: Config) -> Models:
     summarizer = translator = None
     if config.needs_summarizer:
         summarizer = load_backend(
-            summ.backend, summ.model, summ.revision, config.runtime, role="summarizer"
+            summ.backend,
+            summ.model,
+            summ.revision,
+            config.runtime,
+            role="summarizer",
+            quantization=summ.quantization,
         )
     if config.needs_translator:
         translator = load_backend(
-            trans.backend, trans.model, trans.revision, config.runtime, role="translator"
+            trans.backend,
+            trans.model,
+            trans.revision,
+            config.runtime,
+            role="translator",
+            quantization=trans.quantization,
         )
         _check_prefix(translator, trans.source_prefix)
     return Models(summarizer, translator)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -167,3 +168,80 @@ def test_help_names_the_run_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         parse_args(["run", "--help"])
     assert "--set KEY=VALUE" in capsys.readouterr().out
+
+
+def test_dry_run_lists_what_would_be_done_and_why_without_writing(
+    seeds_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (seeds_copy / "second.txt").write_text("Another story. It is short.\n", encoding="utf-8")
+    main(["run", str(seeds_copy / "second.txt"), *ECHO, "-q"])
+    (seeds_copy / "third.txt").write_text("A third story.\n", encoding="utf-8")
+    main(["run", str(seeds_copy / "third.txt"), *ECHO, "-q"])
+    (seeds_copy / "third.txt").write_text("A third story, edited.\n", encoding="utf-8")
+    capsys.readouterr()
+    before = listing(seeds_copy)
+    # No engine is loaded: a model that does not exist would otherwise fail the run.
+    no_model = ["--set", "summarizer.backend=transformers", "--set", "summarizer.model=./none"]
+    assert main(["run", str(seeds_copy), *ECHO, "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    rows = sorted(
+        (Path(name).name, why) for why, name in (re.split(r"\s{2,}", x) for x in out.splitlines())
+    )
+    assert rows == [
+        ("kadhimi-ambassadors.txt", "new"),
+        ("second.txt", "up to date"),
+        ("third.txt", "input changed"),
+    ]
+    assert err.strip() == "2 to do, 1 up to date"
+    assert main(["run", str(seeds_copy), *ECHO, *no_model, "--dry-run", "-q"]) == 0
+    assert "settings changed" in capsys.readouterr().out
+    assert listing(seeds_copy) == before
+
+
+def test_config_show_prints_values_and_their_origins(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "mine.toml"
+    config.write_text("[runtime]\ndevice = 'cpu'\n", encoding="utf-8")
+    argv = ["config", "show", "-c", str(config), "--set", "summarizer.num_beams=2"]
+    assert main(argv) == 0
+    sections = {}
+    for block in capsys.readouterr().out.split("\n\n"):
+        header, *rows = block.strip().splitlines()
+        sections[header] = {row.split(" = ")[0]: row for row in rows}
+    device = sections["[runtime]"]["device"]
+    assert device.startswith('device = "cpu"') and device.endswith(f"# {config}")
+    beams = sections["[summarizer]"]["num_beams"]
+    assert beams.startswith("num_beams = 2") and beams.endswith("# --set")
+    assert sections["[translator]"]["num_beams"].endswith("# default")
+
+
+def test_config_show_output_is_a_loadable_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from summarize.config import load_config
+
+    assert main(["config", "show", "--set", "translator.num_beams=3"]) == 0
+    shown = tmp_path / "shown.toml"
+    shown.write_text(capsys.readouterr().out, encoding="utf-8")
+    assert load_config(shown) == load_config(None, ["translator.num_beams=3"])
+
+
+def test_eval_prints_a_table_and_writes_json(
+    seeds_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["run", str(seeds_copy), *ECHO, "-q"])
+    stem = seeds_copy / "kadhimi-ambassadors"
+    summary = Path(f"{stem}.summary.txt").read_text(encoding="utf-8")
+    Path(f"{stem}.ref.summary.txt").write_text(summary, encoding="utf-8")  # a perfect summary
+    capsys.readouterr()
+    scores = tmp_path / "scores.json"
+    assert main(["eval", str(seeds_copy), "--json", str(scores)]) == 0
+    out = capsys.readouterr().out
+    assert "kadhimi-ambassadors.txt" in out and "TOTAL" in out
+    data = json.loads(scores.read_text(encoding="utf-8"))
+    assert data["totals"]["rouge1"] == pytest.approx(100.0)
+    assert any("summarizer.model=echo" in s for s in data["settings_signatures"])
+    # The reference is never taken as an article by a later run.
+    assert main(["run", str(seeds_copy), *ECHO, "-q", "--dry-run"]) == 0
+    assert "ref.summary" not in capsys.readouterr().out

@@ -142,3 +142,13 @@ def test_signature_changes_with_anything_that_changes_outputs(override: str) -> 
 )
 def test_signature_ignores_settings_that_only_change_speed(override: str) -> None:
     assert signature(load_config(None, [override])) == signature(load_config())
+
+
+def test_quantization_counts_in_the_signature_only_where_an_engine_applies_it() -> None:
+    ct2 = ["summarizer.backend=ctranslate2"]
+    assert signature(load_config(None, [*ct2, "summarizer.quantization=int8"])) != signature(
+        load_config(None, [*ct2, "summarizer.quantization=float32"])
+    )
+    assert signature(load_config(None, ["summarizer.quantization=int8"])) == signature(
+        load_config()
+    )

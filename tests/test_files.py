@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from summarize.config import InputSettings, OutputSettings, load_config
+from summarize.config import Config, InputSettings, OutputSettings, load_config
 from summarize.errors import UsageError
 from summarize.files import (
     Job,
@@ -24,6 +24,7 @@ from summarize.files import (
 
 IN = InputSettings()
 OUT = OutputSettings()
+RESERVED = Config().reserved_names
 
 
 def touch(path: Path, text: str = "Some news.") -> Path:
@@ -39,7 +40,7 @@ def names(jobs: list[Job], root: Path) -> list[str]:
 def test_directory_is_searched_recursively_with_the_globs(tmp_path: Path) -> None:
     for name in ["b.txt", "a.md", "sub/c.txt", "notes.rst", "sub/deeper/d.txt"]:
         touch(tmp_path / name)
-    jobs = find_inputs([str(tmp_path)], IN, OUT)
+    jobs = find_inputs([str(tmp_path)], IN, RESERVED)
     assert names(jobs, tmp_path) == ["a.md", "b.txt", "sub/c.txt", "sub/deeper/d.txt"]
 
 
@@ -49,6 +50,8 @@ def test_own_outputs_hidden_files_and_excludes_are_never_inputs(tmp_path: Path) 
         "a.summary.txt",
         "a.summary.ar.txt",
         "a.ar.txt",
+        "a.ref.summary.txt",
+        "a.ref.ar.txt",
         ".a.txt.1234.tmp",
         ".hidden.txt",
         ".git/x.txt",
@@ -56,29 +59,29 @@ def test_own_outputs_hidden_files_and_excludes_are_never_inputs(tmp_path: Path) 
     ]:
         touch(tmp_path / name)
     settings = InputSettings(exclude=["drafts/*"])
-    assert names(find_inputs([str(tmp_path)], settings, OUT), tmp_path) == ["a.txt"]
+    assert names(find_inputs([str(tmp_path)], settings, RESERVED), tmp_path) == ["a.txt"]
 
 
 def test_a_file_named_like_an_output_is_skipped_even_when_named_explicitly(tmp_path: Path) -> None:
     path = touch(tmp_path / "a.summary.txt")
-    assert find_inputs([str(path)], IN, OUT) == []
+    assert find_inputs([str(path)], IN, RESERVED) == []
 
 
 def test_explicit_files_need_not_match_the_globs_and_appear_once(tmp_path: Path) -> None:
     rst = touch(tmp_path / "story.rst")
     txt = touch(tmp_path / "story.txt")
-    jobs = find_inputs([str(rst), str(txt), str(tmp_path), "-"], IN, OUT)
+    jobs = find_inputs([str(rst), str(txt), str(tmp_path), "-"], IN, RESERVED)
     assert [j.name for j in jobs] == [str(rst), str(txt), "<stdin>"]
 
 
 def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"nope\.txt: no such file or directory"):
-        find_inputs([str(tmp_path / "nope.txt")], IN, OUT)
+        find_inputs([str(tmp_path / "nope.txt")], IN, RESERVED)
 
 
 def test_stdin_twice_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="more than once"):
-        find_inputs(["-", "-"], IN, OUT)
+        find_inputs(["-", "-"], IN, RESERVED)
 
 
 def test_symlinks_pointing_outside_the_tree_are_not_followed(tmp_path: Path) -> None:
@@ -87,7 +90,7 @@ def test_symlinks_pointing_outside_the_tree_are_not_followed(tmp_path: Path) -> 
     touch(root / "inside.txt")
     (root / "link.txt").symlink_to(outside)
     (root / "loop").symlink_to(root, target_is_directory=True)
-    assert names(find_inputs([str(root)], IN, OUT), root) == ["inside.txt"]
+    assert names(find_inputs([str(root)], IN, RESERVED), root) == ["inside.txt"]
 
 
 def test_output_names_follow_the_templates(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ __all__ = ["BACKENDS", "Backend", "GenerateOptions", "Generation", "load_backend
 _REGISTRY: dict[str, tuple[str, str]] = {
     "transformers": ("summarize.backends.hf", "TransformersBackend"),
     "echo": ("summarize.backends.echo", "EchoBackend"),
+    "ctranslate2": ("summarize.backends.ct2", "CTranslate2Backend"),
 }
 BACKENDS: tuple[str, ...] = tuple(_REGISTRY)
 
@@ -61,7 +62,13 @@ class Backend(Protocol):
 
 
 def load_backend(
-    name: str, model: str, revision: str, runtime: RuntimeSettings, *, role: str
+    name: str,
+    model: str,
+    revision: str,
+    runtime: RuntimeSettings,
+    *,
+    role: str,
+    quantization: str = "auto",
 ) -> Backend:
     """Import the backend ``name`` and load ``model`` with it; ``role`` names it in errors."""
     try:
@@ -71,5 +78,7 @@ def load_backend(
             f"{role}.backend: unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}"
         ) from None
     backend_class = getattr(importlib.import_module(module_name), class_name)
-    backend: Backend = backend_class.load(model, revision, runtime, role=role)
+    backend: Backend = backend_class.load(
+        model, revision, runtime, role=role, quantization=quantization
+    )
     return backend

@@ -32,7 +32,15 @@ class EchoBackend:
         self.delay = delay
 
     @classmethod
-    def load(cls, model: str, revision: str, runtime: RuntimeSettings, *, role: str) -> EchoBackend:
+    def load(
+        cls,
+        model: str,
+        revision: str,
+        runtime: RuntimeSettings,
+        *,
+        role: str,
+        quantization: str = "auto",
+    ) -> EchoBackend:
         delay = 0.0
         match = re.search(r"delay=([0-9.]+)", model)
         if match:

@@ -74,7 +74,13 @@ class TransformersBackend:
 
     @classmethod
     def load(
-        cls, model_id: str, revision: str, runtime: RuntimeSettings, *, role: str
+        cls,
+        model_id: str,
+        revision: str,
+        runtime: RuntimeSettings,
+        *,
+        role: str,
+        quantization: str = "auto",  # CTranslate2's setting; torch runs in runtime.dtype
     ) -> TransformersBackend:
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
@@ -86,7 +92,7 @@ class TransformersBackend:
         dtype = resolve_dtype(runtime.dtype, device)
         if runtime.threads:
             torch.set_num_threads(runtime.threads)
-        _check_local_path(model_id, role)
+        check_local_path(model_id, role)
         log.info("loading %s %s@%s on %s as %s", role, model_id, revision, device, dtype)
         try:
             tokenizer = AutoTokenizer.from_pretrained(
@@ -99,16 +105,13 @@ class TransformersBackend:
                 trust_remote_code=False,
             )
         except Exception as exc:  # transformers raises OSError, ValueError, hub errors...
-            raise ModelError(_load_advice(role, model_id, exc)) from exc
+            raise ModelError(load_advice(role, model_id, exc)) from exc
         model.to(device)
         model.eval()
         return cls(model_id, tokenizer, model, device, dtype)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        if not texts:
-            return []
-        encoded = self.tokenizer(list(texts), add_special_tokens=True, verbose=False)
-        return [len(ids) for ids in encoded["input_ids"]]
+        return token_counts(self.tokenizer, texts)
 
     def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
         import torch
@@ -135,15 +138,25 @@ class TransformersBackend:
         # The model's own length settings (e.g. distilbart's min_length=56) would otherwise
         # combine with ours; ours follow the input, so they alone decide.
         config.max_length = None
-        config.min_length = 0
         config.max_new_tokens = options.max_new_tokens
-        config.min_new_tokens = options.min_new_tokens or None
+        # As min_length, not min_new_tokens: transformers warns on every call when the model
+        # config has a min_length and min_new_tokens is set. The +1 is the decoder start token.
+        config.min_length = options.min_new_tokens + 1 if options.min_new_tokens else 0
+        config.min_new_tokens = None
         config.num_beams = options.num_beams
         config.early_stopping = options.num_beams > 1
         config.no_repeat_ngram_size = options.no_repeat_ngram_size
         config.length_penalty = options.length_penalty
         config.do_sample = False
         return config
+
+
+def token_counts(tokenizer: Any, texts: Sequence[str]) -> list[int]:
+    """Input length of each text under a Hugging Face tokenizer, special tokens included."""
+    if not texts:
+        return []
+    encoded = tokenizer(list(texts), add_special_tokens=True, verbose=False)
+    return [len(ids) for ids in encoded["input_ids"]]
 
 
 def _generated_length(tokens: list[int], eos_ids: set[int]) -> int:
@@ -162,7 +175,7 @@ def _model_input_limit(tokenizer: Any, model: Any) -> int:
     return min(usable) if usable else _NO_LIMIT
 
 
-def _check_local_path(model_id: str, role: str) -> None:
+def check_local_path(model_id: str, role: str) -> None:
     path = Path(model_id).expanduser()
     if model_id.startswith(("/", "./", "../", "~")) and not path.is_dir():
         raise ModelError(
@@ -171,7 +184,7 @@ def _check_local_path(model_id: str, role: str) -> None:
         )
 
 
-def _load_advice(role: str, model_id: str, exc: Exception) -> str:
+def load_advice(role: str, model_id: str, exc: Exception) -> str:
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if Path(model_id).expanduser().is_dir():
         return (
