@@ -73,7 +73,21 @@ def download_models(
             ) from exc
         setting = f"{role}.model={path}" if to else None
         fetched.append(Fetched(role, settings.model, settings.revision, path, setting))
+        if settings.backend == "ctranslate2":
+            _convert(role, settings, str(path) if to else settings.model, config)
     return fetched
+
+
+def _convert(
+    role: str, settings: SummarizerSettings | TranslatorSettings, model: str, config: Config
+) -> None:
+    """Build the CTranslate2 conversion now, so the offline machine finds it in the cache."""
+    from summarize.backends.ct2 import CTranslate2Backend
+
+    revision = "main" if Path(model).is_dir() else settings.revision
+    CTranslate2Backend.load(
+        model, revision, config.runtime, role=role, quantization=settings.quantization
+    )
 
 
 def _models(config: Config) -> list[tuple[str, SummarizerSettings | TranslatorSettings]]:

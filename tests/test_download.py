@@ -106,3 +106,23 @@ def test_download_command_with_nothing_to_fetch(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "nothing to download" in captured.err
+
+
+@pytest.mark.slow
+def test_download_builds_the_ctranslate2_conversion_when_the_config_uses_it(
+    tmp_path: Path, tiny_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("ctranslate2")
+    monkeypatch.setenv("SUMMARIZE_CACHE", str(tmp_path / "cache"))
+    hub = FakeHub({"example/tiny-marian": tiny_models["translator"]})
+    config = load_config(
+        CONFIGS / "tiny.toml",
+        ["translator.model=example/tiny-marian", "translator.backend=ctranslate2",
+         "output.summarize=false", 'output.translate=["article"]'],
+    )  # fmt: skip
+    with monkeypatch.context() as online:
+        online.delenv("HF_HUB_OFFLINE")
+        download_models(config, tmp_path / "models", fetch=hub)
+    converted = list((tmp_path / "cache" / "ct2").iterdir())
+    assert len(converted) == 1
+    assert (converted[0] / "model.bin").exists()
