@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,5 +122,14 @@ def test_seeds_with_tiny_models_write_outputs_then_rerun_loads_nothing(
     mtimes = [p.stat().st_mtime_ns for p in [*outputs, sidecar_path]]
 
     shutil.rmtree(tmp_path / "m")  # a rerun that tried to load a model would now exit 2
-    assert main(["run", str(seeds_copy), *tiny_args(models), "-q"]) == 0
+    rerun = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "summarize", "run", str(seeds_copy),
+         *tiny_args(models)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stderr.strip().splitlines()[-1] == "0 articles done, 1 up to date"
     assert [p.stat().st_mtime_ns for p in [*outputs, sidecar_path]] == mtimes
+    imported = {line.split("|")[-1].strip() for line in rerun.stderr.splitlines() if "|" in line}
+    heavy = {"torch", "transformers", "ctranslate2", "pysbd", "py3langid", "numpy"}
+    assert heavy.isdisjoint(imported)  # nothing to do costs no heavy import
