@@ -93,6 +93,12 @@ class _Article:
         if self.error is None:
             self.error = reason
 
+    def drop_texts(self) -> None:
+        """Once written, an article's texts are not needed: memory stays flat over a long run."""
+        self.doc = None
+        self.summary = ""
+        self.translations = {}
+
     def add_time(self, stage: str, seconds: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
@@ -131,7 +137,7 @@ def run(
     file, and returns the report with the articles not done.
     """
     ctx = _Context(
-        config, signature(config), force, output_dir, stdin, progress or _NoProgress(),
+        config, signature(config), force, stdin, progress or _NoProgress(),
         report if report is not None else Report(),
     )  # fmt: skip
     pending = _pending(plan(config, paths, force=force, output_dir=output_dir), ctx.report)
@@ -162,7 +168,6 @@ class _Context:
     config: Config
     signature: str
     force: bool
-    output_dir: Path | None
     stdin: BinaryIO | None
     progress: Progress
     report: Report
@@ -275,6 +280,7 @@ def _run_wave(wave: list[_Article], models: Models, ctx: _Context) -> None:
         for article in mine:
             ctx.report.add(_finish(article, config, models, ctx.signature))
             article.reported = True
+            article.drop_texts()
             ctx.progress.advance()
     finally:
         for article in mine:
