@@ -40,6 +40,8 @@ _MAX_ROUNDS = 8
 # The language check speaks only about texts long enough, and when it is sure.
 _LANGUAGE_MIN_CHARACTERS = 200
 _LANGUAGE_CONFIDENCE = 0.9
+# The shortest input of a batch is at least this fraction of its longest.
+_BUCKET_SPREAD = 0.5
 # A translation this much shorter than its source (in characters) has likely dropped a sentence.
 _SHORT_TRANSLATION = 0.25
 
@@ -550,14 +552,19 @@ def _generate(tasks: list[_Task], backend: Backend, batch_tokens: int, stage: st
 
 
 def _batches(tasks: list[_Task], batch_tokens: int) -> list[list[_Task]]:
-    """Longest first, so padding is small and an out-of-memory error shows up at once."""
+    """Longest first, so an out-of-memory error shows up at once; similar lengths together.
+
+    A batch decodes until its longest output is done, and its length limit is its longest
+    input's, so a short input batched with a long one pays for the long one's steps.
+    """
     ordered = sorted(tasks, key=lambda t: t.tokens, reverse=True)
     batches: list[list[_Task]] = []
     current: list[_Task] = []
     for task in ordered:
         # Sorted descending, so the first task of a batch is its widest one.
         width = current[0].tokens if current else task.tokens
-        if current and width * (len(current) + 1) > batch_tokens:
+        too_many = width * (len(current) + 1) > batch_tokens
+        if current and (too_many or task.tokens < width * _BUCKET_SPREAD):
             batches.append(current)
             current = []
         current.append(task)

@@ -198,3 +198,32 @@ def test_load_models_loads_only_the_stages_needed(wanted: list[str]) -> None:
     models = load_models(config)
     assert models.summarizer is not None
     assert (models.translator is not None) == bool(wanted)
+
+
+class RecordingBackend(EchoBackend):
+    """Echo that remembers the token lengths of each batch it was given."""
+
+    def __init__(self) -> None:
+        super().__init__("recording")
+        self.batches: list[list[int]] = []
+
+    def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
+        self.batches.append(self.count_tokens(texts))
+        return super().generate(texts, options)
+
+
+def test_batches_group_similar_lengths_within_the_token_budget(tmp_path: Path) -> None:
+    lengths = [3, 5, 8, 12, 20, 33, 50, 70, 90, 110]
+    for i, n in enumerate(lengths):
+        write(tmp_path / f"a{i}.txt", " ".join(f"w{j}" for j in range(n)) + ".")
+    translator = RecordingBackend()
+    config = echo_config("runtime.batch_tokens=300", "output.summarize=false",
+                         'output.translate=["article"]')  # fmt: skip
+    report = run(config, [str(tmp_path)], models=Models(None, translator))
+    assert report.failures == []
+    tokens = sorted(n for batch in translator.batches for n in batch)
+    assert tokens == [n + 2 for n in lengths]  # each article once: its words, prefix and EOS
+    for batch in translator.batches:
+        assert max(batch) * len(batch) <= 300 or len(batch) == 1
+        assert min(batch) >= max(batch) / 2
+    assert any(len(batch) > 1 for batch in translator.batches)
