@@ -10,7 +10,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,8 +80,9 @@ def find_inputs(
     outputs, references) and ``input.exclude`` matches are left out of directory searches;
     symlinks are not followed out of the directory given.
     """
+    select = _Selector(settings, reserved)
     jobs: list[Job] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for raw in paths:
         if raw == STDIN:
             if any(job.path is None for job in jobs):
@@ -90,63 +91,100 @@ def find_inputs(
             continue
         path = Path(raw)
         if path.is_dir():
-            root, found = path, _walk(path, settings, reserved)
+            root, found = path, _walk(path, select)
         elif path.is_file():
-            if is_reserved_name(path.name, reserved):
+            if select.reserved(path.name):
                 log.warning("%s: skipped: named like an output or a reference", path)
                 continue
-            root, found = path.parent, iter([path])
+            root, found = path.parent, iter([(path, os.path.realpath(path))])
         elif path.exists():
             raise UsageError(f"{path}: not a regular file or directory")
         else:
             raise UsageError(f"{path}: no such file or directory")
-        for file in found:
-            key = file.resolve()
+        for file, key in found:
             if key not in seen:
                 seen.add(key)
                 jobs.append(Job(file, root))
     return jobs
 
 
-def _walk(root: Path, settings: InputSettings, reserved: Sequence[str]) -> Iterator[Path]:
-    real_root = root.resolve()
-    for folder, dirs, files in os.walk(root, onerror=_log_walk_error):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            path = Path(folder, name)
-            relative = path.relative_to(root).as_posix()
-            if (
-                name.startswith(".")
-                or not any(fnmatch.fnmatch(name, g) for g in settings.globs)
-                or any(
-                    fnmatch.fnmatch(relative, x) or fnmatch.fnmatch(name, x)
-                    for x in settings.exclude
-                )
-                or is_reserved_name(name, reserved)
-            ):
-                continue
-            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-                log.warning("%s: skipped: symlink points outside %s", path, root)
-                continue
-            if not path.is_file() and not path.is_symlink():
-                # A FIFO or device would block or never end; a dangling symlink is kept so
-                # that it is reported as unreadable rather than silently ignored.
-                log.warning("%s: skipped: not a regular file", path)
-                continue
-            yield path
+class _Selector:
+    """The name tests of a directory search, compiled once: they run for every file."""
+
+    def __init__(self, settings: InputSettings, reserved: Sequence[str]) -> None:
+        self.wanted = _any_of([fnmatch.translate(g) for g in settings.globs])
+        self.excluded = _any_of([fnmatch.translate(x) for x in settings.exclude])
+        self.reserved = _any_of([_template_regex(t) for t in reserved])
+
+    def __call__(self, name: str, relative: str) -> bool:
+        return (
+            not name.startswith(".")
+            and bool(self.wanted(name))
+            and not self.excluded(name)
+            and not self.excluded(relative)
+            and not self.reserved(name)
+        )
 
 
-def _log_walk_error(error: OSError) -> None:
-    log.warning("%s: cannot list directory (%s)", error.filename, error.strerror)
+def _any_of(patterns: list[str]) -> Callable[[str], object]:
+    if not patterns:
+        return lambda name: None
+    return re.compile("|".join(f"(?:{p})" for p in patterns)).fullmatch
 
 
-def _template_pattern(template: str) -> re.Pattern[str]:
-    return re.compile(re.escape(template).replace(re.escape("{stem}"), ".+"))
+def _walk(root: Path, select: _Selector) -> Iterator[tuple[Path, str]]:
+    """Files under ``root`` in sorted order, each with its real path (to see it only once).
+
+    os.scandir's entries spare a stat per file, and the real path of a plain file is the real
+    root plus its relative path: only symlinks need resolving.
+    """
+    real_root = os.path.realpath(root)
+    pending = [(str(root), "")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            log.warning("%s: cannot list directory (%s)", folder, exc.strerror)
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if not entry.name.startswith("."):
+                    subfolders.append((entry.path, f"{prefix}{entry.name}/"))
+            elif select(entry.name, prefix + entry.name):
+                found = _checked_file(entry, real_root, root)
+                if found is not None:
+                    yield found[0], found[1] or os.path.join(real_root, prefix + entry.name)
+        pending.extend(reversed(subfolders))
+
+
+def _checked_file(
+    entry: os.DirEntry[str], real_root: str, root: Path
+) -> tuple[Path, str | None] | None:
+    """The entry as an input and, for a symlink, its target; None if it must not be read."""
+    path = Path(entry.path)
+    if entry.is_symlink():
+        target = os.path.realpath(entry.path)
+        if os.path.commonpath([target, real_root]) != real_root:
+            log.warning("%s: skipped: symlink points outside %s", path, root)
+            return None
+        return path, target  # a dangling one is kept, to be reported as unreadable
+    if not entry.is_file(follow_symlinks=False):
+        # A FIFO or a device would block or never end.
+        log.warning("%s: skipped: not a regular file", path)
+        return None
+    return path, None
+
+
+def _template_regex(template: str) -> str:
+    return re.escape(template).replace(re.escape("{stem}"), ".+")
 
 
 def is_reserved_name(name: str, templates: Sequence[str]) -> bool:
     """Whether ``name`` has the shape of one of ``templates`` (so it is never an input)."""
-    return any(_template_pattern(t).fullmatch(name) for t in templates)
+    return bool(_any_of([_template_regex(t) for t in templates])(name))
 
 
 def output_paths(
