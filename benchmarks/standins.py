@@ -19,13 +19,14 @@ which token wins changes, not the work.
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 from corpus import arabic_sentences, english_sentences, seed_sentences
+
+from tests.tiny_models import sentencepiece_pieces, train_sentencepiece
 
 __all__ = ["BART", "MARIAN", "build_summarizer", "build_translator", "convert_ct2", "ensure"]
 
@@ -102,53 +103,21 @@ def _english() -> list[str]:
     return english_sentences(_TRAINING_SENTENCES) + seed_sentences() * _SEED_REPEATS
 
 
-def _sentencepiece(sentences: list[str], vocab_size: int) -> bytes:
-    import sentencepiece as spm
-
-    model = io.BytesIO()
-    # BPE reaches ~1.3 pieces per English word on this text, about what the real
-    # opus-mt-en-ar tokenizer gives for news; the small unigram model would give ~2.
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(sentences),
-        model_writer=model,
-        model_type="bpe",
-        vocab_size=vocab_size,
-        hard_vocab_limit=False,
-        character_coverage=1.0,
-        unk_id=0,
-        bos_id=-1,
-        eos_id=-1,
-        pad_id=-1,
-        num_threads=1,
-        minloglevel=2,
-    )
-    return model.getvalue()
-
-
-def _pieces(proto: bytes) -> list[str]:
-    import sentencepiece as spm
-
-    sp = spm.SentencePieceProcessor(model_proto=proto)
-    return [
-        sp.id_to_piece(i)
-        for i in range(sp.get_piece_size())
-        if not (sp.is_control(i) or sp.is_unknown(i))
-    ]
-
-
 def build_translator(directory: Path) -> Path:
     """A MarianMTModel shaped like opus-mt-en-ar, with a 62,802-entry MarianTokenizer."""
     import torch
     from transformers import GenerationConfig, MarianConfig, MarianMTModel, MarianTokenizer
 
     directory.mkdir(parents=True, exist_ok=True)
-    source = _sentencepiece(_english(), 1600)
-    target = _sentencepiece(arabic_sentences(5000), 400)
+    # BPE reaches ~1.3 pieces per English word on this text, about what the real
+    # opus-mt-en-ar tokenizer gives for news; a unigram model this small would give ~2.
+    source = train_sentencepiece(_english(), 1600, model_type="bpe")
+    target = train_sentencepiece(arabic_sentences(5000), 400, model_type="bpe")
     (directory / "source.spm").write_bytes(source)
     (directory / "target.spm").write_bytes(target)
     # Laid out like opus-mt: </s>=0, <unk>=1, language tokens, shared pieces, <pad> last.
     tokens = ["</s>", "<unk>", _LANGUAGE_TOKEN]
-    for piece in [*_pieces(source), *_pieces(target)]:
+    for piece in [*sentencepiece_pieces(source), *sentencepiece_pieces(target)]:
         if piece not in tokens:
             tokens.append(piece)
     real = len(tokens)
@@ -178,7 +147,7 @@ def build_translator(directory: Path) -> Path:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(_SEED)
         model = MarianMTModel(config)
-    target_ids = {vocab[p] for p in _pieces(target)}
+    target_ids = {vocab[p] for p in sentencepiece_pieces(target)}
     bias = torch.full((1, MARIAN["vocab_size"]), _BLOCKED)
     bias[0, sorted(target_ids)] = 0.0
     model.final_logits_bias.copy_(bias)

@@ -126,8 +126,10 @@ ARABIC_TEXT: tuple[str, ...] = (
 # --------------------------------------------------------------------------------------
 
 
-def _train_sentencepiece(sentences: Iterable[str], vocab_size: int) -> bytes:
-    """Train a unigram SentencePiece model in memory and return its serialised proto.
+def train_sentencepiece(
+    sentences: Iterable[str], vocab_size: int, model_type: str = "unigram"
+) -> bytes:
+    """Train a SentencePiece model in memory and return its serialised proto.
 
     ``hard_vocab_limit=False`` lets the trainer return fewer pieces than asked for when the
     text is too small, instead of failing.  BOS/EOS are disabled because Marian appends
@@ -139,7 +141,7 @@ def _train_sentencepiece(sentences: Iterable[str], vocab_size: int) -> bytes:
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(list(sentences)),
         model_writer=model,
-        model_type="unigram",
+        model_type=model_type,
         vocab_size=vocab_size,
         hard_vocab_limit=False,
         character_coverage=1.0,
@@ -153,7 +155,7 @@ def _train_sentencepiece(sentences: Iterable[str], vocab_size: int) -> bytes:
     return model.getvalue()
 
 
-def _sentencepiece_pieces(model_proto: bytes) -> list[str]:
+def sentencepiece_pieces(model_proto: bytes) -> list[str]:
     """Return the ordinary (non-control, non-unknown) pieces of a SentencePiece model."""
     processor = spm.SentencePieceProcessor(model_proto=model_proto)
     return [
@@ -193,14 +195,14 @@ def build_tiny_translator(directory: Path) -> Path:
 
     # The SentencePiece models go straight to the file names MarianTokenizer expects, so
     # save_pretrained() below sees they are already in place and does not copy them.
-    source_proto = _train_sentencepiece(ENGLISH_TEXT, vocab_size=300)
-    target_proto = _train_sentencepiece(ARABIC_TEXT, vocab_size=300)
+    source_proto = train_sentencepiece(ENGLISH_TEXT, vocab_size=300)
+    target_proto = train_sentencepiece(ARABIC_TEXT, vocab_size=300)
     source_spm = directory / "source.spm"
     target_spm = directory / "target.spm"
     source_spm.write_bytes(source_proto)
     target_spm.write_bytes(target_proto)
 
-    vocab = _marian_vocab(_sentencepiece_pieces(source_proto), _sentencepiece_pieces(target_proto))
+    vocab = _marian_vocab(sentencepiece_pieces(source_proto), sentencepiece_pieces(target_proto))
     vocab_file = directory / "vocab.json"
     vocab_file.write_text(json.dumps(vocab, ensure_ascii=False, indent=2), encoding="utf-8")
 
