@@ -16,7 +16,13 @@ from summarize import __version__
 from summarize.backends import Backend, GenerateOptions, Generation, load_backend
 from summarize.chunking import Measure, pack, pack_paragraphs
 from summarize.claims import Claim, Held, claim
-from summarize.config import Config, as_dict, signature
+from summarize.config import (
+    Config,
+    SummarizerSettings,
+    TranslatorSettings,
+    as_dict,
+    signature,
+)
 from summarize.errors import InputError
 from summarize.files import (
     Job,
@@ -227,28 +233,26 @@ def _pending(planned: list[Planned], report: Report) -> list[_Article]:
 
 def load_models(config: Config) -> Models:
     """Load the engines the configuration needs; raise ModelError with advice if one fails."""
-    summ, trans = config.summarizer, config.translator
     summarizer = translator = None
     if config.needs_summarizer:
-        summarizer = load_backend(
-            summ.backend,
-            summ.model,
-            summ.revision,
-            config.runtime,
-            role="summarizer",
-            quantization=summ.quantization,
-        )
+        summarizer = _load_engine("summarizer", config.summarizer, config)
     if config.needs_translator:
-        translator = load_backend(
-            trans.backend,
-            trans.model,
-            trans.revision,
-            config.runtime,
-            role="translator",
-            quantization=trans.quantization,
-        )
-        _check_prefix(translator, trans.source_prefix)
+        translator = _load_engine("translator", config.translator, config)
+        _check_prefix(translator, config.translator.source_prefix)
     return Models(summarizer, translator)
+
+
+def _load_engine(
+    role: str, settings: SummarizerSettings | TranslatorSettings, config: Config
+) -> Backend:
+    return load_backend(
+        settings.backend,
+        settings.model,
+        settings.revision,
+        config.runtime,
+        role=role,
+        quantization=settings.quantization,
+    )
 
 
 def _check_prefix(translator: Backend, prefix: str) -> None:
