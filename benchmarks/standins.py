@@ -26,7 +26,7 @@ from typing import Any
 
 from corpus import arabic_sentences, english_sentences, seed_sentences
 
-from tests.tiny_models import sentencepiece_pieces, train_sentencepiece
+from tests.tiny_models import marian_vocab, sentencepiece_pieces, train_sentencepiece
 
 __all__ = ["BART", "MARIAN", "build_summarizer", "build_translator", "convert_ct2", "ensure"]
 
@@ -75,7 +75,6 @@ _TRAINING_SENTENCES = 20000
 # The real tokenizers know the words of real articles; ours learn those of seeds/ too.
 _SEED_REPEATS = 30
 _BLOCKED = -1e4
-_LANGUAGE_TOKEN = ">>ara<<"
 
 
 def ensure(kind: str, directory: Path) -> Path:
@@ -115,15 +114,9 @@ def build_translator(directory: Path) -> Path:
     target = train_sentencepiece(arabic_sentences(5000), 400, model_type="bpe")
     (directory / "source.spm").write_bytes(source)
     (directory / "target.spm").write_bytes(target)
-    # Laid out like opus-mt: </s>=0, <unk>=1, language tokens, shared pieces, <pad> last.
-    tokens = ["</s>", "<unk>", _LANGUAGE_TOKEN]
-    for piece in [*sentencepiece_pieces(source), *sentencepiece_pieces(target)]:
-        if piece not in tokens:
-            tokens.append(piece)
-    real = len(tokens)
-    tokens += [f"<unused{i}>" for i in range(MARIAN["vocab_size"] - real - 1)]
-    tokens.append("<pad>")
-    vocab = {token: index for index, token in enumerate(tokens)}
+    vocab = marian_vocab(
+        sentencepiece_pieces(source), sentencepiece_pieces(target), MARIAN["vocab_size"]
+    )
     assert len(vocab) == MARIAN["vocab_size"]
     (directory / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     tokenizer = MarianTokenizer(

@@ -165,12 +165,15 @@ def sentencepiece_pieces(model_proto: bytes) -> list[str]:
     ]
 
 
-def _marian_vocab(source_pieces: list[str], target_pieces: list[str]) -> dict[str, int]:
+def marian_vocab(
+    source_pieces: list[str], target_pieces: list[str], size: int | None = None
+) -> dict[str, int]:
     """Build a shared Marian ``vocab.json`` mapping, laid out like the opus-mt checkpoints.
 
     ``</s>`` is 0 and ``<unk>`` is 1, as in Helsinki-NLP/opus-mt-*, then the language token,
     then the union of both SentencePiece vocabularies, and ``<pad>`` last (opus-mt puts pad
-    at ``vocab_size - 1`` and also uses it as the decoder start token).
+    at ``vocab_size - 1`` and also uses it as the decoder start token). With ``size``, unused
+    entries fill the vocabulary up to exactly that many tokens.
     """
     tokens = ["</s>", "<unk>", TARGET_LANGUAGE_TOKEN]
     seen = set(tokens)
@@ -178,6 +181,8 @@ def _marian_vocab(source_pieces: list[str], target_pieces: list[str]) -> dict[st
         if piece not in seen:
             seen.add(piece)
             tokens.append(piece)
+    if size is not None:
+        tokens += [f"<unused{i}>" for i in range(size - len(tokens) - 1)]
     tokens.append("<pad>")
     return {token: index for index, token in enumerate(tokens)}
 
@@ -202,7 +207,7 @@ def build_tiny_translator(directory: Path) -> Path:
     source_spm.write_bytes(source_proto)
     target_spm.write_bytes(target_proto)
 
-    vocab = _marian_vocab(sentencepiece_pieces(source_proto), sentencepiece_pieces(target_proto))
+    vocab = marian_vocab(sentencepiece_pieces(source_proto), sentencepiece_pieces(target_proto))
     vocab_file = directory / "vocab.json"
     vocab_file.write_text(json.dumps(vocab, ensure_ascii=False, indent=2), encoding="utf-8")
 
