@@ -23,7 +23,6 @@ __all__ = [
     "Outputs",
     "find_inputs",
     "fingerprint",
-    "is_reserved_name",
     "output_paths",
     "read_sidecar",
     "remove_temporaries",
@@ -180,11 +179,6 @@ def _checked_file(
 
 def _template_regex(template: str) -> str:
     return re.escape(template).replace(re.escape("{stem}"), ".+")
-
-
-def is_reserved_name(name: str, templates: Sequence[str]) -> bool:
-    """Whether ``name`` has the shape of one of ``templates`` (so it is never an input)."""
-    return bool(_any_of([_template_regex(t) for t in templates])(name))
 
 
 def output_paths(
