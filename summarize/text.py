@@ -26,18 +26,35 @@ _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 # Invisible characters scraped pages are full of: zero-width, soft hyphen, BOM, word joiner.
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200d\u2060\ufeff]")
 _SENTENCE_END = re.compile(r"[.!?…:;\"'”’»)\]]$")
-_CONTINUATION_START = re.compile(r"^[a-z0-9(,;]")
+# A wrapped line's tail that cannot end a sentence or a headline: the next line goes on with it.
+_OPEN_END = re.compile(
+    r"(?:[,(\[“‘«-]|\b(?i:a|an|the|of|to|in|on|at|by|for|with|from|into|and|or|but|than|as))$"
+)
 
-# Whole lines that are site furniture rather than article text. Matched only against short
-# lines (see _FURNITURE_MAX_WORDS), never inside a sentence.
+# Whole lines that are site furniture rather than article text: exact phrases, and where a
+# phrase names something ("More from Reuters", "© 2024 Acme Corp."), only a capitalised name,
+# so that a sentence that starts with the same words ("More from the minister came on
+# Friday.") is never matched. Checked only against short lines (see _FURNITURE_MAX_WORDS).
+_NAME = r"[A-Z0-9][\w&'’.,-]*(?: (?:[A-Z0-9&][\w&'’.,-]*|of|the|and|for|de)){0,5}"
+_NEWSLETTER = rf"(?:our|the) (?:free |daily |weekly )?(?:newsletters?|emails?|alerts?)|{_NAME}"
+_YEARS = r"\d{4}(?: ?[-–] ?\d{4})?"
+_RESERVED = r"(?: ?(?i:all rights reserved)\.?)?"
 _FURNITURE = re.compile(
-    r"(advertisement|advert|sponsored( content)?|share( this( article| story)?)?"
-    r"|share on (facebook|twitter|x|whatsapp|linkedin)|tweet|print|e-?mail( this)?"
-    r"|read more|read also|see also|related( articles| stories| news)?|more from .+"
-    r"|(click|tap) here.*|subscribe( now| to .+)?|sign up( for .+)?|follow us( on .+)?"
-    r"|all rights reserved\.?|(copyright|©).{0,60}|skip to (main )?content|back to top"
-    r"|(accept|manage) cookies|.*uses cookies.*|loading(\.\.\.|…)?|comments?|\d+ comments?)",
-    re.IGNORECASE,
+    r"(?i:advertisement|advert|sponsored(?: content)?|tweet|print(?: this (?:article|page))?"
+    r"|share(?: this(?: article| story| page)?)?"
+    r"|share (?:on|via) (?:facebook|twitter|x|whatsapp|linkedin|telegram|e-?mail)"
+    r"|e-?mail(?: this(?: article| story)?)?|read more:?|read also:?|see also:?"
+    r"|related(?: articles| stories| news| content| topics)?:?|more (?:stories|news)"
+    r"|(?:click|tap) here(?: to \w+(?: more| the (?:full )?(?:story|article|video))?)?"
+    r"|subscribe(?: now)?|sign up(?: now)?|follow us|all rights reserved\.?"
+    r"|skip to (?:main )?content|back to top|(?:accept|manage)(?: all)? cookies"
+    r"|(?:this|our) (?:web)?site uses cookies(?: to improve your (?:browsing )?experience)?\.?"
+    r"|loading(?:\.\.\.|…)?|comments?|\d+ comments?)"
+    rf"|(?i:more from) {_NAME}|(?i:follow us on) {_NAME}"
+    rf"|(?i:subscribe to|sign up for) (?:{_NEWSLETTER})"
+    rf"|(?i:copyright)(?: ?(?:©|\(c\)))? ?{_YEARS}(?: {_NAME})?{_RESERVED}"
+    rf"|(?:(?i:copyright) ?)?(?:©|\(c\))(?: ?{_YEARS})?(?: ?{_NAME})?{_RESERVED}"
+    r"|(?i:tags?|topics?): [^.!?]{1,80}"
 )
 _FURNITURE_MAX_WORDS = 8
 # Binary formats that end up renamed to .txt in scraped dumps, by their first bytes.
@@ -50,10 +67,25 @@ _FILE_SIGNATURES = (
     (b"\x1f\x8b", "gzip-compressed data"),
     (b"\xd0\xcf\x11\xe0", "a Microsoft Office document"),
 )
+# Byte-order marks and their codecs. UTF-32 comes first: its little-endian
+# mark begins with the UTF-16 one, so the other order would read UTF-32 as UTF-16 with NULs.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 # A trailing run of lines this short, without sentence punctuation, after the last line of
 # prose is site navigation ("Shafaq Live", "Radio radio icon"); longer lines are kept.
 _TAIL_MAX_WORDS = 5
 _DUPLICATE_MAX_WORDS = 25
+# Characters handed to the sentence segmenter at once: its time per character is flat up to
+# a few thousand characters and grows with the length after that.
+_WINDOW = 2000
+# A sure sentence end: a lower-case word of four letters or more (not "Mr." nor "U.S.") and a
+# full stop, maybe closing quotes or brackets, spaces, then a capital.
+_SAFE_CUT = re.compile(r"(?<=[a-z]{4}[.!?])[\"'”’»)\]]{0,2}\s+(?=[\"'“‘«(\[]?[A-Z])")
+_WHITESPACE = re.compile(r"\s+")
 # Characters of an article the language check reads: plenty to tell, cheap on huge files.
 _LANGUAGE_SAMPLE = 20_000
 
@@ -96,18 +128,20 @@ def parse(data: bytes, name: str, *, cleanup: bool = True) -> Document:
 
 
 def decode(data: bytes, name: str) -> str:
-    """UTF-8 with or without BOM, or UTF-16 with BOM; anything else is an InputError."""
+    """UTF-8 with or without BOM, or UTF-16 or UTF-32 with BOM; anything else is an InputError.
+
+    A NUL character anywhere, not only near the start, fails the file as binary data: no text
+    article holds one, and the models would copy it into the outputs.
+    """
     for magic, kind in _FILE_SIGNATURES:
         if data.startswith(magic):
             raise InputError(f"{name}: {kind}, not a text article")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{name}: not valid UTF-16 at byte {exc.start}") from None
-    if b"\x00" in data[:8192]:
-        offset = data.index(b"\x00")
-        raise InputError(f"{name}: binary data (NUL byte at offset {offset}), not a text article")
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return _decode_wide(data, name, bom, encoding)
+    offset = data.find(b"\x00")
+    if offset >= 0:
+        raise InputError(_binary(name, offset))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -115,6 +149,25 @@ def decode(data: bytes, name: str) -> str:
         raise InputError(
             f"{name}: not valid UTF-8 at byte {offset}; re-encode the file as UTF-8"
         ) from None
+
+
+def _decode_wide(data: bytes, name: str, bom: bytes, encoding: str) -> str:
+    """Text after a UTF-16/32 byte-order mark; errors name the byte offset in the file."""
+    body = data[len(bom) :]
+    try:
+        text = body.decode(encoding)
+    except UnicodeDecodeError as exc:
+        label = encoding.upper().rsplit("-", 1)[0]
+        raise InputError(f"{name}: not valid {label} at byte {len(bom) + exc.start}") from None
+    index = text.find("\x00")
+    if index >= 0:
+        # Characters before the NUL may take two units each (UTF-16 surrogate pairs).
+        raise InputError(_binary(name, len(bom) + len(text[:index].encode(encoding))))
+    return text
+
+
+def _binary(name: str, offset: int) -> str:
+    return f"{name}: binary data (NUL byte at offset {offset}), not a text article"
 
 
 def normalize(text: str) -> str:
@@ -169,30 +222,99 @@ def _trailing_furniture(lines: list[str], dropped: set[int]) -> set[int]:
 def split_paragraphs(lines: list[str]) -> list[str]:
     """Each line is a paragraph, except that a hard-wrapped line continues into the next.
 
-    A line continues when it does not end like a sentence and the next one starts in lower
-    case: scraped articles put one paragraph per line, wrapped text breaks mid-sentence.
+    A line continues when it does not end like a sentence and either the next one starts in
+    lower case or it ends on a word that cannot end a sentence ("the", "of", a comma): scraped
+    articles put one paragraph per line, wrapped text breaks mid-sentence. A next line that
+    starts otherwise (a digit, a quote, a capital) may begin a sentence of its own after a
+    headline ("Oil prices fall" / "2024 was a bad year."), so it is not glued on.
     """
     paragraphs: list[str] = []
-    current = ""
+    current: list[str] = []
     for line in lines:
-        if not line:
-            if current:
-                paragraphs.append(current)
-            current = ""
-        elif current and not _SENTENCE_END.search(current) and _CONTINUATION_START.match(line):
-            current = f"{current} {line}"
-        else:
-            if current:
-                paragraphs.append(current)
-            current = line
+        if current and line and _continues(current[-1], line):
+            current.append(line)
+            continue
+        if current:
+            paragraphs.append(" ".join(current))
+        current = [line] if line else []
     if current:
-        paragraphs.append(current)
+        paragraphs.append(" ".join(current))
     return paragraphs
 
 
+def _continues(previous: str, line: str) -> bool:
+    if _SENTENCE_END.search(previous):
+        return False
+    return line[0].islower() or line[0] in ",;" or bool(_OPEN_END.search(previous))
+
+
 def split_sentences(paragraph: str) -> list[str]:
-    """Sentences of one paragraph, by pysbd's rule-based English segmenter (no downloads)."""
-    return [s.strip() for s in _segmenter().segment(paragraph) if s.strip()]
+    """Sentences of one paragraph, by pysbd's rule-based English segmenter (no downloads).
+
+    Each sentence is a slice of ``paragraph`` with its surrounding whitespace stripped, so no
+    character is lost or repeated whatever the segmenter does. The segmenter's time grows
+    faster than linearly with its input, so a long paragraph goes to it in windows of bounded
+    size cut where a sentence surely ends (else between words).
+    """
+    return [
+        sentence.strip()
+        for window in _windows(paragraph, _WINDOW)
+        for sentence in _segment(window)
+        if sentence.strip()
+    ]
+
+
+def _windows(text: str, size: int) -> list[str]:
+    """Consecutive slices of ``text`` that together are exactly ``text``, each at most ``size``
+    characters unless it is a single word (with the whitespace after it)."""
+    windows: list[str] = []
+    start = 0
+    while len(text) - start > size:
+        cut = _cut(text, start, start + size)
+        windows.append(text[start:cut])
+        start = cut
+    windows.append(text[start:])
+    return [w for w in windows if w]
+
+
+def _cut(text: str, start: int, end: int) -> int:
+    """Where to end a window that starts at ``start`` and should end by ``end``: after the last
+    sentence end in its second half, else after its last space, else after the word there."""
+    middle = start + (end - start) // 2
+    cuts = [m.end() for m in _SAFE_CUT.finditer(text, middle, end)]
+    if cuts:
+        return cuts[-1]
+    cuts = [m.end() for m in _WHITESPACE.finditer(text, start + 1, end)]
+    if cuts:
+        return cuts[-1]
+    after = _WHITESPACE.search(text, end)
+    return after.end() if after else len(text)
+
+
+def _segment(window: str) -> list[str]:
+    """The segmenter's sentences as slices of ``window``, found by counting the non-space
+    characters of each: the segmenter drops characters in some inputs (``":.?!"`` gives
+    ``[":."]``), and a slice can neither drop nor repeat any."""
+    if len(window) > _WINDOW:
+        return [window]  # one word longer than a window: nothing to split
+    pieces = _segmenter().segment(window)
+    slices: list[str] = []
+    start = 0
+    for piece in pieces[:-1]:
+        end = _advance(window, start, sum(not c.isspace() for c in piece))
+        slices.append(window[start:end])
+        start = end
+    slices.append(window[start:])
+    return slices
+
+
+def _advance(text: str, start: int, count: int) -> int:
+    """The index just after the ``count``-th non-space character of ``text`` from ``start``."""
+    index = start
+    while count > 0 and index < len(text):
+        count -= not text[index].isspace()
+        index += 1
+    return index
 
 
 @functools.lru_cache(maxsize=1)
