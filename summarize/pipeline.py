@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, Protocol
 
 from summarize import __version__
 from summarize.backends import Backend, GenerateOptions, Generation, load_backend
-from summarize.chunking import Measure, pack, pack_paragraphs
+from summarize.chunking import Measure, pack, pack_paragraphs, reassemble
 from summarize.claims import Claim, Held, claim
 from summarize.config import (
     Config,
@@ -121,6 +121,8 @@ class _Task:
     tokens: int
     options: GenerateOptions
     result: Generation | None = None
+    # How this output joins the previous one of its paragraph (see chunking.reassemble).
+    glue: str = " "
 
 
 def run(
@@ -516,6 +518,7 @@ def _translation_tasks(
                 no_repeat_ngram_size=settings.no_repeat_ngram_size,
                 length_penalty=settings.length_penalty,
             ),
+            glue=seg.glue,
         )
         for seg in segments
     ]
@@ -523,7 +526,7 @@ def _translation_tasks(
 
 def _assemble(article: _Article, tasks: list[_Task]) -> None:
     """Join segment translations back into paragraphs, in source order."""
-    paragraphs: dict[str, dict[int, list[str]]] = {}
+    paragraphs: dict[str, dict[int, list[tuple[str, str]]]] = {}
     for task in tasks:
         target, paragraph = task.key
         result = task.result
@@ -539,10 +542,10 @@ def _assemble(article: _Article, tasks: list[_Task]) -> None:
                 f"{target} translation, paragraph {paragraph + 1}: translation is much shorter "
                 "than its source; a sentence may have been dropped"
             )
-        paragraphs.setdefault(target, {}).setdefault(paragraph, []).append(result.text)
+        paragraphs.setdefault(target, {}).setdefault(paragraph, []).append((task.glue, result.text))
     for target, by_paragraph in paragraphs.items():
         article.translations[target] = "\n\n".join(
-            " ".join(p for p in parts if p) for _, parts in sorted(by_paragraph.items())
+            reassemble(parts) for _, parts in sorted(by_paragraph.items())
         )
 
 
