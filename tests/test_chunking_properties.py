@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -153,3 +154,41 @@ def test_the_translated_article_keeps_an_overlong_word_whole(tmp_path: Path) -> 
     report = run(config, [str(tmp_path)], models=Models(None, CharacterEcho("echo")))
     assert report.failures == []
     assert (tmp_path / "a.ar.txt").read_text().rstrip("\n") == source
+
+
+# --- Cases found by mutation testing: packing is greedy and exact at the budget's edge.
+
+
+def two_word_sentences(count: int) -> list[str]:
+    return [f"s{i} end." for i in range(count)]
+
+
+@pytest.mark.parametrize(
+    ("count", "budget", "sizes"),
+    [
+        (6, 8, [3, 3]),  # 2 + 3 x 2 tokens = 8: an exact fit fills a piece
+        (7, 8, [3, 3, 1]),
+        (6, 7, [2, 2, 2]),
+        (5, 12, [5]),
+        (4, 4, [1, 1, 1, 1]),  # one sentence is exactly the budget: whole, not split
+    ],
+)
+def test_pieces_hold_as_many_whole_sentences_as_fit(
+    count: int, budget: int, sizes: list[int]
+) -> None:
+    sentences = two_word_sentences(count)
+    pieces = pack(sentences, by_words, budget)
+    assert [len(p.text.split()) // 2 for p in pieces] == sizes
+    assert [p.tokens for p in pieces] == [2 + 2 * n for n in sizes]
+    assert not any(p.split for p in pieces)
+    assert joined(pieces) == " ".join(sentences)
+
+
+def test_only_pieces_of_a_sentence_are_marked_split() -> None:
+    pieces = pack(["Short one.", "a b c d e f g h i j k l."], by_words, budget=6)
+    assert [(p.text, p.split) for p in pieces] == [
+        ("Short one.", False),
+        ("a b c d", True),
+        ("e f g h", True),
+        ("i j k l.", True),
+    ]

@@ -16,6 +16,7 @@ from summarize.text import (
     _windows,
     clean_lines,
     decode,
+    detect_language,
     parse,
     split_paragraphs,
     split_sentences,
@@ -299,3 +300,118 @@ def test_any_bytes_give_a_document_or_an_error_naming_the_file(data: bytes, clea
     else:
         assert doc.paragraphs and all(doc.paragraphs)
         assert "\x00" not in doc.text
+
+
+# --- Cases found by mutation testing (see README, Development): each pins a behaviour that a
+# changed operator or constant in text.py would break without any other test noticing.
+
+
+@pytest.mark.parametrize(
+    ("magic", "kind"),
+    [
+        (b"%PDF-1.7\n", "a PDF document"),
+        (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+        (b"PK\x03\x04", "a ZIP archive (or a .docx/.xlsx/.epub document)"),
+        (b"\x1f\x8b\x08", "gzip-compressed data"),
+    ],
+)
+def test_known_binary_formats_are_named(magic: bytes, kind: str) -> None:
+    with pytest.raises(InputError) as caught:
+        decode(magic + b"rest of the file", "a.txt")
+    assert str(caught.value) == f"a.txt: {kind}, not a text article"
+
+
+def test_invalid_utf8_after_a_bom_counts_the_bom_in_the_offset() -> None:
+    with pytest.raises(InputError, match=r"^a\.txt: not valid UTF-8 at byte 5;"):
+        decode(codecs.BOM_UTF8 + b"ab\xff", "a.txt")
+
+
+@pytest.mark.parametrize(
+    ("data", "offset"),
+    [
+        (codecs.BOM_UTF16_BE + "\x00ab".encode("utf-16-be"), 2),  # the very first character
+        (codecs.BOM_UTF32_LE + "a\x00b\x00".encode("utf-32-le"), 8),  # the first of two
+    ],
+)
+def test_the_first_nul_of_a_wide_text_is_reported(data: bytes, offset: int) -> None:
+    with pytest.raises(InputError, match=rf"NUL byte at offset {offset}\)"):
+        decode(data, "a.txt")
+
+
+def test_a_paragraph_separator_starts_a_paragraph() -> None:
+    doc = parse("First part here.\u2029Second part here.".encode(), "a.txt")
+    assert doc.paragraphs == [["First part here."], ["Second part here."]]
+
+
+def test_the_only_boilerplate_message_is_exact() -> None:
+    with pytest.raises(InputError) as caught:
+        parse(b"Advertisement\nShare\n", "menu.txt")
+    assert str(caught.value) == (
+        "menu.txt: nothing left to summarize: all 2 line(s) look like site boilerplate "
+        "(set input.cleanup = false to keep them)"
+    )
+
+
+def test_furniture_and_repeat_limits_are_inclusive() -> None:
+    eight = "Copyright © 2021 Daily Star. All rights reserved."  # eight words
+    repeated = " ".join(["word"] * 25)
+    lines = [BEFORE, repeated, eight, AFTER, repeated]
+    assert clean_lines(lines) == ([BEFORE, repeated, AFTER], [eight, repeated])
+
+
+@pytest.mark.parametrize(
+    ("lines", "removed"),
+    [
+        # Navigation after the last line of prose, up to five words a line, goes.
+        ([BEFORE, "Home", "Contact us", "Shafaq News on your phone"],
+         ["Home", "Contact us", "Shafaq News on your phone"]),
+        # A line of four words with a full stop is prose.
+        (["He died in 1990.", "Shafaq Live"], ["Shafaq Live"]),
+        # Without prose before it (a headline has no full stop) nothing is a trailing menu.
+        (["Oil prices fall sharply on Monday", "Baghdad"], []),
+        (["Oil prices fall", "Markets close lower"], []),
+    ],
+)  # fmt: skip
+def test_trailing_navigation_needs_prose_before_it(lines: list[str], removed: list[str]) -> None:
+    kept, gone = clean_lines(lines)
+    assert gone == removed
+    assert kept == [line for line in lines if line not in removed]
+
+
+def test_a_line_starting_with_a_capital_x_is_not_a_continuation() -> None:
+    assert split_paragraphs(["Oil prices fall", "Xi Jinping visits Baghdad"]) == [
+        "Oil prices fall",
+        "Xi Jinping visits Baghdad",
+    ]
+
+
+def test_a_paragraph_of_exactly_one_window_is_still_split_into_sentences() -> None:
+    sentence = "The council met again on Monday. "
+    text = (sentence * (2000 // len(sentence) + 1))[:2000]
+    assert len(text) == 2000
+    assert len(split_sentences(text)) == 2000 // len(sentence) + 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["Word", "word.", "ends!", "ab", " ", "  ", "\n", "A."]), max_size=80),
+    st.integers(min_value=2, max_value=40),
+)
+def test_windows_of_prose_give_back_exactly_the_text(tokens: list[str], size: int) -> None:
+    text = " ".join(tokens)
+    windows = _windows(text, size)
+    assert "".join(windows) == text
+    assert all(len(w) <= size or not any(c.isspace() for c in w.strip()) for w in windows)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("The minister met the ambassadors on Wednesday to discuss security.", "en"),
+        ("التقى رئيس الوزراء بالسفراء يوم الأربعاء لبحث الأمن", "ar"),
+    ],
+)
+def test_language_is_detected_with_a_probability(text: str, language: str) -> None:
+    found, probability = detect_language(text)
+    assert found == language
+    assert 0.5 < probability <= 1.0
