@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import codecs
 from collections import Counter
+from pathlib import Path
 
 import pysbd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from summarize.config import load_config
 from summarize.errors import InputError
+from summarize.pipeline import run
 from summarize.text import (
     _windows,
     clean_lines,
@@ -21,6 +24,7 @@ from summarize.text import (
     split_paragraphs,
     split_sentences,
 )
+from tests.conftest import ECHO
 
 BEFORE = "The council met on Tuesday to vote on the budget."
 AFTER = "It passed by ten votes after a long debate."
@@ -409,3 +413,15 @@ def test_language_is_detected_with_a_probability(text: str, language: str) -> No
     found, probability = detect_language(text)
     assert found == language
     assert 0.5 < probability <= 1.0
+
+
+def test_a_run_reads_utf32_and_fails_a_late_nul_naming_its_offset(tmp_path: Path) -> None:
+    text = "The council met on Tuesday. It voted for the budget.\n"
+    (tmp_path / "wide.txt").write_bytes(codecs.BOM_UTF32_LE + text.encode("utf-32-le"))
+    (tmp_path / "late.txt").write_bytes(text.encode() * 200 + b"\x00" + text.encode())
+    report = run(load_config(None, ECHO[1::2]), [str(tmp_path)])
+    assert [r.reason for r in report.failures] == [
+        f"{tmp_path / 'late.txt'}: binary data (NUL byte at offset {len(text) * 200}), "
+        "not a text article"
+    ]
+    assert (tmp_path / "wide.ar.txt").read_text(encoding="utf-8").rstrip() == text.rstrip()
