@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -150,7 +151,8 @@ def _add_eval(commands: Any, settings: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     _setup_logging(args.verbose, args.quiet)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    stop = _StopOnSignal()
+    previous = {signum: signal.signal(signum, stop) for signum in _STOP_SIGNALS}
     try:
         config, origins = load_config_with_origins(args.config, args.overrides)
         if args.command == "run":
@@ -171,7 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"summarize: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            # Once stopping, more signals must not turn the exit code into a kill by signal.
+            signal.signal(signum, signal.SIG_IGN if stop.stopping else handler)
 
 
 def _cmd_run(args: argparse.Namespace, config: Config) -> int:
@@ -235,8 +239,30 @@ def _cmd_eval(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _raise_interrupted(signum: int, frame: object) -> None:
-    raise Interrupted(signum)
+# A terminal hang-up stops a run like SIGTERM: a run outliving its session (no nohup) is lost.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class _StopOnSignal:
+    """The first stop signal raises Interrupted; later ones are ignored while the run cleans up.
+
+    Cleaning up (releasing claims, reporting what was not done, the report's totals line) is
+    short, and cutting it would leave claims behind and a report without its totals.
+    """
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self.ignored = 0
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.stopping:
+            self.ignored += 1
+            if self.ignored == 1:
+                # os.write: print could re-enter a write to stderr that this signal interrupted.
+                os.write(2, b"summarize: already stopping; finishing the report\n")
+            return
+        self.stopping = True
+        raise Interrupted(signum)
 
 
 class _JsonlReport:
