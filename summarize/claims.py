@@ -13,15 +13,19 @@ the pid and the start time, for people and for runs on other machines.
   locked claim over the old one. A run that opened the old file and locks it afterwards sees that
   the path no longer names that file and looks again.
 - **Stale** means: the ``flock`` is free and either the claim was made under this very kernel
-  (same boot id), or it is older than ``runtime.claim_timeout`` since its holder last refreshed it
-  (its mtime). The timeout is what applies to claims from another machine (over NFS the ``flock``
-  of another client may not be visible here), to claims that cannot be parsed (a crash never
-  follows), and to claims of older versions, which held no ``flock`` (their pid is checked too).
+  (same host and boot id), or it has not been refreshed (its mtime) for ``runtime.claim_timeout``.
+  The timeout is what applies to claims from another machine (over NFS the ``flock`` of another
+  client may not be visible here), to claims that cannot be parsed (never a crash), and to claims
+  of older versions, which held no ``flock`` (on this host their pid is checked as well).
 - **Holding**: the holder refreshes its claim's mtime while it works, so a long wave is not
-  taken for abandoned, and it deletes the lock file only while it is still the file it created.
+  taken for abandoned, and it deletes the lock file only while it is still the file it created
+  (the same inode, which cannot be reused while the holder keeps it open).
+- **Names**: a run cleans up drafts left by runs killed while claiming once it holds the claim.
+  A lock path that is not a regular file (a FIFO, a directory, a symlink) is an error naming it.
 
-On a filesystem without ``flock`` (some NFS set-ups answer ENOLCK) claims degrade to the timeout
-rule alone and a take-over is no longer exclusive; the tool warns once.
+On a filesystem without ``flock`` (some NFS set-ups answer ENOLCK) the tool warns once, claims of
+this host are judged by their pid and the rest by the timeout, and a take-over is no longer
+exclusive between runs that both find the same claim stale at the same moment.
 """
 
 from __future__ import annotations
@@ -186,11 +190,11 @@ def _take_over_if_stale(path: Path, draft: _Draft, stale_after: float) -> Claim 
             raise _not_a_claim(path)
         locked = _lock(fd, path)
         text = os.read(fd, _MAX_CLAIM_BYTES)
-        if not locked:
+        if locked is False:
             return Held(_describe(text, st.st_mtime))
         if not _same_file(path, st):
             return None  # replaced (released or taken over) since we opened it
-        if not _is_stale(text, st.st_mtime, stale_after):
+        if not _is_stale(text, st.st_mtime, stale_after, lock_free=locked is True):
             return Held(_describe(text, st.st_mtime))
         log.warning("%s: taking over a stale claim (%s)", path, _describe(text, st.st_mtime))
         # Still holding the old file's flock, so no other run can be judging it right now.
@@ -210,8 +214,8 @@ def _remove_abandoned(path: Path) -> None:
             temp.unlink()
 
 
-def _lock(fd: int, path: Path) -> bool:
-    """Take the flock without waiting; False if another process holds it."""
+def _lock(fd: int, path: Path) -> bool | None:
+    """Take the flock without waiting; False if another process holds it, None if no flocks."""
     global _warned_no_flock
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -228,6 +232,7 @@ def _lock(fd: int, path: Path) -> bool:
                 path.parent,
                 exc.strerror,
             )
+        return None
     return True
 
 
@@ -261,16 +266,17 @@ def _describe(text: bytes, mtime: float) -> str:
     return f"host {host[:64]!s}, pid {pid}, {age}"
 
 
-def _is_stale(text: bytes, mtime: float, stale_after: float) -> bool:
-    """Judged while holding the claim's flock, which is therefore free of any other holder."""
+def _is_stale(text: bytes, mtime: float, stale_after: float, *, lock_free: bool) -> bool:
+    """``lock_free``: we hold the claim's flock, so no process of this kernel holds it."""
     info = _parse(text)
-    if _BOOT and info.get("boot") == _BOOT:
-        return True  # made under this kernel, whose flock says its holder is gone
+    # Claims of older versions carry no boot id and held no flock: their pid still counts.
+    same_kernel = info.get("host") == _HOST and info.get("boot", _BOOT) == _BOOT
+    if same_kernel and lock_free and "boot" in info:
+        return True  # its maker held the flock until it died
     if abs(time.time() - mtime) > stale_after:
         return True  # abs: a clock far ahead must not make a claim last for ever
     pid = info.get("pid")
-    legacy = "boot" not in info and info.get("host") == _HOST
-    return legacy and not (isinstance(pid, int) and _alive(pid))
+    return same_kernel and not (isinstance(pid, int) and _alive(pid))
 
 
 def _alive(pid: int) -> bool:
