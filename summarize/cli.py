@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -16,7 +15,8 @@ from typing import Any, TextIO
 from summarize import __version__
 from summarize.config import Config, load_config_with_origins, to_toml
 from summarize.download import download_models
-from summarize.errors import Interrupted, SummarizeError
+from summarize.errors import SummarizeError
+from summarize.interrupts import stop_on_signals
 from summarize.pipeline import plan, run
 from summarize.report import ArticleResult, Report
 
@@ -149,10 +149,17 @@ def _add_eval(commands: Any, settings: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    _setup_logging(args.verbose, args.quiet)
-    stop = _StopOnSignal()
-    previous = {signum: signal.signal(signum, stop) for signum in _STOP_SIGNALS}
+    try:
+        args = parse_args(argv)
+        _setup_logging(args.verbose, args.quiet)
+        with stop_on_signals():
+            return _command(args)
+    except KeyboardInterrupt:  # Ctrl-C before the handlers were in place
+        print("summarize: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         config, origins = load_config_with_origins(args.config, args.overrides)
         if args.command == "run":
@@ -172,10 +179,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # e.g. the report file
         print(f"summarize: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
-    finally:
-        for signum, handler in previous.items():
-            # Once stopping, more signals must not turn the exit code into a kill by signal.
-            signal.signal(signum, signal.SIG_IGN if stop.stopping else handler)
 
 
 def _cmd_run(args: argparse.Namespace, config: Config) -> int:
@@ -237,32 +240,6 @@ def _cmd_eval(args: argparse.Namespace, config: Config) -> int:
             json.dumps(to_json(evaluation), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
     return 0
-
-
-# A terminal hang-up stops a run like SIGTERM: a run outliving its session (no nohup) is lost.
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class _StopOnSignal:
-    """The first stop signal raises Interrupted; later ones are ignored while the run cleans up.
-
-    Cleaning up (releasing claims, reporting what was not done, the report's totals line) is
-    short, and cutting it would leave claims behind and a report without its totals.
-    """
-
-    def __init__(self) -> None:
-        self.stopping = False
-        self.ignored = 0
-
-    def __call__(self, signum: int, frame: object) -> None:
-        if self.stopping:
-            self.ignored += 1
-            if self.ignored == 1:
-                # os.write: print could re-enter a write to stderr that this signal interrupted.
-                os.write(2, b"summarize: already stopping; finishing the report\n")
-            return
-        self.stopping = True
-        raise Interrupted(signum)
 
 
 class _JsonlReport:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import errno
 import logging
 import math
 import signal
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -36,6 +35,7 @@ from summarize.files import (
     stale_reason,
     write_outputs,
 )
+from summarize.interrupts import held
 from summarize.report import ArticleResult, Report, Status
 from summarize.text import Document, detect_language, parse, split_sentences
 
@@ -52,8 +52,6 @@ _LANGUAGE_CONFIDENCE = 0.9
 _BUCKET_SPREAD = 0.5
 # A translation this much shorter than its source (in characters) has likely dropped a sentence.
 _SHORT_TRANSLATION = 0.25
-# The signals that stop a run (the CLI turns SIGTERM and SIGHUP into KeyboardInterrupt).
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 class Progress(Protocol):
@@ -173,21 +171,6 @@ def run(
     return ctx.report
 
 
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold stop signals over a few steps that must not be cut in two.
-
-    A claim taken but not yet recorded would be left behind, a result added to the report but
-    not marked as reported would be reported twice. A held signal is delivered (and raises)
-    right after the block. Only for steps that cannot block: a held Ctrl-C cannot stop them.
-    """
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 @dataclass(frozen=True)
 class _Context:
     """What every step of one run needs to know."""
@@ -201,7 +184,7 @@ class _Context:
 
 
 def _not_done(pending: list[_Article], report: Report, reason: str) -> None:
-    with _signals_held():  # a second signal must still leave a complete report
+    with held():  # a second signal must still leave a complete report
         for article in pending:
             if not article.reported:
                 report.add(ArticleResult(article.job.name, Status.NOT_DONE, reason))
@@ -324,7 +307,7 @@ def _run_wave(wave: list[_Article], models: Models, ctx: _Context, *, fail_fast:
             _report(article, ctx, result)
             article.drop_texts()
     finally:
-        with _signals_held():  # a second signal must not leave a claim behind
+        with held():  # a second signal must not leave a claim behind
             for article in wave:
                 if article.claim is not None:
                     article.claim.release()
@@ -352,7 +335,7 @@ def _refresh_claims(mine: list[_Article], ctx: _Context) -> None:
     for article in list(mine):
         if article.claim is None or article.claim.refresh():
             continue
-        with _signals_held():
+        with held():
             article.claim.release()
             article.claim = None
             mine.remove(article)
@@ -367,7 +350,7 @@ def _claim(article: _Article, ctx: _Context) -> bool:
     name = article.job.name
     try:
         outputs.sidecar.parent.mkdir(parents=True, exist_ok=True)
-        with _signals_held():  # claim() never blocks; taken, it must be recorded to be released
+        with held():  # claim() never blocks; taken, it must be recorded to be released
             got = claim(outputs.claim, stale_after=ctx.config.runtime.claim_timeout)
             if isinstance(got, Claim):
                 article.claim = got
@@ -379,7 +362,7 @@ def _claim(article: _Article, ctx: _Context) -> bool:
         )
     remove_temporaries(outputs)
     if not ctx.force and stale_reason(source, outputs, ctx.signature) is None:
-        with _signals_held():
+        with held():
             got.release()
             article.claim = None
         return _settle(article, ctx, Status.SKIPPED, "up to date (done by another run)")
@@ -396,7 +379,7 @@ def _claim_error(name: str, outputs: Outputs, exc: OSError) -> str:
 
 def _report(article: _Article, ctx: _Context, result: ArticleResult) -> None:
     """Add an article's result once: recording and marking it are one step for signals."""
-    with _signals_held():
+    with held():
         ctx.report.add(result)
         article.reported = True
     ctx.progress.advance()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from summarize.errors import Interrupted
+from summarize.interrupts import STOP_SIGNALS, held, stop_on_signals
 from tests.test_overnight import ARTICLES, engine, leftovers, make_articles, sidecars, wait_for
 
 pytestmark = pytest.mark.slow
@@ -119,3 +122,23 @@ def test_an_interrupt_while_loading_the_model_reports_every_article_not_done(
     assert "Traceback" not in err
     assert check_report(report, code)["not done"] == ARTICLES
     assert leftovers(folder) == []
+
+
+def test_a_signal_during_a_held_step_is_raised_when_the_step_ends() -> None:
+    saved = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    steps: list[str] = []
+    try:
+        with pytest.raises(Interrupted) as caught, stop_on_signals():
+            with held():
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(1000):  # the handler has every chance to run in here
+                    time.sleep(0)
+                steps.append("held step finished")
+            steps.append("went on after the signal")
+        assert caught.value.signum == signal.SIGTERM
+        assert steps == ["held step finished"]
+        os.kill(os.getpid(), signal.SIGINT)  # stopping: ignored, not a second interrupt
+        time.sleep(0)
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
