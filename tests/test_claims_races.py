@@ -198,3 +198,28 @@ def test_a_lock_path_that_is_not_a_file_is_an_error_naming_it(tmp_path: Path) ->
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.stdout.strip() == f"{lock} exists and is not a regular file; remove it"
+
+
+@pytest.mark.slow
+def test_concurrent_runs_over_stale_claims_do_each_article_once(tmp_path: Path) -> None:
+    folder, articles, runs = tmp_path / "news", 60, 6
+    folder.mkdir()
+    stale = json.dumps({"host": HOST, "pid": dead_pid(), "started": time.time()})
+    for i in range(articles):
+        (folder / f"s{i:02}.txt").write_text(f"Story {i} says something.", encoding="utf-8")
+        (folder / f".s{i:02}.summarize.json.lock").write_text(stale, encoding="utf-8")
+    echo = ["--set", "summarizer.backend=echo", "--set", "summarizer.model=echo",
+            "--set", "translator.backend=echo", "--set", "translator.model=echo"]  # fmt: skip
+    command = [sys.executable, "-m", "summarize", "run", str(folder), "-q", *echo]
+    processes = [
+        subprocess.Popen([*command, "--report", str(tmp_path / f"{n}.jsonl")]) for n in range(runs)
+    ]
+    assert [p.wait(timeout=120) for p in processes] == [0] * runs
+    done = [
+        record["path"]
+        for n in range(runs)
+        for line in (tmp_path / f"{n}.jsonl").read_text(encoding="utf-8").splitlines()
+        if (record := json.loads(line)).get("status") in {"done", "flagged"}
+    ]
+    assert sorted(done) == sorted(str(p) for p in folder.glob("s*.txt") if p.suffixes == [".txt"])
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
