@@ -34,6 +34,7 @@ import contextlib
 import errno
 import fcntl
 import glob
+import hashlib
 import json
 import logging
 import os
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 _HOST = socket.gethostname()
 # A claim file is a few dozen bytes; more is not a claim of ours and is not worth reading.
 _MAX_CLAIM_BYTES = 4096
+# A file name may have 255 bytes; a draft adds ".<12 hex digits>.tmp" to its claim's name.
+_LONGEST_DRAFT_STEM = 255 - 17
 # Errors that mean the filesystem offers no flock at all (as opposed to "held by someone").
 _NO_FLOCK = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 _warned_no_flock = False
@@ -142,8 +145,11 @@ class _Draft:
 
     @classmethod
     def create(cls, path: Path) -> _Draft:
-        temp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.tmp")
-        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        temp = path.with_name(f"{_draft_stem(path)}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except OSError as exc:  # name the claim the user can act on, not our temporary
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         draft = cls(fd, temp)
         try:
             _lock(fd, path)
@@ -172,6 +178,8 @@ def _try_claim(path: Path, draft: _Draft, stale_after: float) -> Claim | Held | 
         return _take_over_if_stale(path, draft, stale_after)
     except FileNotFoundError:
         return None  # our draft was removed by a holder cleaning up after killed runs
+    except OSError as exc:  # e.g. a name too long: name the claim, not our draft
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     return Claim(path, draft.fd)
 
 
@@ -207,9 +215,16 @@ def _take_over_if_stale(path: Path, draft: _Draft, stale_after: float) -> Claim 
         os.close(fd)
 
 
+def _draft_stem(path: Path) -> str:
+    """Drafts are named after their claim, shortened where that name leaves no room for more."""
+    if len(path.name.encode("utf-8", "surrogateescape")) <= _LONGEST_DRAFT_STEM:
+        return path.name
+    return f".{hashlib.sha256(path.name.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}.lock"
+
+
 def _remove_abandoned(path: Path) -> None:
     """Drafts left by runs killed while claiming; only the claim's holder may remove them."""
-    for temp in path.parent.glob(f"{glob.escape(path.name)}.*.tmp"):
+    for temp in path.parent.glob(f"{glob.escape(_draft_stem(path))}.*.tmp"):
         with contextlib.suppress(OSError):
             temp.unlink()
 

@@ -223,3 +223,20 @@ def test_concurrent_runs_over_stale_claims_do_each_article_once(tmp_path: Path) 
     ]
     assert sorted(done) == sorted(str(p) for p in folder.glob("s*.txt") if p.suffixes == [".txt"])
     assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_claim_whose_name_just_fits_can_be_made(tmp_path: Path) -> None:
+    lock = tmp_path / f".{'x' * 240}.summarize.json.lock"[:255]
+    assert len(lock.name) == 255
+    mine = claim(lock, stale_after=60)
+    assert isinstance(mine, Claim)
+    assert [p.name for p in tmp_path.iterdir()] == [lock.name]  # no draft left
+    mine.release()
+
+
+def test_a_claim_name_too_long_is_an_error_naming_the_claim(tmp_path: Path) -> None:
+    lock = tmp_path / f".{'x' * 300}.lock"
+    with pytest.raises(OSError) as caught:
+        claim(lock, stale_after=60)
+    assert caught.value.filename == str(lock)
+    assert list(tmp_path.iterdir()) == []
