@@ -142,9 +142,10 @@ def run(
     ``models`` are engines loaded earlier with :func:`load_models` (to reuse them across runs);
     by default they are loaded here, and only when some article needs them. ``report`` may come
     with a sink that records results as they happen. Raises ConfigError, UsageError or
-    ModelError before any article is touched. On KeyboardInterrupt (SIGINT, or SIGTERM turned
-    into :class:`~summarize.errors.Interrupted`) it stops between two steps, leaves no partial
-    file, and returns the report with the articles not done.
+    ModelError before any article is touched. On KeyboardInterrupt (SIGINT, or SIGTERM and
+    SIGHUP turned into :class:`~summarize.errors.Interrupted`), also while loading the models,
+    it stops between two steps, leaves no partial file and no claim, and returns the report
+    with the articles not done. With ``fail_fast`` no article starts a step after a failure.
     """
     ctx = _Context(
         config, signature(config), force, stdin, progress or _NoProgress(),
