@@ -55,7 +55,7 @@ _MAX_CLAIM_BYTES = 4096
 # A file name may have 255 bytes; a draft adds ".<12 hex digits>.tmp" to its claim's name.
 _LONGEST_DRAFT_STEM = 255 - 17
 # Errors that mean the filesystem offers no flock at all (as opposed to "held by someone").
-_NO_FLOCK = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
+_NO_FLOCK = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, errno.EBADF}
 _warned_no_flock = False
 
 
@@ -185,7 +185,7 @@ def _try_claim(path: Path, draft: _Draft, stale_after: float) -> Claim | Held | 
 
 def _take_over_if_stale(path: Path, draft: _Draft, stale_after: float) -> Claim | Held | None:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = _open_claim(path)
     except FileNotFoundError:
         return None  # released between our link and open
     except OSError as exc:
@@ -220,6 +220,18 @@ def _draft_stem(path: Path) -> str:
     if len(path.name.encode("utf-8", "surrogateescape")) <= _LONGEST_DRAFT_STEM:
         return path.name
     return f".{hashlib.sha256(path.name.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}.lock"
+
+
+def _open_claim(path: Path) -> int:
+    """Open an existing claim without following a link or waiting on a FIFO's writer.
+
+    For writing where allowed: over NFS an exclusive lock needs a descriptor open for writing.
+    """
+    flags = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        return os.open(path, os.O_RDWR | flags)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY | flags)
 
 
 def _remove_abandoned(path: Path) -> None:
