@@ -15,7 +15,8 @@ from typing import Any, TextIO
 from summarize import __version__
 from summarize.config import Config, load_config_with_origins, to_toml
 from summarize.download import download_models
-from summarize.errors import Interrupted, SummarizeError
+from summarize.errors import SummarizeError
+from summarize.interrupts import stop_on_signals
 from summarize.pipeline import plan, run
 from summarize.report import ArticleResult, Report
 
@@ -148,9 +149,17 @@ def _add_eval(commands: Any, settings: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    _setup_logging(args.verbose, args.quiet)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        args = parse_args(argv)
+        _setup_logging(args.verbose, args.quiet)
+        with stop_on_signals():
+            return _command(args)
+    except KeyboardInterrupt:  # Ctrl-C before the handlers were in place
+        print("summarize: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         config, origins = load_config_with_origins(args.config, args.overrides)
         if args.command == "run":
@@ -170,8 +179,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # e.g. the report file
         print(f"summarize: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _cmd_run(args: argparse.Namespace, config: Config) -> int:
@@ -233,10 +240,6 @@ def _cmd_eval(args: argparse.Namespace, config: Config) -> int:
             json.dumps(to_json(evaluation), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
     return 0
-
-
-def _raise_interrupted(signum: int, frame: object) -> None:
-    raise Interrupted(signum)
 
 
 class _JsonlReport:

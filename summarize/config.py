@@ -92,8 +92,8 @@ class RuntimeSettings:
     batch_tokens: int = 8192
     threads: int = 0
     wave_size: int = 16
-    # Seconds after which another host's claim on an article counts as abandoned (claims of
-    # this host are checked by pid instead).
+    # Seconds without a refresh after which another host's (or an unreadable) claim on an
+    # article counts as abandoned (claims of this host are checked by their file lock).
     claim_timeout: int = 3600
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import logging
 import math
 import signal
@@ -34,6 +35,7 @@ from summarize.files import (
     stale_reason,
     write_outputs,
 )
+from summarize.interrupts import held
 from summarize.report import ArticleResult, Report, Status
 from summarize.text import Document, detect_language, parse, split_sentences
 
@@ -142,9 +144,10 @@ def run(
     ``models`` are engines loaded earlier with :func:`load_models` (to reuse them across runs);
     by default they are loaded here, and only when some article needs them. ``report`` may come
     with a sink that records results as they happen. Raises ConfigError, UsageError or
-    ModelError before any article is touched. On KeyboardInterrupt (SIGINT, or SIGTERM turned
-    into :class:`~summarize.errors.Interrupted`) it stops between two steps, leaves no partial
-    file, and returns the report with the articles not done.
+    ModelError before any article is touched. On KeyboardInterrupt (SIGINT, or SIGTERM and
+    SIGHUP turned into :class:`~summarize.errors.Interrupted`), also while loading the models,
+    it stops between two steps, leaves no partial file and no claim, and returns the report
+    with the articles not done. With ``fail_fast`` no article starts a step after a failure.
     """
     ctx = _Context(
         config, signature(config), force, stdin, progress or _NoProgress(),
@@ -153,15 +156,15 @@ def run(
     pending = _pending(plan(config, paths, force=force, output_dir=output_dir), ctx.report)
     if not pending:
         return ctx.report
-    models = models or load_models(config)
-    ctx.progress.start(len(pending))
     waves = [
         pending[i : i + config.runtime.wave_size]
         for i in range(0, len(pending), config.runtime.wave_size)
     ]
     try:
+        models = models or load_models(config)  # an interrupt while loading: all not done
+        ctx.progress.start(len(pending))
         for wave in waves:
-            _run_wave(wave, models, ctx)
+            _run_wave(wave, models, ctx, fail_fast=fail_fast)
             if fail_fast and ctx.report.failures:
                 _not_done(pending, ctx.report, "not started: --fail-fast stopped the run")
                 break
@@ -184,10 +187,11 @@ class _Context:
 
 
 def _not_done(pending: list[_Article], report: Report, reason: str) -> None:
-    for article in pending:
-        if not article.reported:
-            report.add(ArticleResult(article.job.name, Status.NOT_DONE, reason))
-            article.reported = True
+    with held():  # a second signal must still leave a complete report
+        for article in pending:
+            if not article.reported:
+                report.add(ArticleResult(article.job.name, Status.NOT_DONE, reason))
+                article.reported = True
 
 
 @dataclass(frozen=True)
@@ -270,30 +274,75 @@ def _check_prefix(translator: Backend, prefix: str) -> None:
         )
 
 
-def _run_wave(wave: list[_Article], models: Models, ctx: _Context) -> None:
+def _run_wave(wave: list[_Article], models: Models, ctx: _Context, *, fail_fast: bool) -> None:
+    """Claim, read, summarize, translate and write one wave; with ``fail_fast``, stop the wave
+    at the first failure: articles not yet started stay not done, failed ones are reported."""
     config = ctx.config
-    ctx.progress.stage("claim")
-    mine = [a for a in wave if _claim(a, ctx)]
+    mine: list[_Article] = []
     try:
+        ctx.progress.stage("claim")
+        for article in wave:
+            if _stopping(fail_fast, ctx, mine):
+                return
+            if _claim(article, ctx):
+                mine.append(article)
         ctx.progress.stage("read")
         for article in mine:
+            if _stopping(fail_fast, ctx, mine):
+                return
             _read(article, config, ctx.stdin)
-        if models.summarizer is not None:
-            ctx.progress.stage("summarize")
-            _summarize(_alive(mine), models.summarizer, config)
-        if models.translator is not None:
-            ctx.progress.stage("translate")
-            _translate(_alive(mine), models.translator, config)
+        stages = (
+            ("summarize", models.summarizer, _summarize),
+            ("translate", models.translator, _translate),
+        )
+        for name, backend, stage in stages:
+            if backend is None:
+                continue
+            if _stopping(fail_fast, ctx, mine):
+                return
+            _refresh_claims(mine, ctx)
+            ctx.progress.stage(name)
+            stage(_alive(mine), backend, config)
+        _refresh_claims(mine, ctx)
         ctx.progress.stage("write")
         for article in mine:
-            ctx.report.add(_finish(article, config, models, ctx.signature))
-            article.reported = True
+            result = _finish(article, config, models, ctx.signature)
+            _report(article, ctx, result)
             article.drop_texts()
-            ctx.progress.advance()
     finally:
-        for article in mine:
-            if article.claim is not None:
-                article.claim.release()
+        with held():  # a second signal must not leave a claim behind
+            for article in wave:
+                if article.claim is not None:
+                    article.claim.release()
+                    article.claim = None
+
+
+def _stopping(fail_fast: bool, ctx: _Context, mine: list[_Article]) -> bool:
+    """Whether --fail-fast stops here: reports this wave's failures, so the run stops after it."""
+    if not fail_fast:
+        return False
+    for article in mine:
+        if article.error is not None and not article.reported:
+            result = ArticleResult(
+                article.job.name, Status.FAILED, article.error, seconds=article.seconds
+            )
+            _report(article, ctx, result)
+    return bool(ctx.report.failures)
+
+
+def _refresh_claims(mine: list[_Article], ctx: _Context) -> None:
+    """A wave may outlast runtime.claim_timeout: refresh its claims so no run takes them over.
+
+    An article whose claim another run took over all the same is left to that run.
+    """
+    for article in list(mine):
+        if article.claim is None or article.claim.refresh():
+            continue
+        with held():
+            article.claim.release()
+            article.claim = None
+            mine.remove(article)
+            _settle(article, ctx, Status.SKIPPED, "taken over by another run while being done")
 
 
 def _claim(article: _Article, ctx: _Context) -> bool:
@@ -304,30 +353,43 @@ def _claim(article: _Article, ctx: _Context) -> bool:
     name = article.job.name
     try:
         outputs.sidecar.parent.mkdir(parents=True, exist_ok=True)
-        got = claim(outputs.claim, stale_after=ctx.config.runtime.claim_timeout)
+        with held():  # claim() never blocks; taken, it must be recorded to be released
+            got = claim(outputs.claim, stale_after=ctx.config.runtime.claim_timeout)
+            if isinstance(got, Claim):
+                article.claim = got
     except OSError as exc:
-        reason = (
-            f"{name}: cannot write in {outputs.sidecar.parent} ({exc.strerror or exc}); "
-            "use --output-dir DIR for read-only inputs"
-        )
-        return _settle(article, ctx, Status.FAILED, reason)
+        return _settle(article, ctx, Status.FAILED, _claim_error(name, outputs, exc))
     if isinstance(got, Held):
         return _settle(
             article, ctx, Status.SKIPPED, f"being processed by another run ({got.holder})"
         )
-    article.claim = got
     remove_temporaries(outputs)
     if not ctx.force and stale_reason(source, outputs, ctx.signature) is None:
-        got.release()
-        article.claim = None
+        with held():
+            got.release()
+            article.claim = None
         return _settle(article, ctx, Status.SKIPPED, "up to date (done by another run)")
     return True
 
 
-def _settle(article: _Article, ctx: _Context, status: Status, reason: str) -> bool:
-    ctx.report.add(ArticleResult(article.job.name, status, reason))
-    article.reported = True
+def _claim_error(name: str, outputs: Outputs, exc: OSError) -> str:
+    where = exc.filename or outputs.claim
+    reason = f"{name}: cannot claim it with {where} ({exc.strerror or exc})"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason += "; use --output-dir DIR for read-only inputs"
+    return reason
+
+
+def _report(article: _Article, ctx: _Context, result: ArticleResult) -> None:
+    """Add an article's result once: recording and marking it are one step for signals."""
+    with held():
+        ctx.report.add(result)
+        article.reported = True
     ctx.progress.advance()
+
+
+def _settle(article: _Article, ctx: _Context, status: Status, reason: str) -> bool:
+    _report(article, ctx, ArticleResult(article.job.name, status, reason))
     return False
 
 

@@ -47,18 +47,17 @@ def test_claim_of_a_dead_process_on_this_host_is_taken_over(tmp_path: Path) -> N
 
 def test_claim_of_another_host_is_respected_until_it_times_out(tmp_path: Path) -> None:
     lock = tmp_path / ".a.lock"
-    recent = {"host": "elsewhere", "pid": 1, "started": time.time() - 10}
-    lock.write_text(json.dumps(recent), encoding="utf-8")
-    assert isinstance(claim(lock, stale_after=60), Held)
-    old = {**recent, "started": time.time() - 120}
-    lock.write_text(json.dumps(old), encoding="utf-8")
+    lock.write_text(json.dumps({"host": "elsewhere", "pid": 1, "started": 1000}), "utf-8")
+    assert isinstance(claim(lock, stale_after=60), Held)  # refreshed just now (its mtime)
+    past = time.time() - 120
+    os.utime(lock, (past, past))  # not refreshed for longer than the timeout
     assert isinstance(claim(lock, stale_after=60), Claim)
 
 
-def test_empty_claim_is_respected_briefly_then_taken_over(tmp_path: Path) -> None:
+def test_empty_claim_is_respected_until_it_times_out(tmp_path: Path) -> None:
     lock = tmp_path / ".a.lock"
-    lock.touch()  # a claim being written this very moment
+    lock.touch()  # not a claim this version writes: judged by its age alone
     assert isinstance(claim(lock, stale_after=3600), Held)
-    past = time.time() - 60
-    os.utime(lock, (past, past))  # ...or one whose writer was killed mid-way
+    past = time.time() - 3700
+    os.utime(lock, (past, past))
     assert isinstance(claim(lock, stale_after=3600), Claim)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ARTICLES = 6
+DONE = {"done", "flagged"}
 
 
 def engine(delay: float) -> list[str]:
@@ -156,12 +158,22 @@ def test_two_runs_over_one_directory_share_the_work(
     reports = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
     processes = [start(folder, report) for report in reports]
     assert [p.wait(timeout=120) for p in processes] == [0, 0]
-    done = Counter(
-        Path(str(r["path"])).name
+    by_run = [
+        Counter(Path(str(r["path"])).name for r in records(report) if r["status"] in DONE)
         for report in reports
-        for r in records(report)
-        if r["status"] in {"done", "flagged"}
-    )
-    assert done == Counter({f"story{i}.txt": 1 for i in range(ARTICLES)})  # each exactly once
+    ]
+    assert all(by_run), by_run  # both runs did some of the work...
+    assert sum(by_run, Counter()) == Counter({f"story{i}.txt": 1 for i in range(ARTICLES)})
+    for report in reports:  # ...and left every other article to the other run
+        assert {r["status"] for r in records(report)} <= {*DONE, "skipped"}
     assert texts(folder) == expected
+    for i in range(ARTICLES):  # each article's record names its input and all its outputs
+        input_name = f"story{i}.txt"
+        sidecar = json.loads((folder / f"story{i}.summarize.json").read_text(encoding="utf-8"))
+        source = (folder / input_name).read_bytes()
+        assert sidecar["input"]["path"] == str(folder / input_name)
+        assert sidecar["input"]["sha256"] == hashlib.sha256(source).hexdigest()
+        assert sorted(sidecar["outputs"].values()) == sorted(
+            name for name in expected if name.startswith(f"story{i}.") and name != input_name
+        )
     assert leftovers(folder) == []

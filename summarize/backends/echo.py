@@ -20,7 +20,8 @@ class EchoBackend:
     """Tokens are whitespace-separated words; output is the input cut to max_new_tokens words.
 
     ``model = "echo"`` or ``model = "echo:delay=0.5"`` (seconds of sleep per generate call,
-    to make a slow engine for testing interruption and concurrency).
+    to make a slow engine for testing interruption and concurrency); ``load_delay=`` sleeps
+    that long while loading, like a large model (``echo:delay=0.3,load_delay=5``).
     """
 
     device = "cpu"
@@ -41,11 +42,8 @@ class EchoBackend:
         role: str,
         quantization: str = "auto",
     ) -> EchoBackend:
-        delay = 0.0
-        match = re.search(r"delay=([0-9.]+)", model)
-        if match:
-            delay = float(match.group(1))
-        return cls(model, delay)
+        time.sleep(_option(model, "load_delay"))
+        return cls(model, _option(model, "delay"))
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(text.split()) + 1 for text in texts]  # +1: the end-of-sequence token
@@ -63,3 +61,8 @@ class EchoBackend:
                 )
             )
         return results
+
+
+def _option(model: str, name: str) -> float:
+    match = re.search(rf"(?<![\w]){name}=([0-9.]+)", model)
+    return float(match.group(1)) if match else 0.0
