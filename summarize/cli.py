@@ -15,13 +15,19 @@ from typing import Any, TextIO
 from summarize import __version__
 from summarize.config import Config, load_config_with_origins, to_toml
 from summarize.download import download_models
-from summarize.errors import Interrupted, SummarizeError
+from summarize.errors import Interrupted, SummarizeError, UsageError
 from summarize.pipeline import plan, run
-from summarize.report import ArticleResult, Report
+from summarize.report import ArticleResult, Report, Status
 
 __all__ = ["main", "parse_args"]
 
 log = logging.getLogger("summarize")
+#: a line per finished article and per model load, shown by default when stderr is a log file
+progress_log = logging.getLogger("summarize.progress")
+# Articles the run worked on; the up to date and the held ones are only counted.
+_WORKED = frozenset({Status.DONE, Status.FLAGGED, Status.FAILED})
+# files.Job's name for standard input
+_STDIN_NAME = "<stdin>"
 
 _SECTION_TITLES = {
     "summary": "summary",
@@ -167,8 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # before any article was started
         print("summarize: interrupted", file=sys.stderr)
         return 128 + getattr(exc, "signum", signal.SIGINT)
-    except OSError as exc:  # e.g. the report file
-        print(f"summarize: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+    except OSError as exc:  # a file named on the command line; never name a missing filename
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"summarize: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -177,8 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     if args.dry_run:
         return _dry_run(args, config)
-    with _report_sink(args.report) as sink:
-        report = Report(sink=sink.write if sink else None)
+    with _report_sink(args.report) as jsonl:
+        report = Report(sink=_ResultSink(jsonl))
         run(
             config,
             args.paths,
@@ -189,10 +196,13 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
             progress=_TqdmProgress(disable=args.quiet or not sys.stderr.isatty()),
             report=report,
         )
+        if jsonl is not None:
+            jsonl.totals(report)
+            report.sink_error = jsonl.error
         _print_stdin_results(report, as_json=args.json, out=sys.stdout)
+        if not args.json and not args.quiet and not args.verbose:  # -v logged them already
+            _print_stdin_warnings(report, err=sys.stderr)
         _print_report(report, quiet=args.quiet, err=sys.stderr)
-        if sink:
-            sink.totals(report, report.exit_code)
     return report.exit_code
 
 
@@ -240,10 +250,16 @@ def _raise_interrupted(signum: int, frame: object) -> None:
 
 
 class _JsonlReport:
-    """The --report file: a line per article as it finishes, so a killed run still leaves one."""
+    """The --report file: a line per article as it finishes, so a killed run still leaves one.
 
-    def __init__(self, fh: TextIO) -> None:
+    A line that cannot be written (a full disk) ends the report, not the run: ``error`` says
+    why, and the run's exit code shows it.
+    """
+
+    def __init__(self, fh: TextIO, path: Path) -> None:
         self.fh = fh
+        self.path = path
+        self.error: str | None = None
 
     def write(self, result: ArticleResult) -> None:
         self._line(
@@ -257,14 +273,40 @@ class _JsonlReport:
             }
         )
 
-    def totals(self, report: Report, exit_code: int) -> None:
+    def totals(self, report: Report) -> None:
         self._line(
-            {"totals": report.totals(), "exit_code": exit_code, "summary": report.summary_line()}
+            {
+                "totals": report.totals(),
+                "exit_code": report.exit_code,
+                "summary": report.summary_line(),
+            }
         )
 
     def _line(self, payload: dict[str, Any]) -> None:
-        self.fh.write(json.dumps(payload, ensure_ascii=False) + "\n")
-        self.fh.flush()
+        if self.error is not None:
+            return
+        try:
+            self.fh.write(json.dumps(payload, ensure_ascii=False) + "\n")
+            self.fh.flush()
+        except OSError as exc:
+            self.error = (
+                f"--report {self.path}: cannot write ({exc.strerror or exc}); the articles "
+                "were still processed, but the report is incomplete"
+            )
+
+
+class _ResultSink:
+    """Each finished article: to the --report file, and as a log line (see _setup_logging)."""
+
+    def __init__(self, jsonl: _JsonlReport | None) -> None:
+        self.jsonl = jsonl
+
+    def __call__(self, result: ArticleResult) -> None:
+        if result.status in _WORKED:
+            seconds = sum(result.seconds.values())
+            progress_log.info("%s %s (%.1f s)", result.status.value, result.name, seconds)
+        if self.jsonl is not None:
+            self.jsonl.write(result)
 
 
 @contextlib.contextmanager
@@ -272,8 +314,18 @@ def _report_sink(path: Path | None) -> Iterator[_JsonlReport | None]:
     if path is None:
         yield None
         return
-    with path.open("w", encoding="utf-8") as fh:
-        yield _JsonlReport(fh)
+    try:
+        fh = path.open("w", encoding="utf-8")
+    except OSError as exc:  # found before any article is touched: a usage error
+        raise UsageError(f"--report {path}: cannot write it ({exc.strerror or exc})") from None
+    jsonl = _JsonlReport(fh, path)
+    try:
+        yield jsonl
+    finally:
+        try:
+            fh.close()
+        except OSError as exc:  # the last buffered bytes of a report that could not be written
+            jsonl.error = jsonl.error or f"--report {path}: cannot write ({exc.strerror or exc})"
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -286,23 +338,44 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    # With no progress bar to watch (stderr is a log file), a line per article and per model
+    # load says how an overnight run is going.
+    overnight = not quiet and not sys.stderr.isatty()
+    progress_log.setLevel(logging.INFO if overnight else logging.NOTSET)
 
 
 def _print_stdin_results(report: Report, *, as_json: bool, out: TextIO) -> None:
     for result in report.results:
-        if result.texts is None:
+        if result.texts is None and result.name != _STDIN_NAME:
             continue
+        texts = result.texts or {}
         if as_json:
-            payload: dict[str, Any] = {**result.texts, "warnings": list(result.warnings)}
+            # The same keys for every outcome; null for a text that was not made.
+            payload: dict[str, Any] = {
+                "status": result.status.value,
+                "reason": result.reason,
+                **{key: texts.get(key) for key in _SECTION_TITLES},
+                "warnings": list(result.warnings),
+            }
             out.write(json.dumps(payload, ensure_ascii=False) + "\n")
             continue
-        for key, text in result.texts.items():
+        for key, text in texts.items():
             out.write(f"=== {_SECTION_TITLES[key]} ===\n{text}\n\n")
+
+
+def _print_stdin_warnings(report: Report, *, err: TextIO) -> None:
+    """Warnings of a standard-input article, which has no sidecar to keep them."""
+    for result in report.results:
+        if result.texts is not None:
+            for warning in result.warnings:
+                print(f"summarize: warning: {result.name}: {warning}", file=err)
 
 
 def _print_report(report: Report, *, quiet: bool, err: TextIO) -> None:
     for failure in report.failures:
         print(f"failed: {failure.reason}", file=err)
+    if report.sink_error is not None:
+        print(f"summarize: warning: {report.sink_error}", file=err)
     if report.interrupted is not None:
         print(f"summarize: interrupted by signal {report.interrupted}", file=err)
     if not quiet or report.interrupted is not None:

@@ -34,7 +34,7 @@ from summarize.files import (
     stale_reason,
     write_outputs,
 )
-from summarize.report import ArticleResult, Report, Status
+from summarize.report import ArticleResult, Report, Status, group_warnings
 from summarize.text import Document, detect_language, parse, split_sentences
 
 __all__ = ["Models", "Planned", "Progress", "load_models", "plan", "run"]
@@ -631,7 +631,16 @@ def _by_owner(tasks: list[_Task]) -> dict[_Article, list[_Task]]:
 def _finish(article: _Article, config: Config, models: Models, sig: str) -> ArticleResult:
     name = article.job.name
     if article.error is not None:
-        return ArticleResult(name, Status.FAILED, article.error, seconds=article.seconds)
+        # A standard-input article always carries texts (none here), so the CLI answers it.
+        texts: dict[str, str] | None = {} if article.outputs is None else None
+        return ArticleResult(
+            name, Status.FAILED, article.error, seconds=article.seconds, texts=texts
+        )
+    # Grouped once here, so the sidecar, the report and the log all say the same thing.
+    article.warnings = group_warnings(article.warnings)
+    for warning in article.warnings:
+        log.info("%s: %s", name, warning)
+    status = Status.FLAGGED if article.warnings else Status.DONE
     texts = {
         "summary": article.summary,
         "summary_ar": article.translations.get("summary", ""),
@@ -642,7 +651,7 @@ def _finish(article: _Article, config: Config, models: Models, sig: str) -> Arti
         wanted = _named_outputs(output_paths(Path("-"), config.output))
         return ArticleResult(
             name,
-            Status.DONE,
+            status,
             seconds=article.seconds,
             warnings=tuple(article.warnings),
             texts={k: v for k, v in texts.items() if k in wanted},
@@ -656,11 +665,9 @@ def _finish(article: _Article, config: Config, models: Models, sig: str) -> Arti
         reason = f"{name}: cannot write outputs ({exc.strerror or exc}: {exc.filename or ''})"
         return ArticleResult(name, Status.FAILED, reason, seconds=article.seconds)
     article.add_time("write", time.perf_counter() - started)
-    for warning in article.warnings:
-        log.info("%s: %s", name, warning)
     return ArticleResult(
         name,
-        Status.FLAGGED if article.warnings else Status.DONE,
+        status,
         article.reason,
         outputs=tuple(str(p) for p in (*outputs.texts(), outputs.sidecar)),
         seconds=article.seconds,
