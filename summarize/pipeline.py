@@ -40,6 +40,8 @@ from summarize.text import Document, detect_language, parse, split_sentences
 __all__ = ["Models", "Planned", "Progress", "load_models", "plan", "run"]
 
 log = logging.getLogger(__name__)
+#: shown by default when stderr is a log file (see cli._setup_logging)
+progress_log = logging.getLogger("summarize.progress")
 
 # Map-reduce shrinks the text each round; this many rounds summarise far more than any article.
 _MAX_ROUNDS = 8
@@ -233,13 +235,33 @@ def _pending(planned: list[Planned], report: Report) -> list[_Article]:
 
 def load_models(config: Config) -> Models:
     """Load the engines the configuration needs; raise ModelError with advice if one fails."""
+    _check_models(config)
+    started = time.perf_counter()
+    progress_log.info("loading models")
     summarizer = translator = None
     if config.needs_summarizer:
         summarizer = _load_engine("summarizer", config.summarizer, config)
     if config.needs_translator:
         translator = _load_engine("translator", config.translator, config)
         _check_prefix(translator, config.translator.source_prefix)
+    progress_log.info("models loaded in %.1f s", time.perf_counter() - started)
     return Models(summarizer, translator)
+
+
+def _check_models(config: Config) -> None:
+    """Every model is local or in the cache, or the hub answers: else one error naming all."""
+    wanted = [
+        (role, settings.model, settings.revision)
+        for role, settings, needed in (
+            ("summarizer", config.summarizer, config.needs_summarizer),
+            ("translator", config.translator, config.needs_translator),
+        )
+        if needed and settings.backend != "echo"
+    ]
+    if wanted:
+        from summarize.backends.hf import check_models_available
+
+        check_models_available(wanted)
 
 
 def _load_engine(
