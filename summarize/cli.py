@@ -6,11 +6,13 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import signal
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from summarize import __version__
 from summarize.config import Config, load_config_with_origins, to_toml
@@ -18,6 +20,9 @@ from summarize.download import download_models
 from summarize.errors import Interrupted, SummarizeError, UsageError
 from summarize.pipeline import plan, run
 from summarize.report import ArticleResult, Report, Status
+
+if TYPE_CHECKING:
+    from summarize.backends.ct2 import Conversion
 
 __all__ = ["main", "parse_args"]
 
@@ -59,6 +64,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     run_parser = _add_run(commands, settings)
     _add_download(commands, settings)
     _add_eval(commands, settings)
+    _add_cache(commands, settings)
     config_parser = commands.add_parser("config", help="inspect the configuration")
     config_commands = config_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     config_commands.add_parser(
@@ -153,6 +159,42 @@ def _add_eval(commands: Any, settings: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--json", type=Path, metavar="FILE", help="also write the scores as JSON")
 
 
+def _add_cache(commands: Any, settings: argparse.ArgumentParser) -> None:
+    cache = commands.add_parser(
+        "cache",
+        help="list or prune the CTranslate2 conversions in $SUMMARIZE_CACHE/ct2",
+        description="The ctranslate2 backend converts each model once into $SUMMARIZE_CACHE/ct2 "
+        "(default ~/.cache/summarize/ct2). List those conversions, or remove the ones no run "
+        "has used lately and the folders left by a killed conversion.",
+    )
+    actions = cache.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", parents=[settings], help="size, model and age of each conversion")
+    prune = actions.add_parser(
+        "prune",
+        parents=[settings],
+        help="remove conversions unused for 30 days (or as set) and unfinished ones",
+    )
+    which = prune.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", help="remove every conversion")
+    which.add_argument(
+        "--older-than",
+        type=_days,
+        default=30.0,
+        metavar="DAYS",
+        help="remove conversions no run has used for DAYS days (default 30)",
+    )
+
+
+def _days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        days = math.nan
+    if not math.isfinite(days) or days < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (0 or more)")
+    return days
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     _setup_logging(args.verbose, args.quiet)
@@ -165,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_download(args, config)
         if args.command == "eval":
             return _cmd_eval(args, config)
+        if args.command == "cache":
+            return _cmd_cache(args)
         sys.stdout.write(to_toml(config, origins))
         return 0
     except SummarizeError as exc:
@@ -243,6 +287,41 @@ def _cmd_eval(args: argparse.Namespace, config: Config) -> int:
             json.dumps(to_json(evaluation), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
     return 0
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from summarize.backends.ct2 import cache_root, list_conversions, prune_conversions
+
+    if args.action == "list":
+        conversions = list_conversions()
+        for item in conversions:
+            print(_conversion_line(item))
+        total = sum(item.size for item in conversions)
+        where = cache_root() / "ct2"
+        print(f"{len(conversions)} in {where}, {_size(total)}", file=sys.stderr)
+        return 0
+    removed = prune_conversions(older_than_days=None if args.all else args.older_than)
+    for item in removed:
+        print(f"removed {_conversion_line(item)}")
+    print(f"{len(removed)} removed, {_size(sum(i.size for i in removed))} freed", file=sys.stderr)
+    return 0
+
+
+def _conversion_line(item: Conversion) -> str:
+    age = (time.time() - item.used) / 86400
+    state = "unfinished (a killed conversion)" if item.partial else f"{item.quantization}"
+    return f"{_size(item.size):>9}  {age:6.1f} days  {item.model}  {state}  {item.path}"
+
+
+def _size(size: float) -> str:
+    if size < 1000:
+        return f"{size:.0f} B"
+    scaled, unit = size / 1000, "KB"
+    for bigger in ("MB", "GB"):
+        if scaled < 1000:
+            break
+        scaled, unit = scaled / 1000, bigger
+    return f"{scaled:.1f} {unit}"
 
 
 def _raise_interrupted(signum: int, frame: object) -> None:
