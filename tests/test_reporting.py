@@ -19,6 +19,7 @@ from summarize.files import output_paths
 from summarize.pipeline import run
 from summarize.report import ArticleResult, Report, Status, group_warnings
 from tests.conftest import ECHO, SEEDS
+from tests.test_cli import run_stdin
 
 GOOD = (SEEDS / "kadhimi-ambassadors.txt").read_bytes()
 FRENCH = (
@@ -40,18 +41,6 @@ def echo_config(*overrides: str) -> Any:
     return load_config(None, [*(s for s in ECHO if s != "--set"), *overrides])
 
 
-def run_stdin(args: list[str], data: bytes, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "summarize", "run", "-", *ECHO, *args],
-        input=data.decode("utf-8"),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        cwd=cwd,
-    )
-
-
 # --- 8.14: standard input is flagged like a file ---------------------------------------
 
 
@@ -67,21 +56,22 @@ def test_stdin_article_gets_the_status_and_warnings_of_the_same_file(tmp_path: P
 
 
 def test_stdin_plain_output_prints_its_warnings_on_stderr(tmp_path: Path) -> None:
-    done = run_stdin([], FRENCH, tmp_path)
+    done = run_stdin([], FRENCH, cwd=tmp_path)
     assert done.returncode == 0
-    assert "summarize: warning: <stdin>: mostly not English" in done.stderr
-    assert done.stderr.strip().splitlines()[-1] == "1 article done (1 flagged)"
-    assert "mostly not English" not in done.stdout  # stdout holds only the texts
+    err = done.stderr.decode()
+    assert "summarize: warning: <stdin>: mostly not English" in err
+    assert err.strip().splitlines()[-1] == "1 article done (1 flagged)"
+    assert b"mostly not English" not in done.stdout  # stdout holds only the texts
 
 
 def test_stdin_warnings_are_logged_with_verbose(tmp_path: Path) -> None:
-    done = run_stdin(["-v"], FRENCH, tmp_path)
+    done = run_stdin(["-v"], FRENCH, cwd=tmp_path)
     assert done.returncode == 0
-    assert "summarize: INFO: <stdin>: mostly not English" in done.stderr
+    assert b"summarize: INFO: <stdin>: mostly not English" in done.stderr
 
 
 def test_stdin_json_carries_status_and_warnings(tmp_path: Path) -> None:
-    done = run_stdin(["--json"], FRENCH, tmp_path)
+    done = run_stdin(["--json"], FRENCH, cwd=tmp_path)
     payload = json.loads(done.stdout)
     assert payload["status"] == "flagged"
     assert any("mostly not English" in w for w in payload["warnings"])
@@ -101,14 +91,7 @@ def test_stdin_json_carries_status_and_warnings(tmp_path: Path) -> None:
 def test_stdin_json_prints_one_object_with_the_same_keys_for_every_outcome(
     tmp_path: Path, data: bytes, status: str, reason: str
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "summarize", "run", "-", *ECHO, "--json"],
-        input=data,
-        capture_output=True,
-        check=False,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    done = run_stdin(["--json"], data, cwd=tmp_path)
     payload = json.loads(done.stdout)
     assert set(payload) == {
         "status", "reason", "summary", "summary_ar", "article_ar", "warnings"
