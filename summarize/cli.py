@@ -6,23 +6,34 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import signal
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from summarize import __version__
 from summarize.config import Config, load_config_with_origins, to_toml
 from summarize.download import download_models
-from summarize.errors import SummarizeError
+from summarize.errors import SummarizeError, UsageError
 from summarize.interrupts import stop_on_signals
 from summarize.pipeline import plan, run
-from summarize.report import ArticleResult, Report
+from summarize.report import ArticleResult, Report, Status
+
+if TYPE_CHECKING:
+    from summarize.backends.ct2 import Conversion
 
 __all__ = ["main", "parse_args"]
 
 log = logging.getLogger("summarize")
+#: a line per finished article and per model load, shown by default when stderr is a log file
+progress_log = logging.getLogger("summarize.progress")
+# Articles the run worked on; the up to date and the held ones are only counted.
+_WORKED = frozenset({Status.DONE, Status.FLAGGED, Status.FAILED})
+# files.Job's name for standard input
+_STDIN_NAME = "<stdin>"
 
 _SECTION_TITLES = {
     "summary": "summary",
@@ -54,6 +65,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     run_parser = _add_run(commands, settings)
     _add_download(commands, settings)
     _add_eval(commands, settings)
+    _add_cache(commands, settings)
     config_parser = commands.add_parser("config", help="inspect the configuration")
     config_commands = config_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     config_commands.add_parser(
@@ -148,6 +160,42 @@ def _add_eval(commands: Any, settings: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--json", type=Path, metavar="FILE", help="also write the scores as JSON")
 
 
+def _add_cache(commands: Any, settings: argparse.ArgumentParser) -> None:
+    cache = commands.add_parser(
+        "cache",
+        help="list or prune the CTranslate2 conversions in $SUMMARIZE_CACHE/ct2",
+        description="The ctranslate2 backend converts each model once into $SUMMARIZE_CACHE/ct2 "
+        "(default ~/.cache/summarize/ct2). List those conversions, or remove the ones no run "
+        "has used lately and the folders left by a killed conversion.",
+    )
+    actions = cache.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", parents=[settings], help="size, model and age of each conversion")
+    prune = actions.add_parser(
+        "prune",
+        parents=[settings],
+        help="remove conversions unused for 30 days (or as set) and unfinished ones",
+    )
+    which = prune.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", help="remove every conversion")
+    which.add_argument(
+        "--older-than",
+        type=_days,
+        default=30.0,
+        metavar="DAYS",
+        help="remove conversions no run has used for DAYS days (default 30)",
+    )
+
+
+def _days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        days = math.nan
+    if not math.isfinite(days) or days < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (0 or more)")
+    return days
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parse_args(argv)
@@ -168,6 +216,8 @@ def _command(args: argparse.Namespace) -> int:
             return _cmd_download(args, config)
         if args.command == "eval":
             return _cmd_eval(args, config)
+        if args.command == "cache":
+            return _cmd_cache(args)
         sys.stdout.write(to_toml(config, origins))
         return 0
     except SummarizeError as exc:
@@ -176,16 +226,17 @@ def _command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:  # before any article was started
         print("summarize: interrupted", file=sys.stderr)
         return 128 + getattr(exc, "signum", signal.SIGINT)
-    except OSError as exc:  # e.g. the report file
-        print(f"summarize: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+    except OSError as exc:  # a file named on the command line; never name a missing filename
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"summarize: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
 
 
 def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     if args.dry_run:
         return _dry_run(args, config)
-    with _report_sink(args.report) as sink:
-        report = Report(sink=sink.write if sink else None)
+    with _report_sink(args.report) as jsonl:
+        report = Report(sink=_ResultSink(jsonl))
         run(
             config,
             args.paths,
@@ -196,10 +247,13 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
             progress=_TqdmProgress(disable=args.quiet or not sys.stderr.isatty()),
             report=report,
         )
+        if jsonl is not None:
+            jsonl.totals(report)
+            report.sink_error = jsonl.error
         _print_stdin_results(report, as_json=args.json, out=sys.stdout)
+        if not args.json and not args.quiet and not args.verbose:  # -v logged them already
+            _print_stdin_warnings(report, err=sys.stderr)
         _print_report(report, quiet=args.quiet, err=sys.stderr)
-        if sink:
-            sink.totals(report, report.exit_code)
     return report.exit_code
 
 
@@ -242,11 +296,52 @@ def _cmd_eval(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-class _JsonlReport:
-    """The --report file: a line per article as it finishes, so a killed run still leaves one."""
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from summarize.backends.ct2 import cache_root, list_conversions, prune_conversions
 
-    def __init__(self, fh: TextIO) -> None:
+    if args.action == "list":
+        conversions = list_conversions()
+        for item in conversions:
+            print(_conversion_line(item))
+        total = sum(item.size for item in conversions)
+        where = cache_root() / "ct2"
+        print(f"{len(conversions)} in {where}, {_size(total)}", file=sys.stderr)
+        return 0
+    removed = prune_conversions(older_than_days=None if args.all else args.older_than)
+    for item in removed:
+        print(f"removed {_conversion_line(item)}")
+    print(f"{len(removed)} removed, {_size(sum(i.size for i in removed))} freed", file=sys.stderr)
+    return 0
+
+
+def _conversion_line(item: Conversion) -> str:
+    age = (time.time() - item.used) / 86400
+    state = "unfinished (a killed conversion)" if item.partial else f"{item.quantization}"
+    return f"{_size(item.size):>9}  {age:6.1f} days  {item.model}  {state}  {item.path}"
+
+
+def _size(size: float) -> str:
+    if size < 1000:
+        return f"{size:.0f} B"
+    scaled, unit = size / 1000, "KB"
+    for bigger in ("MB", "GB"):
+        if scaled < 1000:
+            break
+        scaled, unit = scaled / 1000, bigger
+    return f"{scaled:.1f} {unit}"
+
+
+class _JsonlReport:
+    """The --report file: a line per article as it finishes, so a killed run still leaves one.
+
+    A line that cannot be written (a full disk) ends the report, not the run: ``error`` says
+    why, and the run's exit code shows it.
+    """
+
+    def __init__(self, fh: TextIO, path: Path) -> None:
         self.fh = fh
+        self.path = path
+        self.error: str | None = None
 
     def write(self, result: ArticleResult) -> None:
         self._line(
@@ -260,14 +355,40 @@ class _JsonlReport:
             }
         )
 
-    def totals(self, report: Report, exit_code: int) -> None:
+    def totals(self, report: Report) -> None:
         self._line(
-            {"totals": report.totals(), "exit_code": exit_code, "summary": report.summary_line()}
+            {
+                "totals": report.totals(),
+                "exit_code": report.exit_code,
+                "summary": report.summary_line(),
+            }
         )
 
     def _line(self, payload: dict[str, Any]) -> None:
-        self.fh.write(json.dumps(payload, ensure_ascii=False) + "\n")
-        self.fh.flush()
+        if self.error is not None:
+            return
+        try:
+            self.fh.write(json.dumps(payload, ensure_ascii=False) + "\n")
+            self.fh.flush()
+        except OSError as exc:
+            self.error = (
+                f"--report {self.path}: cannot write ({exc.strerror or exc}); the articles "
+                "were still processed, but the report is incomplete"
+            )
+
+
+class _ResultSink:
+    """Each finished article: to the --report file, and as a log line (see _setup_logging)."""
+
+    def __init__(self, jsonl: _JsonlReport | None) -> None:
+        self.jsonl = jsonl
+
+    def __call__(self, result: ArticleResult) -> None:
+        if result.status in _WORKED:
+            seconds = sum(result.seconds.values())
+            progress_log.info("%s %s (%.1f s)", result.status.value, result.name, seconds)
+        if self.jsonl is not None:
+            self.jsonl.write(result)
 
 
 @contextlib.contextmanager
@@ -275,8 +396,18 @@ def _report_sink(path: Path | None) -> Iterator[_JsonlReport | None]:
     if path is None:
         yield None
         return
-    with path.open("w", encoding="utf-8") as fh:
-        yield _JsonlReport(fh)
+    try:
+        fh = path.open("w", encoding="utf-8")
+    except OSError as exc:  # found before any article is touched: a usage error
+        raise UsageError(f"--report {path}: cannot write it ({exc.strerror or exc})") from None
+    jsonl = _JsonlReport(fh, path)
+    try:
+        yield jsonl
+    finally:
+        try:
+            fh.close()
+        except OSError as exc:  # the last buffered bytes of a report that could not be written
+            jsonl.error = jsonl.error or f"--report {path}: cannot write ({exc.strerror or exc})"
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -289,23 +420,44 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    # With no progress bar to watch (stderr is a log file), a line per article and per model
+    # load says how an overnight run is going.
+    overnight = not quiet and not sys.stderr.isatty()
+    progress_log.setLevel(logging.INFO if overnight else logging.NOTSET)
 
 
 def _print_stdin_results(report: Report, *, as_json: bool, out: TextIO) -> None:
     for result in report.results:
-        if result.texts is None:
+        if result.texts is None and result.name != _STDIN_NAME:
             continue
+        texts = result.texts or {}
         if as_json:
-            payload: dict[str, Any] = {**result.texts, "warnings": list(result.warnings)}
+            # The same keys for every outcome; null for a text that was not made.
+            payload: dict[str, Any] = {
+                "status": result.status.value,
+                "reason": result.reason,
+                **{key: texts.get(key) for key in _SECTION_TITLES},
+                "warnings": list(result.warnings),
+            }
             out.write(json.dumps(payload, ensure_ascii=False) + "\n")
             continue
-        for key, text in result.texts.items():
+        for key, text in texts.items():
             out.write(f"=== {_SECTION_TITLES[key]} ===\n{text}\n\n")
+
+
+def _print_stdin_warnings(report: Report, *, err: TextIO) -> None:
+    """Warnings of a standard-input article, which has no sidecar to keep them."""
+    for result in report.results:
+        if result.texts is not None:
+            for warning in result.warnings:
+                print(f"summarize: warning: {result.name}: {warning}", file=err)
 
 
 def _print_report(report: Report, *, quiet: bool, err: TextIO) -> None:
     for failure in report.failures:
         print(f"failed: {failure.reason}", file=err)
+    if report.sink_error is not None:
+        print(f"summarize: warning: {report.sink_error}", file=err)
     if report.interrupted is not None:
         print(f"summarize: interrupted by signal {report.interrupted}", file=err)
     if not quiet or report.interrupted is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import sys
 import typing
@@ -49,6 +50,28 @@ QUANTIZATIONS = (
 )
 TRANSLATABLE = ("summary", "article")
 LANGUAGE_CHECKS = ("warn", "refuse", "off")
+#: the allowed range of every numeric setting: a value outside it is a mistake (or would
+#: overflow a library), never a wish; the cross-key rules come after, in _validate.
+NUMBER_RANGES: dict[str, tuple[float, float]] = {
+    "summarizer.max_input_tokens": (16, 1_000_000),
+    "summarizer.num_beams": (1, 64),
+    "summarizer.min_length": (0, 1_000_000),
+    "summarizer.max_length": (1, 1_000_000),
+    "summarizer.no_repeat_ngram_size": (0, 100),
+    "summarizer.length_penalty": (-100.0, 100.0),
+    "translator.max_input_tokens": (16, 1_000_000),
+    "translator.num_beams": (1, 64),
+    "translator.max_length_ratio": (0.01, 100.0),
+    "translator.max_length_extra": (0, 1_000_000),
+    "translator.no_repeat_ngram_size": (0, 100),
+    "translator.length_penalty": (-100.0, 100.0),
+    "runtime.batch_tokens": (1, 100_000_000),
+    "runtime.threads": (0, 4096),
+    "runtime.wave_size": (1, 1_000_000),
+    "runtime.claim_timeout": (1, 100 * 365 * 24 * 3600),
+    # Standard input is read into one buffer of this size.
+    "input.max_bytes": (1, 1_000_000_000),
+}
 _DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 _TEMPLATE_FIELDS = ("summary", "summary_ar", "article_ar", "sidecar")
 
@@ -243,6 +266,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8; e.g. a UTF-16 file from an editor
+        byte = exc.object[exc.start]
+        raise ConfigError(
+            f"{path}: not valid TOML: not UTF-8 text (byte {exc.start} is {byte:#04x}); "
+            "save the file as UTF-8"
+        ) from None
 
 
 def _parse_override(item: str) -> tuple[str, str, Any]:
@@ -319,6 +348,7 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
         where = f"{origins[name]}: " if name in origins else ""
         raise ConfigError(f"{where}{name}: {reason}")
 
+    _check_numbers(config, fail)
     for section in ("summarizer", "translator"):
         settings = getattr(config, section)
         if not settings.model.strip():
@@ -328,12 +358,6 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
                 f"{section}.backend",
                 f"{settings.backend!r} is not a backend; choose one of: {', '.join(BACKENDS)}",
             )
-        if settings.max_input_tokens < 16:
-            fail(f"{section}.max_input_tokens", "must be at least 16")
-        if settings.num_beams < 1:
-            fail(f"{section}.num_beams", "must be at least 1")
-        if settings.no_repeat_ngram_size < 0:
-            fail(f"{section}.no_repeat_ngram_size", "must be 0 (off) or more")
         if settings.quantization not in QUANTIZATIONS:
             choices = ", ".join(QUANTIZATIONS)
             fail(
@@ -341,18 +365,11 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
                 f"{settings.quantization!r} is not valid; choose one of: {choices}",
             )
     summ = config.summarizer
-    if summ.max_length < 1:
-        fail("summarizer.max_length", "must be at least 1")
     if not 0 <= summ.min_length <= summ.max_length:
         fail("summarizer.min_length", f"must be between 0 and max_length ({summ.max_length})")
     if summ.max_length >= summ.max_input_tokens:
         # Otherwise map-reduce could not shrink the joined chunk summaries.
         fail("summarizer.max_length", "must be smaller than summarizer.max_input_tokens")
-    trans = config.translator
-    if trans.max_length_ratio <= 0:
-        fail("translator.max_length_ratio", "must be greater than 0")
-    if trans.max_length_extra < 0:
-        fail("translator.max_length_extra", "must be 0 or more")
 
     run = config.runtime
     if not _DEVICE_RE.fullmatch(run.device):
@@ -361,16 +378,9 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
         )
     if run.dtype not in DTYPES:
         fail("runtime.dtype", f"{run.dtype!r} is not valid; choose one of: {', '.join(DTYPES)}")
-    for key in ("batch_tokens", "wave_size", "claim_timeout"):
-        if getattr(run, key) < 1:
-            fail(f"runtime.{key}", "must be at least 1")
-    if run.threads < 0:
-        fail("runtime.threads", "must be 0 (let torch decide) or more")
 
     if not config.input.globs:
         fail("input.globs", "needs at least one pattern, e.g. ['*.txt']")
-    if config.input.max_bytes < 1:
-        fail("input.max_bytes", "must be at least 1")
     if config.input.language_check not in LANGUAGE_CHECKS:
         fail(
             "input.language_check",
@@ -396,6 +406,20 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
         fail("output.translate", "'summary' needs output.summarize = true")
     if not out.summarize and not out.translate:
         fail("output.summarize", "nothing to do: no summary and no translation asked for")
+
+
+def _check_numbers(config: Config, fail: typing.Callable[[str, str], Any]) -> None:
+    """Every number in every section is finite and in its range (see NUMBER_RANGES)."""
+    for section, table in as_dict(config).items():
+        for key, value in table.items():
+            name = f"{section}.{key}"
+            if name not in NUMBER_RANGES:
+                continue
+            low, high = NUMBER_RANGES[name]
+            if not math.isfinite(value):
+                fail(name, f"must be a finite number, got {value!r}")
+            if not low <= value <= high:
+                fail(name, f"must be at least {low} and at most {high}, got {value!r}")
 
 
 def _check_template(name: str, template: str, fail: typing.Callable[[str, str], Any]) -> None:

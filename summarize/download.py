@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from summarize.backends.hf import hub_offline
 from summarize.config import Config, SummarizerSettings, TranslatorSettings
 from summarize.errors import ModelError
 
@@ -53,7 +53,7 @@ def download_models(
     Models that are already local directories, and the echo engine, need nothing. Raises
     ModelError naming the model when a download fails.
     """
-    if _offline():
+    if hub_offline():
         raise ModelError(
             "HF_HUB_OFFLINE is set, so nothing can be downloaded; unset it on a machine "
             "with network, download there, and copy the result over"
@@ -102,7 +102,3 @@ def _models(config: Config) -> list[tuple[str, SummarizerSettings | TranslatorSe
 def _folder_name(model: str, revision: str) -> str:
     name = re.sub(r"[^A-Za-z0-9._-]+", "--", model)
     return name if revision == "main" else f"{name}@{re.sub(r'[^A-Za-z0-9._-]+', '-', revision)}"
-
-
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}

@@ -36,12 +36,14 @@ from summarize.files import (
     write_outputs,
 )
 from summarize.interrupts import held
-from summarize.report import ArticleResult, Report, Status
+from summarize.report import ArticleResult, Report, Status, group_warnings
 from summarize.text import Document, detect_language, parse, split_sentences
 
 __all__ = ["Models", "Planned", "Progress", "load_models", "plan", "run"]
 
 log = logging.getLogger(__name__)
+#: shown by default when stderr is a log file (see cli._setup_logging)
+progress_log = logging.getLogger("summarize.progress")
 
 # Map-reduce shrinks the text each round; this many rounds summarise far more than any article.
 _MAX_ROUNDS = 8
@@ -239,13 +241,33 @@ def _pending(planned: list[Planned], report: Report) -> list[_Article]:
 
 def load_models(config: Config) -> Models:
     """Load the engines the configuration needs; raise ModelError with advice if one fails."""
+    _check_models(config)
+    started = time.perf_counter()
+    progress_log.info("loading models")
     summarizer = translator = None
     if config.needs_summarizer:
         summarizer = _load_engine("summarizer", config.summarizer, config)
     if config.needs_translator:
         translator = _load_engine("translator", config.translator, config)
         _check_prefix(translator, config.translator.source_prefix)
+    progress_log.info("models loaded in %.1f s", time.perf_counter() - started)
     return Models(summarizer, translator)
+
+
+def _check_models(config: Config) -> None:
+    """Every model is local or in the cache, or the hub answers: else one error naming all."""
+    wanted = [
+        (role, settings.model, settings.revision)
+        for role, settings, needed in (
+            ("summarizer", config.summarizer, config.needs_summarizer),
+            ("translator", config.translator, config.needs_translator),
+        )
+        if needed and settings.backend != "echo"
+    ]
+    if wanted:
+        from summarize.backends.hf import check_models_available
+
+        check_models_available(wanted)
 
 
 def _load_engine(
@@ -696,7 +718,16 @@ def _by_owner(tasks: list[_Task]) -> dict[_Article, list[_Task]]:
 def _finish(article: _Article, config: Config, models: Models, sig: str) -> ArticleResult:
     name = article.job.name
     if article.error is not None:
-        return ArticleResult(name, Status.FAILED, article.error, seconds=article.seconds)
+        # A standard-input article always carries texts (none here), so the CLI answers it.
+        texts: dict[str, str] | None = {} if article.outputs is None else None
+        return ArticleResult(
+            name, Status.FAILED, article.error, seconds=article.seconds, texts=texts
+        )
+    # Grouped once here, so the sidecar, the report and the log all say the same thing.
+    article.warnings = group_warnings(article.warnings)
+    for warning in article.warnings:
+        log.info("%s: %s", name, warning)
+    status = Status.FLAGGED if article.warnings else Status.DONE
     texts = {
         "summary": article.summary,
         "summary_ar": article.translations.get("summary", ""),
@@ -707,7 +738,7 @@ def _finish(article: _Article, config: Config, models: Models, sig: str) -> Arti
         wanted = _named_outputs(output_paths(Path("-"), config.output))
         return ArticleResult(
             name,
-            Status.DONE,
+            status,
             seconds=article.seconds,
             warnings=tuple(article.warnings),
             texts={k: v for k, v in texts.items() if k in wanted},
@@ -721,11 +752,9 @@ def _finish(article: _Article, config: Config, models: Models, sig: str) -> Arti
         reason = f"{name}: cannot write outputs ({exc.strerror or exc}: {exc.filename or ''})"
         return ArticleResult(name, Status.FAILED, reason, seconds=article.seconds)
     article.add_time("write", time.perf_counter() - started)
-    for warning in article.warnings:
-        log.info("%s: %s", name, warning)
     return ArticleResult(
         name,
-        Status.FLAGGED if article.warnings else Status.DONE,
+        status,
         article.reason,
         outputs=tuple(str(p) for p in (*outputs.texts(), outputs.sidecar)),
         seconds=article.seconds,

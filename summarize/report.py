@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["ArticleResult", "Report", "Status"]
+__all__ = ["ArticleResult", "Report", "Status", "group_warnings"]
+
+# A warning's location: "<stage>, paragraph 3: <what happened>" or "<stage> round 2: ...".
+_LOCATED = re.compile(
+    r"^(?P<head>[^:]*?\b(?P<unit>paragraph|round|segment|chunk)) (?P<n>\d+)(?P<tail>:.*)$", re.S
+)
 
 
 class Status(str, enum.Enum):
@@ -43,6 +49,8 @@ class Report:
     results: list[ArticleResult] = field(default_factory=list)
     #: the signal number that stopped the run, if one did
     interrupted: int | None = None
+    #: why the record of the run (e.g. the --report file) could not be written, if it could not
+    sink_error: str | None = None
 
     def add(self, result: ArticleResult) -> None:
         self.results.append(result)
@@ -58,28 +66,89 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 all done or up to date, 1 some article failed, 128 + signal number if interrupted."""
+        """0 all done or up to date, 1 some article failed or the report could not be written,
+        128 + signal number if interrupted."""
         if self.interrupted is not None:
             return 128 + self.interrupted
-        return 1 if self.failures else 0
+        return 1 if self.failures or self.sink_error is not None else 0
+
+    def counts(self) -> dict[str, int]:
+        """The one definition of each count, shared by the summary line and the totals.
+
+        ``done`` includes ``flagged`` (done, with warnings); every other count is disjoint, so
+        ``done + up to date + left to another run + skipped + failed + not done`` is all articles.
+        """
+        flagged = self.count(Status.FLAGGED)
+        skipped = [r.reason for r in self.results if r.status is Status.SKIPPED]
+        current = sum(1 for reason in skipped if reason.startswith("up to date"))
+        held = sum(1 for reason in skipped if reason.startswith("being processed by another run"))
+        return {
+            "done": self.count(Status.DONE) + flagged,
+            "flagged": flagged,
+            "up to date": current,
+            "left to another run": held,
+            "skipped": len(skipped) - current - held,
+            "failed": self.count(Status.FAILED),
+            "not done": self.count(Status.NOT_DONE),
+        }
 
     def totals(self) -> dict[str, int]:
-        return {status.value: self.count(status) for status in Status}
+        """The counts of :meth:`counts`, plus ``articles``: every article the run saw."""
+        return {"articles": len(self.results), **self.counts()}
 
     def summary_line(self) -> str:
         """E.g. ``12 articles done (2 flagged), 3 up to date, 1 failed``."""
-        flagged = self.count(Status.FLAGGED)
-        done = self.count(Status.DONE) + flagged
+        counts = self.counts()
+        done, flagged = counts.pop("done"), counts.pop("flagged")
         parts = [f"{done} article{'s' if done != 1 else ''} done"]
         if flagged:
             parts[0] += f" ({flagged} flagged)"
-        skipped = [r for r in self.results if r.status is Status.SKIPPED]
-        current = sum(1 for r in skipped if r.reason.startswith("up to date"))
-        counts = (
-            (current, "up to date"),
-            (len(skipped) - current, "left to another run"),
-            (self.count(Status.FAILED), "failed"),
-            (self.count(Status.NOT_DONE), "not done"),
-        )
-        parts += [f"{n} {label}" for n, label in counts if n]
+        parts += [f"{n} {label}" for label, n in counts.items() if n]
         return ", ".join(parts)
+
+
+@dataclass
+class _Group:
+    head: str
+    unit: str
+    tail: str
+    places: list[int] = field(default_factory=list)
+
+
+def group_warnings(warnings: Sequence[str]) -> list[str]:
+    """Repeats of one warning as one line, with how many times and where, in first-seen order.
+
+    ``a, paragraph 2: cut`` three times and ``a, paragraph 5: cut`` once become
+    ``a, paragraphs 2, 5 (4 times): cut``; a warning with no location is counted alike.
+    """
+    groups: dict[tuple[str, str, str], _Group] = {}
+    for warning in warnings:
+        match = _LOCATED.match(warning)
+        if match is None:
+            key, place = (warning, "", ""), 0
+        else:
+            key, place = (match["head"], match["unit"], match["tail"]), int(match["n"])
+        groups.setdefault(key, _Group(*key)).places.append(place)
+    return [_describe(group) for group in groups.values()]
+
+
+def _describe(group: _Group) -> str:
+    count = len(group.places)
+    times = f" ({count} times)" if count > 1 else ""
+    if not group.unit:
+        return f"{group.head}{times}"
+    distinct = sorted(set(group.places))
+    unit = group.unit if len(distinct) == 1 else f"{group.unit}s"
+    where = f"{group.head[: -len(group.unit)]}{unit} {_ranges(distinct)}"
+    return f"{where}{times}{group.tail}"
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[1, 2, 3, 5]`` as ``1-3, 5``."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)

@@ -138,7 +138,9 @@ def test_a_changed_local_model_is_converted_again(
 
     model = build_tiny_translator(tmp_path / "model")
     CTranslate2Backend.load(str(model), "main", CPU, role="translator")
-    build_tiny_translator(model)  # saved again: same name, new file times
+    config = json.loads((model / "config.json").read_text(encoding="utf-8"))
+    config["dropout"] = 0.25  # new content under the same name
+    (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
     CTranslate2Backend.load(str(model), "main", CPU, role="translator")
     assert len(entries(cache)) == 2
 

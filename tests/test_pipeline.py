@@ -161,7 +161,10 @@ def test_only_the_outputs_asked_for_are_written(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ar.txt", "a.summarize.json", "a.txt"]
 
 
-def test_stdin_results_come_back_as_texts_and_nothing_is_written(tmp_path: Path) -> None:
+def test_stdin_results_come_back_as_texts_and_nothing_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where a "-" named file's outputs would go
     stdin = io.BytesIO(b"Breaking news today. The vote passed.\n")
     report = run(echo_config(), ["-"], stdin=stdin)
     (result,) = report.results

@@ -139,8 +139,28 @@ def test_file_vanishing_after_discovery_fails_alone(tmp_path: Path) -> None:
     assert report.count(Status.FLAGGED) + report.count(Status.DONE) == 1
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+class DirectorySwap(VanishingProgress):
+    """Replaces a file by a directory after discovery: unreadable, even for root."""
+
+    def start(self, total: int) -> None:
+        super().start(total)
+        self.victim.mkdir()
+
+
 def test_unreadable_file_fails_alone(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_bytes(GOOD)
+    (tmp_path / "secret.txt").write_bytes(GOOD)
+    config = load_config(None, [s for s in ECHO if s != "--set"])
+    report = run(config, [str(tmp_path)], progress=DirectorySwap(tmp_path / "secret.txt"))
+    (failed,) = report.failures
+    assert failed.name == str(tmp_path / "secret.txt")
+    assert failed.reason.startswith(f"{tmp_path / 'secret.txt'}: ")
+    assert report.count(Status.FLAGGED) + report.count(Status.DONE) == 1
+    assert report.exit_code == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_file_without_read_permission_fails_alone(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "good.txt").write_bytes(GOOD)

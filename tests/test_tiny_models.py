@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -46,18 +45,15 @@ EXPECTED_FILES = {
 }
 
 
-def test_builders_are_fast_small_and_write_only_into_their_directory(
+def test_builders_are_small_and_write_only_into_their_directory(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     root = tmp_path_factory.mktemp("fresh-tiny-models")
-    start = time.perf_counter()
     built = {
         "translator": build_tiny_translator(root / "translator"),
         "summarizer": build_tiny_summarizer(root / "summarizer"),
     }
-    elapsed = time.perf_counter() - start
 
-    assert elapsed < 10, f"building both tiny models took {elapsed:.1f}s"
     assert {path.name for path in root.iterdir()} == {"translator", "summarizer"}
     for name, directory in built.items():
         assert directory == root / name

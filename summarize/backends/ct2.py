@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -12,6 +13,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,12 @@ INSTALL = "pip install 'summarize[fast]'"
 # Tokenizers report a huge sentinel when a model declares no limit.
 _NO_LIMIT = 1_000_000
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# What a conversion is of, written into its folder (CTranslate2 ignores other files).
+_ABOUT = "summarize-conversion.json"
+# Content digests of local model files, by path, size and mtime.
+_DIGESTS = "local-model-digests.json"
+# An unfinished conversion untouched this long was killed: nothing writes to it any more.
+_PARTIAL_GRACE = 3600.0
 
 
 class CTranslate2Backend:
@@ -215,13 +223,21 @@ def converted_model(model_id: str, revision: str, quantization: str, *, role: st
     target = cache_root() / "ct2" / f"{_UNSAFE.sub('_', name.replace('/', '--'))}-{digest}"
     if ctranslate2.contains_model(str(target)):
         log.info("%s: using the CTranslate2 conversion in %s", role, target)
+        _mark_used(target)
         return target
-    _convert(model_id, pinned, config_dir, quantization, target, role)
+    about = {"model": model_id, "revision": pinned, "quantization": quantization}
+    _convert(model_id, pinned, config_dir, quantization, target, role, about)
     return target
 
 
 def _convert(
-    model_id: str, revision: str, config_dir: Path, quantization: str, target: Path, role: str
+    model_id: str,
+    revision: str,
+    config_dir: Path,
+    quantization: str,
+    target: Path,
+    role: str,
+    about: dict[str, str],
 ) -> None:
     import ctranslate2
     from transformers.utils import logging as hf_logging
@@ -245,6 +261,7 @@ def _convert(
     try:
         converter = _converter(model_id, revision, config_dir)
         converter.convert(str(staging / "model"), quantization=quantization)
+        (staging / "model" / _ABOUT).write_text(json.dumps(about, indent=1), encoding="utf-8")
         if target.exists() and not ctranslate2.contains_model(str(target)):
             # Not a whole model, nor one being written (renames are atomic): debris to replace.
             shutil.rmtree(target)
@@ -308,14 +325,115 @@ def _load_hf_parts(model_id: str, revision: str, role: str) -> tuple[Any, Any, A
 
 
 def _local_fingerprint(directory: Path) -> str:
-    """The directory and the size and mtime of its files, which change when it is re-saved."""
+    """The names, sizes and content digests of the directory's files, not where it lies.
+
+    A copy of the directory (``download --to`` on another machine) has the same fingerprint,
+    so it reuses the conversion; re-saved weights get a new one. Digests are remembered by
+    path, size and mtime, so a large model is hashed once.
+    """
     directory = directory.expanduser().resolve()
-    stats = [
-        f"{entry.name}:{entry.stat().st_size}:{entry.stat().st_mtime_ns}"
-        for entry in sorted(directory.iterdir())
-        if entry.is_file()
-    ]
-    return f"local:{directory}:{','.join(stats)}"
+    memo_path = cache_root() / _DIGESTS
+    memo = _read_json(memo_path)
+    files = []
+    for entry in sorted(directory.iterdir()):
+        if entry.is_file():
+            stat = entry.stat()
+            where = f"{entry}:{stat.st_size}:{stat.st_mtime_ns}"
+            if not isinstance(memo.get(where), str):
+                memo[where] = _file_digest(entry)
+            files.append(f"{entry.name}:{stat.st_size}:{memo[where]}")
+    _write_json(memo_path, memo)
+    return f"local:{','.join(files)}"
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing or damaged: a memo, rebuilt as needed
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """Atomically, and only as a memo: a read-only cache just means hashing again next time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.replace(temporary, path)
+    except OSError as exc:
+        log.debug("cannot update %s: %s", path, exc)
+
+
+def _mark_used(target: Path) -> None:
+    """Note the time of use, so that ``summarize cache prune`` keeps what is in use."""
+    with contextlib.suppress(OSError):  # a read-only cache is still usable
+        os.utime(target)
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """One folder of the CTranslate2 cache."""
+
+    path: Path
+    model: str
+    quantization: str
+    size: int
+    #: seconds since the epoch of its last use (or of an unfinished conversion's last write)
+    used: float
+    #: left by a conversion that was killed (or is still running)
+    partial: bool
+
+
+def list_conversions() -> list[Conversion]:
+    """The conversions in the cache and the debris of killed ones, least recently used first."""
+    root = cache_root() / "ct2"
+    if not root.is_dir():
+        return []
+    found = [_describe(entry) for entry in root.iterdir() if entry.is_dir()]
+    return sorted(found, key=lambda c: c.used)
+
+
+def prune_conversions(*, older_than_days: float | None) -> list[Conversion]:
+    """Remove conversions unused for ``older_than_days`` (all when None) and stale debris.
+
+    An unfinished conversion is removed once untouched for an hour, so a running one is left
+    alone. Returns what was removed.
+    """
+    now = time.time()
+    removed = []
+    for conversion in list_conversions():
+        idle = now - conversion.used
+        limit = _PARTIAL_GRACE if conversion.partial else (older_than_days or 0) * 86400
+        if idle >= limit:
+            shutil.rmtree(conversion.path, ignore_errors=True)
+            removed.append(conversion)
+    return removed
+
+
+def _describe(folder: Path) -> Conversion:
+    about = _read_json(folder / _ABOUT)
+    partial = folder.name.endswith(".partial")
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    latest = max((p.stat().st_mtime for p in files), default=0.0) if partial else 0.0
+    name = folder.name.removesuffix(".partial").lstrip(".")
+    return Conversion(
+        path=folder,
+        model=str(about.get("model", name)),
+        quantization=str(about.get("quantization", "?")),
+        size=sum(p.stat().st_size for p in files),
+        used=max(folder.stat().st_mtime, latest),
+        partial=partial,
+    )
 
 
 def _hub_snapshot(model_id: str, revision: str, role: str) -> Path:

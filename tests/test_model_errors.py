@@ -1,0 +1,108 @@
+"""A model that cannot be loaded: one fast, clear error naming every model and each way out."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from summarize.backends.hf import check_models_available, load_advice
+from summarize.errors import ModelError
+
+ARTICLE = b"The vote passed on Tuesday. It was close.\n"
+WAYS_OUT = (
+    "summarize download --to DIR",
+    "--set summarizer.model=DIR",
+    "--set translator.model=DIR",
+    "--set summarizer.backend=echo --set summarizer.model=echo",
+)
+
+
+def run_without_models(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "a.txt").write_bytes(ARTICLE)
+    home = tmp_path / "hf-home"  # an empty cache
+    home.mkdir()
+    base = {k: v for k, v in os.environ.items() if not k.endswith("_OFFLINE")}
+    return subprocess.run(
+        [sys.executable, "-m", "summarize", "run", str(tmp_path / "a.txt")],
+        env={**base, "HF_HOME": str(home), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,  # a retrying hub client takes about 50 s: that is the defect
+    )
+
+
+def assert_one_clear_error(done: subprocess.CompletedProcess[str]) -> None:
+    assert done.returncode == 2
+    assert done.stderr.startswith("summarize: error: 2 model(s) cannot be loaded")
+    assert "sshleifer/distilbart-cnn-12-6 (revision main) is not in" in done.stderr
+    assert "Helsinki-NLP/opus-mt-en-ar (revision main) is not in" in done.stderr
+    for way in WAYS_OUT:
+        assert way in done.stderr
+    assert "Retrying" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_offline_without_models_names_every_model_and_each_way_out(tmp_path: Path) -> None:
+    done = run_without_models(tmp_path, {"HF_HUB_OFFLINE": "1"})
+    assert_one_clear_error(done)
+    assert "HF_HUB_OFFLINE is set" in done.stderr
+    assert "unset HF_HUB_OFFLINE" in done.stderr
+
+
+def test_unreachable_hub_fails_at_once_without_retries(tmp_path: Path) -> None:
+    # HF_HUB_OFFLINE unset; a closed local port stands for a hub that cannot be reached.
+    done = run_without_models(tmp_path, {"HF_ENDPOINT": "http://127.0.0.1:9"})
+    assert_one_clear_error(done)
+    assert "the hub cannot be reached" in done.stderr
+    assert not (tmp_path / "a.summarize.json").exists()
+
+
+def test_missing_local_directories_are_all_named(tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as error:
+        check_models_available(
+            [
+                ("summarizer", str(tmp_path / "no-summarizer"), "main"),
+                ("translator", str(tmp_path / "no-translator"), "main"),
+            ]
+        )
+    message = str(error.value)
+    assert f"summarizer.model: {tmp_path / 'no-summarizer'}: no such directory" in message
+    assert f"translator.model: {tmp_path / 'no-translator'}: no such directory" in message
+
+
+def test_local_model_directories_pass(tiny_models: dict[str, Path]) -> None:
+    check_models_available([(role, str(path), "main") for role, path in tiny_models.items()])
+
+
+def test_load_advice_reads_as_sentences_and_offers_the_tools_own_ways() -> None:
+    advice = load_advice("translator", "org/model", OSError("cannot find config.json\nmore"))
+    assert advice.splitlines()[0] == (
+        "translator.model: cannot load 'org/model': HF_HUB_OFFLINE is set, so only the local "
+        "cache is searched (cannot find config.json)"
+    )
+    assert "summarize download --to DIR" in advice
+    assert "--set translator.model=DIR" in advice
+    assert "copy the cache, point" not in advice
+
+
+def test_log_file_says_when_model_loading_starts_and_ends(
+    tmp_path: Path, tiny_models: dict[str, Path]
+) -> None:
+    (tmp_path / "a.txt").write_bytes(ARTICLE)
+    log = tmp_path.parent / f"{tmp_path.name}.log"
+    with log.open("w") as err:
+        subprocess.run(
+            [sys.executable, "-m", "summarize", "run", str(tmp_path / "a.txt")]
+            + [f"--set={role}.model={path}" for role, path in tiny_models.items()],
+            stderr=err,
+            check=False,
+            timeout=300,
+        )
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert "summarize: INFO: loading models" in lines
+    assert any(line.startswith("summarize: INFO: models loaded in ") for line in lines), lines
+    assert any(line.startswith("summarize: INFO: ") and "a.txt (" in line for line in lines)
