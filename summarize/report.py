@@ -75,9 +75,11 @@ class Report:
             parts[0] += f" ({flagged} flagged)"
         skipped = [r for r in self.results if r.status is Status.SKIPPED]
         current = sum(1 for r in skipped if r.reason.startswith("up to date"))
+        left_out = sum(1 for r in skipped if r.reason.startswith("left out"))
         counts = (
             (current, "up to date"),
-            (len(skipped) - current, "left to another run"),
+            (left_out, "left out"),
+            (len(skipped) - current - left_out, "left to another run"),
             (self.count(Status.FAILED), "failed"),
             (self.count(Status.NOT_DONE), "not done"),
         )
