@@ -238,10 +238,13 @@ class _Selector:
     def reserved_template(self, name: str) -> str | None:
         return next((t for t, regex in self.templates if regex.fullmatch(name)), None)
 
-    def owners(self, name: str) -> set[str]:
-        """The stems whose outputs or references could be called ``name``."""
-        matches = (regex.fullmatch(name) for _, regex in self.templates)
-        return {m.group("stem") for m in matches if m is not None and "stem" in m.groupdict()}
+    def owned(self, name: str, stems: set[str]) -> bool:
+        """Whether ``name`` could be an output or reference of an input with one of ``stems``."""
+        for _, regex in self.templates:
+            match = regex.fullmatch(name)
+            if match is not None and match.groupdict().get("stem") in stems:
+                return True
+        return False
 
 
 def _any_of(patterns: list[str], flags: int = 0) -> Callable[[str], object]:
@@ -296,12 +299,20 @@ def _weigh_reserved(
     skipped: list[Skipped],
 ) -> None:
     """Say why a file named like an output is left out, unless it belongs to an input here."""
-    stems = {Path(entry.name).stem for entry in taken}
+    if not reserved:
+        return
+    stems = {_stem(entry.name) for entry in taken}
     for entry in reserved:
-        if stems.isdisjoint(select.owners(entry.name)):
+        if not select.owned(entry.name, stems):
             template = select.reserved_template(entry.name)
             reason = f"named like the tool's own files ({template}); rename it to process it"
             _skip(skipped, Path(entry.path), reason)
+
+
+def _stem(name: str) -> str:
+    """``Path(name).stem``, without building a Path for every file of a large tree."""
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def _checked_file(

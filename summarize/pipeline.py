@@ -348,7 +348,8 @@ def _claim(article: _Article, ctx: _Context) -> bool:
         outputs.sidecar.parent.mkdir(parents=True, exist_ok=True)
         got = claim(outputs.claim, stale_after=ctx.config.runtime.claim_timeout)
     except OSError as exc:
-        reason = f"{name}: cannot write in {outputs.sidecar.parent} ({exc.strerror or exc})"
+        folder = display_name(outputs.sidecar.parent)
+        reason = f"{name}: cannot write in {folder} ({exc.strerror or exc})"
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             reason += "; use --output-dir DIR for read-only inputs"
         return _settle(article, ctx, Status.FAILED, reason)
@@ -709,7 +710,8 @@ def _finish(article: _Article, config: Config, models: Models, sig: str) -> Arti
     try:
         write_outputs(outputs, by_path, _sidecar(article, config, models, sig))
     except OSError as exc:
-        reason = f"{name}: cannot write outputs ({exc.strerror or exc}: {exc.filename or ''})"
+        where = display_name(exc.filename or "")
+        reason = f"{name}: cannot write outputs ({exc.strerror or exc}: {where})"
         return ArticleResult(name, Status.FAILED, reason, seconds=article.seconds)
     article.add_time("write", time.perf_counter() - started)
     for warning in article.warnings:

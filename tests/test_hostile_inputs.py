@@ -16,6 +16,7 @@ import pytest
 
 from summarize.cli import main
 from summarize.config import load_config
+from summarize.files import display_name
 from summarize.pipeline import plan, run
 from summarize.report import Report, Status
 from tests.conftest import ECHO, SEEDS
@@ -470,10 +471,11 @@ def test_output_dir_that_is_a_regular_file_is_a_usage_error(
     assert f"{target}: --output-dir is not a directory" in err
 
 
+@pytest.mark.parametrize("folder_name", [b"in", b"caf\xe9"], ids=["utf8", "not-utf8"])
 def test_output_replaced_by_a_directory_is_not_up_to_date_and_named_when_forced(
-    tmp_path: Path,
+    tmp_path: Path, folder_name: bytes
 ) -> None:
-    folder = tmp_path / "in"
+    folder = tmp_path / os.fsdecode(folder_name)
     folder.mkdir()
     (folder / "a.txt").write_bytes(GOOD)
     assert main(["run", str(folder), *ECHO, "-q"]) == 0
@@ -484,8 +486,30 @@ def test_output_replaced_by_a_directory_is_not_up_to_date_and_named_when_forced(
     code, records = report_of(folder, "--force")
     assert code == 1
     reason = records["a.txt"]["reason"]
-    assert reason.endswith(f"{summary})")
+    assert reason.endswith(f"{display_name(summary)})")
     assert ".tmp" not in reason
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS refuses file names that are not UTF-8")
+def test_folder_that_cannot_be_made_fails_its_article_without_read_only_advice(
+    tmp_path: Path,
+) -> None:
+    """The advice to use --output-dir is for permission errors only; the folder is named
+    printably even when its name is not UTF-8."""
+    folder = tmp_path / "in"
+    sub = os.fsdecode(b"caf\xe9")
+    (folder / sub).mkdir(parents=True)
+    (folder / sub / "a.txt").write_bytes(GOOD)
+    (folder / "b.txt").write_bytes(GOOD)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / sub).write_text("a file where the folder would go", encoding="utf-8")
+    code, records = report_of(folder, "-o", str(out))
+    assert code == 1
+    assert records["b.txt"]["status"] in {"done", "flagged"}
+    reason = records["a.txt"]["reason"]
+    assert f"cannot write in {out}/caf\\xe9 (" in reason
+    assert "--output-dir" not in reason
 
 
 # --- 9.18: the run's own report is never an input -------------------------------------------
