@@ -119,13 +119,14 @@ def find_inputs(
     """Expand files, directories (recursively) and ``-`` into jobs, each file once, in order.
 
     Hidden files and directories, names shaped like a ``reserved`` template (the tool's own
-    outputs, references), ``input.exclude`` matches and the files in ``exclude`` (the run's own
-    report) are left out of directory searches; symlinks are not followed out of the directory
-    given, and a file reached both directly and through a symlink is done under its own name.
+    outputs, references), ``input.exclude`` matches and the files and folders in ``exclude``
+    (the run's own report and output directory) are left out of directory searches; symlinks
+    are not followed out of the directory given, and a file reached both directly and through a
+    symlink is done under its own name.
     Every path left out that could have been meant as an article goes to ``skipped`` with the
     reason. A path named on the command line that cannot be an input is a UsageError.
     """
-    select = _Selector(settings, reserved)
+    select = _Selector(settings, reserved, exclude)
     left_out = skipped if skipped is not None else []
     found: list[_Found] = []
     for raw in paths:
@@ -135,8 +136,7 @@ def find_inputs(
             found.append(_Found(Job(None), None, link=False))
         else:
             found += _named(Path(raw), select, left_out)
-    excluded = {os.path.realpath(p) for p in exclude}
-    return _once_each([f for f in found if f.key not in excluded], left_out)
+    return _once_each([f for f in found if f.key not in select.own_files], left_out)
 
 
 @dataclass(frozen=True)
@@ -215,7 +215,10 @@ _HIDDEN = "hidden file (its name starts with '.')"
 class _Selector:
     """The name tests of a directory search, compiled once: they run for every file."""
 
-    def __init__(self, settings: InputSettings, reserved: Sequence[str]) -> None:
+    def __init__(
+        self, settings: InputSettings, reserved: Sequence[str], own_files: Sequence[Path] = ()
+    ) -> None:
+        self.own_files = {os.path.realpath(p) for p in own_files}
         wanted = [fnmatch.translate(g) for g in settings.globs]
         self.wanted = _any_of(wanted)
         self.wanted_ignoring_case = _any_of(wanted, re.IGNORECASE)
@@ -272,7 +275,8 @@ def _walk(root: Path, select: _Selector, skipped: list[Skipped]) -> Iterator[_Fo
         subfolders, taken, reserved = [], [], []
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                if not entry.name.startswith("."):
+                mine = os.path.join(real_root, prefix + entry.name) in select.own_files
+                if not entry.name.startswith(".") and not mine:
                     subfolders.append((entry.path, f"{prefix}{entry.name}/"))
                 continue
             verdict = select.verdict(entry.name, prefix + entry.name)

@@ -225,14 +225,16 @@ def plan(
     """What :func:`run` would do with each article, without loading a model or writing a file.
 
     Reasons: new, input changed, settings changed, outputs missing, sidecar unreadable, forced.
-    Paths left out by discovery go to ``skipped``; files in ``exclude`` are never inputs.
+    Paths left out by discovery go to ``skipped``; files in ``exclude`` and under ``output_dir``
+    are never inputs.
     """
     if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"{output_dir}: --output-dir is not a directory")
     sig = signature(config)
     planned = []
+    own = [*exclude, output_dir] if output_dir is not None else exclude
     for job in find_inputs(
-        paths, config.input, config.reserved_names, exclude=exclude, skipped=skipped
+        paths, config.input, config.reserved_names, exclude=own, skipped=skipped
     ):
         if job.path is None:
             planned.append(Planned(job, None, "stdin"))

@@ -529,3 +529,24 @@ def test_report_inside_the_input_tree_is_not_an_input(
     capsys.readouterr()
     assert main(["run", str(folder), *ECHO, "--dry-run", "--report", str(report)]) == 0
     assert "zreport" not in capsys.readouterr().out
+
+
+def test_output_dir_inside_the_input_tree_is_not_searched(tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(GOOD)
+    out = folder / "out"
+    assert report_of(folder, "-o", str(out))[0] == 0
+    code, records = report_of(folder, "-o", str(out))
+    assert code == 0
+    assert {name: r["reason"] for name, r in records.items()} == {"a.txt": "up to date"}
+
+
+def test_summary_line_counts_paths_left_out_apart_from_other_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.txt").write_bytes(GOOD)
+    (tmp_path / "UP.TXT").write_bytes(GOOD)
+    capsys.readouterr()
+    assert main(["run", str(tmp_path), *ECHO]) == 0
+    assert capsys.readouterr().err.rstrip().endswith("1 article done (1 flagged), 1 left out")
