@@ -18,8 +18,9 @@ from summarize import __version__
 from summarize.config import Config, load_config_with_origins, to_toml
 from summarize.download import download_models
 from summarize.errors import SummarizeError, UsageError
+from summarize.files import Skipped
 from summarize.interrupts import stop_on_signals
-from summarize.pipeline import plan, run
+from summarize.pipeline import Planned, plan, run
 from summarize.report import ArticleResult, Report, Status
 
 if TYPE_CHECKING:
@@ -235,6 +236,7 @@ def _command(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     if args.dry_run:
         return _dry_run(args, config)
+    own_files = [args.report] if args.report else []
     with _report_sink(args.report) as jsonl:
         report = Report(sink=_ResultSink(jsonl))
         run(
@@ -246,6 +248,7 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
             stdin=sys.stdin.buffer if "-" in args.paths else None,
             progress=_TqdmProgress(disable=args.quiet or not sys.stderr.isatty()),
             report=report,
+            exclude=own_files,
         )
         if jsonl is not None:
             jsonl.totals(report)
@@ -257,15 +260,39 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     return report.exit_code
 
 
+_LABEL_WIDTH = 20
+
+
 def _dry_run(args: argparse.Namespace, config: Config) -> int:
-    planned = plan(config, args.paths, force=args.force, output_dir=args.output_dir)
-    width = max((len(p.reason or "up to date") for p in planned), default=0)
-    for item in planned:
-        print(f"{item.reason or 'up to date':<{width}}  {item.job.name}")
+    skipped: list[Skipped] = []
+    planned = plan(
+        config,
+        args.paths,
+        force=args.force,
+        output_dir=args.output_dir,
+        exclude=[args.report] if args.report else [],
+        skipped=skipped,
+    )
+    rows = [(_planned_label(p), p.job.name) for p in planned]
+    rows += [(f"left out: {s.reason}", s.name) for s in skipped]
+    # Long reasons do not widen the column of the usual short ones.
+    width = max((len(label) for label, _ in rows if len(label) <= _LABEL_WIDTH), default=0)
+    for label, name in rows:
+        print(f"{label:<{width}}  {name}")
     if not args.quiet:
-        todo = sum(1 for p in planned if p.reason is not None)
-        print(f"{todo} to do, {len(planned) - todo} up to date", file=sys.stderr)
+        failing = sum(1 for p in planned if p.error is not None)
+        todo = sum(1 for p in planned if p.reason is not None) - failing
+        counts = f"{todo} to do, {sum(1 for p in planned if p.reason is None)} up to date"
+        extra = ((failing, "cannot be done"), (len(skipped), "left out"))
+        counts += "".join(f", {n} {label}" for n, label in extra if n)
+        print(counts, file=sys.stderr)
     return 0
+
+
+def _planned_label(item: Planned) -> str:
+    if item.error is not None:
+        return f"cannot be done: {item.error}"
+    return item.reason or "up to date"
 
 
 def _cmd_download(args: argparse.Namespace, config: Config) -> int:

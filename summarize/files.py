@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import glob
 import hashlib
@@ -10,6 +11,7 @@ import logging
 import os
 import re
 import secrets
+import stat as statmod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +21,18 @@ from summarize.config import InputSettings, OutputSettings
 from summarize.errors import UsageError
 
 __all__ = [
+    "FileTooLarge",
     "Job",
     "Outputs",
+    "Skipped",
+    "display_name",
     "find_inputs",
     "fingerprint",
+    "name_too_long",
     "output_paths",
+    "read_regular",
     "read_sidecar",
+    "read_snapshot",
     "remove_temporaries",
     "stale_reason",
     "write_atomic",
@@ -46,10 +54,40 @@ class Job:
 
     path: Path | None
     root: Path | None = None
+    #: the resolved file when discovery found ``path`` to be a symlink: it is opened instead,
+    #: without following links, so a swap after discovery cannot redirect the read
+    target: Path | None = None
 
     @property
     def name(self) -> str:
-        return "<stdin>" if self.path is None else str(self.path)
+        """The path for messages, reports and sidecars: always printable and encodable."""
+        return "<stdin>" if self.path is None else display_name(self.path)
+
+    @property
+    def source(self) -> Path | None:
+        """The file to open (never through a symlink)."""
+        return self.target or self.path
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A path discovery saw and left out, with the reason the user is told."""
+
+    path: Path
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return display_name(self.path)
+
+
+def display_name(path: Path | str) -> str:
+    r"""``path`` as text that any encoder accepts: bytes that are not UTF-8 become ``\xNN``.
+
+    File names are bytes; Python keeps undecodable ones as lone surrogates, which UTF-8 output
+    (sidecars, reports, logs) refuses.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)
@@ -71,67 +109,154 @@ class Outputs:
 
 
 def find_inputs(
-    paths: Sequence[str], settings: InputSettings, reserved: Sequence[str]
+    paths: Sequence[str],
+    settings: InputSettings,
+    reserved: Sequence[str],
+    *,
+    exclude: Sequence[Path] = (),
+    skipped: list[Skipped] | None = None,
 ) -> list[Job]:
-    """Expand files, directories (recursively) and ``-`` into jobs, each path once, in order.
+    """Expand files, directories (recursively) and ``-`` into jobs, each file once, in order.
 
     Hidden files and directories, names shaped like a ``reserved`` template (the tool's own
-    outputs, references) and ``input.exclude`` matches are left out of directory searches;
-    symlinks are not followed out of the directory given.
+    outputs, references), ``input.exclude`` matches and the files and folders in ``exclude``
+    (the run's own report and output directory) are left out of directory searches; symlinks
+    are not followed out of the directory given, and a file reached both directly and through a
+    symlink is done under its own name.
+    Every path left out that could have been meant as an article goes to ``skipped`` with the
+    reason. A path named on the command line that cannot be an input is a UsageError.
     """
-    select = _Selector(settings, reserved)
-    jobs: list[Job] = []
-    seen: set[str] = set()
+    select = _Selector(settings, reserved, exclude)
+    left_out = skipped if skipped is not None else []
+    found: list[_Found] = []
     for raw in paths:
         if raw == STDIN:
-            if any(job.path is None for job in jobs):
+            if any(f.job.path is None for f in found):
                 raise UsageError("'-' (standard input) given more than once")
-            jobs.append(Job(None))
-            continue
-        path = Path(raw)
-        if path.is_dir():
-            root, found = path, _walk(path, select)
-        elif path.is_file():
-            if select.reserved(path.name):
-                log.warning("%s: skipped: named like an output or a reference", path)
-                continue
-            root, found = path.parent, iter([(path, os.path.realpath(path))])
-        elif path.exists():
-            raise UsageError(f"{path}: not a regular file or directory")
+            found.append(_Found(Job(None), None, link=False))
         else:
-            raise UsageError(f"{path}: no such file or directory")
-        for file, key in found:
-            if key not in seen:
-                seen.add(key)
-                jobs.append(Job(file, root))
+            found += _named(Path(raw), select, left_out)
+    return _once_each([f for f in found if f.key not in select.own_files], left_out)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A job and its real path (None for standard input), to take each file once."""
+
+    job: Job
+    key: str | None
+    link: bool
+
+
+def _named(path: Path, select: _Selector, skipped: list[Skipped]) -> list[_Found]:
+    """What a path given on the command line stands for."""
+    name = display_name(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise UsageError(f"{name}: {_not_found(path, exc)}") from None
+    if statmod.S_ISDIR(mode):
+        return list(_walk(path, select, skipped))
+    if not statmod.S_ISREG(mode):
+        raise UsageError(f"{name}: not a regular file or directory")
+    template = select.reserved_template(path.name)
+    if template is not None:
+        raise UsageError(
+            f"{name}: named like the tool's own files ({template}), so never an input; "
+            "rename it to process it"
+        )
+    real = os.path.realpath(path)
+    link = path.is_symlink()
+    return [_Found(Job(path, path.parent, Path(real) if link else None), real, link)]
+
+
+def _not_found(path: Path, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "symlink loop: cannot resolve it"
+    if exc.errno == errno.ENOENT and os.path.lexists(path):
+        return f"dangling symlink: its target {display_name(os.readlink(path))} does not exist"
+    if exc.errno == errno.ENOENT:
+        return "no such file or directory"
+    return f"cannot access it ({exc.strerror})"
+
+
+def _once_each(found: list[_Found], skipped: list[Skipped]) -> list[Job]:
+    """The jobs, each file once: under its own name rather than through a symlink to it."""
+    chosen: dict[str, _Found] = {}
+    for item in found:
+        if item.key is not None:
+            first = chosen.get(item.key)
+            if first is None or (first.link and not item.link):
+                chosen[item.key] = item
+    jobs = []
+    for item in found:
+        best = item if item.key is None else chosen[item.key]
+        if best is item:
+            jobs.append(item.job)
+        elif item.job.path != best.job.path and item.job.path is not None:
+            _skip(skipped, item.job.path, f"the same file as {best.job.name}, done under that name")
     return jobs
+
+
+def _skip(skipped: list[Skipped], path: Path, reason: str, level: int = logging.WARNING) -> None:
+    entry = Skipped(path, reason)
+    skipped.append(entry)
+    log.log(level, "%s: skipped: %s", entry.name, reason)
+
+
+# What a directory search does with a file name: take it, weigh it against its folder's inputs
+# (it may be one of their outputs), or leave it out silently (not an article's name at all).
+_TAKE = "take"
+_RESERVED = "reserved"
+_SILENT = ""
+_HIDDEN = "hidden file (its name starts with '.')"
 
 
 class _Selector:
     """The name tests of a directory search, compiled once: they run for every file."""
 
-    def __init__(self, settings: InputSettings, reserved: Sequence[str]) -> None:
-        self.wanted = _any_of([fnmatch.translate(g) for g in settings.globs])
+    def __init__(
+        self, settings: InputSettings, reserved: Sequence[str], own_files: Sequence[Path] = ()
+    ) -> None:
+        self.own_files = {os.path.realpath(p) for p in own_files}
+        wanted = [fnmatch.translate(g) for g in settings.globs]
+        self.wanted = _any_of(wanted)
+        self.wanted_ignoring_case = _any_of(wanted, re.IGNORECASE)
         self.excluded = _any_of([fnmatch.translate(x) for x in settings.exclude])
         self.reserved = _any_of([_template_regex(t) for t in reserved])
+        self.templates = [(t, re.compile(_owner_regex(t))) for t in reserved]
 
-    def __call__(self, name: str, relative: str) -> bool:
-        return (
-            not name.startswith(".")
-            and bool(self.wanted(name))
-            and not self.excluded(name)
-            and not self.excluded(relative)
-            and not self.reserved(name)
-        )
+    def verdict(self, name: str, relative: str) -> str:
+        """_TAKE, _RESERVED, _SILENT or the reason the file is left out."""
+        if not self.wanted(name):
+            if self.wanted_ignoring_case(name):
+                return "matches input.globs only when ignoring case (globs are case-sensitive)"
+            return _SILENT
+        if name.startswith("."):
+            return _HIDDEN
+        if self.excluded(name) or self.excluded(relative):
+            return _SILENT
+        return _RESERVED if self.reserved(name) else _TAKE
+
+    def reserved_template(self, name: str) -> str | None:
+        return next((t for t, regex in self.templates if regex.fullmatch(name)), None)
+
+    def owned(self, name: str, stems: set[str]) -> bool:
+        """Whether ``name`` could be an output or reference of an input with one of ``stems``."""
+        for _, regex in self.templates:
+            match = regex.fullmatch(name)
+            if match is not None and match.groupdict().get("stem") in stems:
+                return True
+        return False
 
 
-def _any_of(patterns: list[str]) -> Callable[[str], object]:
+def _any_of(patterns: list[str], flags: int = 0) -> Callable[[str], object]:
     if not patterns:
         return lambda name: None
-    return re.compile("|".join(f"(?:{p})" for p in patterns)).fullmatch
+    return re.compile("|".join(f"(?:{p})" for p in patterns), flags).fullmatch
 
 
-def _walk(root: Path, select: _Selector) -> Iterator[tuple[Path, str]]:
+def _walk(root: Path, select: _Selector, skipped: list[Skipped]) -> Iterator[_Found]:
     """Files under ``root`` in sorted order, each with its real path (to see it only once).
 
     os.scandir's entries spare a stat per file, and the real path of a plain file is the real
@@ -145,40 +270,79 @@ def _walk(root: Path, select: _Selector) -> Iterator[tuple[Path, str]]:
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
         except OSError as exc:
-            log.warning("%s: cannot list directory (%s)", folder, exc.strerror)
+            _skip(skipped, Path(folder), f"cannot list this directory ({exc.strerror})")
             continue
-        subfolders = []
+        subfolders, taken, reserved = [], [], []
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                if not entry.name.startswith("."):
+                mine = os.path.join(real_root, prefix + entry.name) in select.own_files
+                if not entry.name.startswith(".") and not mine:
                     subfolders.append((entry.path, f"{prefix}{entry.name}/"))
-            elif select(entry.name, prefix + entry.name):
-                found = _checked_file(entry, real_root, root)
-                if found is not None:
-                    yield found[0], found[1] or os.path.join(real_root, prefix + entry.name)
+                continue
+            verdict = select.verdict(entry.name, prefix + entry.name)
+            if verdict == _TAKE:
+                taken.append(entry)
+            elif verdict == _RESERVED:
+                reserved.append(entry)
+            elif verdict:
+                level = logging.INFO if verdict == _HIDDEN else logging.WARNING
+                _skip(skipped, Path(entry.path), verdict, level)
+        _weigh_reserved(reserved, taken, select, skipped)
+        for entry in taken:
+            key = os.path.join(real_root, prefix + entry.name)
+            item = _checked_file(entry, key, real_root, root, skipped)
+            if item is not None:
+                yield item
         pending.extend(reversed(subfolders))
 
 
+def _weigh_reserved(
+    reserved: list[os.DirEntry[str]],
+    taken: list[os.DirEntry[str]],
+    select: _Selector,
+    skipped: list[Skipped],
+) -> None:
+    """Say why a file named like an output is left out, unless it belongs to an input here."""
+    if not reserved:
+        return
+    stems = {_stem(entry.name) for entry in taken}
+    for entry in reserved:
+        if not select.owned(entry.name, stems):
+            template = select.reserved_template(entry.name)
+            reason = f"named like the tool's own files ({template}); rename it to process it"
+            _skip(skipped, Path(entry.path), reason)
+
+
+def _stem(name: str) -> str:
+    """``Path(name).stem``, without building a Path for every file of a large tree."""
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
+
+
 def _checked_file(
-    entry: os.DirEntry[str], real_root: str, root: Path
-) -> tuple[Path, str | None] | None:
-    """The entry as an input and, for a symlink, its target; None if it must not be read."""
+    entry: os.DirEntry[str], key: str, real_root: str, root: Path, skipped: list[Skipped]
+) -> _Found | None:
+    """The entry as an input (a symlink as its target); None if it must not be read."""
     path = Path(entry.path)
     if entry.is_symlink():
         target = os.path.realpath(entry.path)
         if os.path.commonpath([target, real_root]) != real_root:
-            log.warning("%s: skipped: symlink points outside %s", path, root)
+            _skip(skipped, path, f"symlink to a file outside {display_name(root)}, not followed")
             return None
-        return path, target  # a dangling one is kept, to be reported as unreadable
+        # A dangling one is kept, to be reported as unreadable.
+        return _Found(Job(path, root, Path(target)), target, link=True)
     if not entry.is_file(follow_symlinks=False):
-        # A FIFO or a device would block or never end.
-        log.warning("%s: skipped: not a regular file", path)
+        _skip(skipped, path, "not a regular file (a FIFO or a device would block or never end)")
         return None
-    return path, None
+    return _Found(Job(path, root), key, link=False)
 
 
 def _template_regex(template: str) -> str:
     return re.escape(template).replace(re.escape("{stem}"), ".+")
+
+
+def _owner_regex(template: str) -> str:
+    return re.escape(template).replace(re.escape("{stem}"), "(?P<stem>.+)", 1)
 
 
 def output_paths(
@@ -204,11 +368,119 @@ def output_paths(
     )
 
 
-def fingerprint(path: Path, data: bytes | None = None) -> dict[str, Any]:
-    """Size, mtime and sha256 of an input, as stored in its sidecar."""
-    stat = path.stat()
+# write_atomic's temporary files add ".", "." + 8 hex digits and ".tmp" to an output's name.
+_TEMPORARY_EXTRA = 14
+# Names shorter than this fit every file system: no need to ask the folder's limit.
+_SURELY_SHORT = 128
+
+
+def name_too_long(outputs: Outputs) -> str | None:
+    """Why an output's name (or its temporary's) is over its file system's limit, if it is.
+
+    Checked while planning, so such an article fails alone instead of stopping the run.
+    """
+    longest = max((*outputs.texts(), outputs.sidecar), key=lambda p: len(os.fsencode(p.name)))
+    need = len(os.fsencode(longest.name)) + _TEMPORARY_EXTRA
+    if need < _SURELY_SHORT:
+        return None
+    limit = _name_max(longest.parent)
+    if need <= limit:
+        return None
+    return (
+        f"file name too long for its outputs ({display_name(longest.name)} and its temporary "
+        f"file need {need} bytes, the file system allows {limit}); shorten the input's name"
+    )
+
+
+def _name_max(folder: Path) -> int:
+    for existing in (folder, *folder.parents):  # an output directory may not exist yet
+        try:
+            return os.pathconf(existing, "PC_NAME_MAX")
+        except (OSError, ValueError):
+            continue
+    return 255
+
+
+class FileTooLarge(OSError):
+    """A file holds more bytes than the reader's limit (``size``, as far as it was seen)."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        super().__init__(errno.EFBIG, f"{size} bytes", str(path))
+        self.size = size
+
+
+# Non-blocking, so opening a FIFO returns at once (and is then refused, as not a regular file).
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_KINDS = (
+    (statmod.S_ISDIR, "a directory"),
+    (statmod.S_ISFIFO, "a FIFO"),
+    (statmod.S_ISSOCK, "a socket"),
+    (statmod.S_ISCHR, "a device"),
+    (statmod.S_ISBLK, "a device"),
+)
+
+
+def read_regular(
+    path: Path, *, max_bytes: int | None = None, follow_symlinks: bool = False
+) -> bytes:
+    """The bytes of the regular file ``path``, never blocking on a FIFO or device.
+
+    Raises OSError: the path is a symlink (unless ``follow_symlinks``), not a regular file,
+    more than ``max_bytes`` (FileTooLarge), changed while being read, or cannot be read.
+    """
+    return read_snapshot(path, max_bytes=max_bytes, follow_symlinks=follow_symlinks)[0]
+
+
+def read_snapshot(
+    path: Path, *, max_bytes: int | None = None, follow_symlinks: bool = False
+) -> tuple[bytes, os.stat_result]:
+    """Like :func:`read_regular`, with the file's stat that holds for exactly these bytes.
+
+    The open descriptor is stat'ed before and after the read; a file written meanwhile is read
+    once more, and fails when it changes again.
+    """
+    for _ in range(2):
+        data, before, after = _read_once(path, max_bytes, follow_symlinks)
+        if _same_file_state(before, after) and len(data) == after.st_size:
+            return data, after
+    raise OSError(errno.EAGAIN, "changed while being read", str(path))
+
+
+def _read_once(
+    path: Path, max_bytes: int | None, follow_symlinks: bool
+) -> tuple[bytes, os.stat_result, os.stat_result]:
+    flags = _READ_FLAGS if follow_symlinks else _READ_FLAGS | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as fh:
+        before = os.fstat(fd)
+        if not statmod.S_ISREG(before.st_mode):
+            kind = next((k for test, k in _KINDS if test(before.st_mode)), "special")
+            raise OSError(errno.EINVAL, f"not a regular file but {kind}", str(path))
+        if max_bytes is not None and before.st_size > max_bytes:
+            raise FileTooLarge(path, before.st_size)
+        data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+        after = os.fstat(fd)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise FileTooLarge(path, max(len(data), after.st_size))
+    return data, before, after
+
+
+def _same_file_state(before: os.stat_result, after: os.stat_result) -> bool:
+    return (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
+
+
+def fingerprint(
+    path: Path, data: bytes | None = None, stat: os.stat_result | None = None
+) -> dict[str, Any]:
+    """Size, mtime and sha256 of an input, as stored in its sidecar.
+
+    Give the ``data`` and ``stat`` of one :func:`read_snapshot`, so the record describes exactly
+    the bytes that were processed; without them the file is read here.
+    """
     if data is None:
-        data = path.read_bytes()
+        data, stat = read_snapshot(path, follow_symlinks=True)
+    elif stat is None:
+        stat = path.stat()
     return {
         "size": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
@@ -236,7 +508,7 @@ def stale_reason(source: Path, outputs: Outputs, signature: str) -> str | None:
         return "new" if not outputs.sidecar.exists() else "sidecar unreadable"
     if sidecar.get("signature") != signature:
         return "settings changed"
-    if not all(p.exists() for p in outputs.texts()):
+    if not all(p.is_file() for p in outputs.texts()):
         return "outputs missing"
     recorded = sidecar.get("input", {})
     try:
@@ -246,7 +518,7 @@ def stale_reason(source: Path, outputs: Outputs, signature: str) -> str | None:
     if recorded.get("size") == stat.st_size and recorded.get("mtime_ns") == stat.st_mtime_ns:
         return None
     try:
-        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        digest = hashlib.sha256(read_regular(source, follow_symlinks=True)).hexdigest()
     except OSError:
         return "input unreadable"
     return None if digest == recorded.get("sha256") else "input changed"
@@ -261,10 +533,17 @@ def write_atomic(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(temp, path)
+        _replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def _replace(temp: Path, path: Path) -> None:
+    try:
+        os.replace(temp, path)
+    except OSError as exc:  # name the output, not the temporary file the user never saw
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
 
 
 def remove_temporaries(outputs: Outputs) -> None:

@@ -24,13 +24,18 @@ from summarize.config import (
     as_dict,
     signature,
 )
-from summarize.errors import InputError
+from summarize.errors import InputError, UsageError
 from summarize.files import (
+    FileTooLarge,
     Job,
     Outputs,
+    Skipped,
+    display_name,
     find_inputs,
     fingerprint,
+    name_too_long,
     output_paths,
+    read_snapshot,
     remove_temporaries,
     stale_reason,
     write_outputs,
@@ -140,6 +145,7 @@ def run(
     progress: Progress | None = None,
     models: Models | None = None,
     report: Report | None = None,
+    exclude: Sequence[Path] = (),
 ) -> Report:
     """Process every article under ``paths`` that is not up to date; never raises per article.
 
@@ -150,12 +156,18 @@ def run(
     SIGHUP turned into :class:`~summarize.errors.Interrupted`), also while loading the models,
     it stops between two steps, leaves no partial file and no claim, and returns the report
     with the articles not done. With ``fail_fast`` no article starts a step after a failure.
+    Files in ``exclude`` (the run's own report) are never inputs; paths that discovery leaves
+    out are reported as skipped.
     """
     ctx = _Context(
         config, signature(config), force, stdin, progress or _NoProgress(),
         report if report is not None else Report(),
     )  # fmt: skip
-    pending = _pending(plan(config, paths, force=force, output_dir=output_dir), ctx.report)
+    left_out: list[Skipped] = []
+    planned = plan(
+        config, paths, force=force, output_dir=output_dir, exclude=exclude, skipped=left_out
+    )
+    pending = _pending(planned, ctx.report, left_out)
     if not pending:
         return ctx.report
     waves = [
@@ -198,11 +210,15 @@ def _not_done(pending: list[_Article], report: Report, reason: str) -> None:
 
 @dataclass(frozen=True)
 class Planned:
-    """One article and why it is to be done; ``reason`` None means up to date."""
+    """One article and why it is to be done; ``reason`` None means up to date.
+
+    ``error`` says why it cannot be done at all (it fails without being read).
+    """
 
     job: Job
     outputs: Outputs | None
     reason: str | None
+    error: str | None = None
 
 
 def plan(
@@ -211,27 +227,57 @@ def plan(
     *,
     force: bool = False,
     output_dir: Path | None = None,
+    exclude: Sequence[Path] = (),
+    skipped: list[Skipped] | None = None,
 ) -> list[Planned]:
     """What :func:`run` would do with each article, without loading a model or writing a file.
 
     Reasons: new, input changed, settings changed, outputs missing, sidecar unreadable, forced.
+    Paths left out by discovery go to ``skipped``; files in ``exclude`` and under ``output_dir``
+    are never inputs.
     """
+    if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
+        raise UsageError(f"{output_dir}: --output-dir is not a directory")
     sig = signature(config)
     planned = []
-    for job in find_inputs(paths, config.input, config.reserved_names):
+    own = [*exclude, output_dir] if output_dir is not None else exclude
+    for job in find_inputs(
+        paths, config.input, config.reserved_names, exclude=own, skipped=skipped
+    ):
         if job.path is None:
             planned.append(Planned(job, None, "stdin"))
             continue
-        outputs = output_paths(job.path, config.output, output_dir, job.root)
-        reason = "forced" if force else stale_reason(job.path, outputs, sig)
-        planned.append(Planned(job, outputs, reason))
+        planned.append(_plan_file(job, job.path, config, sig, force, output_dir))
     return planned
 
 
-def _pending(planned: list[Planned], report: Report) -> list[_Article]:
+def _plan_file(
+    job: Job, path: Path, config: Config, sig: str, force: bool, output_dir: Path | None
+) -> Planned:
+    outputs = output_paths(path, config.output, output_dir, job.root)
+    problem = name_too_long(outputs)
+    if problem is not None:
+        return Planned(job, outputs, "cannot be done", error=problem)
+    try:
+        reason = "forced" if force else stale_reason(path, outputs, sig)
+    except OSError as exc:  # one article's outputs, not a reason to stop the run
+        error = f"cannot check its outputs ({exc.strerror or exc})"
+        return Planned(job, outputs, "cannot be done", error=error)
+    return Planned(job, outputs, reason)
+
+
+def _pending(
+    planned: list[Planned], report: Report, left_out: Sequence[Skipped] = ()
+) -> list[_Article]:
+    for skipped in left_out:
+        report.add(ArticleResult(skipped.name, Status.SKIPPED, f"left out: {skipped.reason}"))
     pending = []
     for item in planned:
-        if item.reason is None:
+        if item.error is not None:
+            report.add(
+                ArticleResult(item.job.name, Status.FAILED, f"{item.job.name}: {item.error}")
+            )
+        elif item.reason is None:
             report.add(ArticleResult(item.job.name, Status.SKIPPED, "up to date"))
         else:
             log.debug("%s: to do (%s)", item.job.name, item.reason)
@@ -438,24 +484,37 @@ def _read(article: _Article, config: Config, stdin: BinaryIO | None) -> None:
 
 
 def _load(article: _Article, max_bytes: int, stdin: BinaryIO | None) -> bytes:
-    """The article's bytes, size-checked before reading so a huge file is never loaded."""
-    name, path = article.job.name, article.job.path
+    """The article's bytes, size-checked before reading so a huge file is never loaded.
+
+    A file is opened without following a symlink (discovery resolved those it accepted), so
+    one swapped in since cannot make the run read a file outside the tree; and without
+    blocking, so a FIFO swapped in is refused instead of hanging the run.
+    """
+    name, path = article.job.name, article.job.source
     too_big = f"is more than input.max_bytes ({max_bytes}); raise it to process this file"
     try:
         if path is None:
             data = stdin.read(max_bytes + 1) if stdin is not None else b""
             article.input_info = {"path": name}
         else:
-            size = path.stat().st_size
-            if size > max_bytes:
-                raise InputError(f"{name}: {size} bytes {too_big}")
-            data = path.read_bytes()
-            article.input_info = {"path": name, **fingerprint(path, data)}
+            data, stat = read_snapshot(path, max_bytes=max_bytes)
+            article.input_info = {"path": name, **fingerprint(path, data, stat)}
+    except FileTooLarge as exc:
+        raise InputError(f"{name}: {exc.size} bytes {too_big}") from exc
     except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+        raise InputError(f"{name}: cannot read ({_read_error(article.job, exc)})") from exc
     if len(data) > max_bytes:  # grew since stat, or standard input
         raise InputError(f"{name}: the input {too_big}")
     return data
+
+
+def _read_error(job: Job, exc: OSError) -> str:
+    if exc.errno != errno.ELOOP:
+        return str(exc.strerror or exc)
+    if job.target is None:
+        return "it became a symlink after the run started; not followed"
+    target = display_name(job.target)
+    return f"{target} is a symlink, not followed (a loop, or replaced since the run started)"
 
 
 def _check_language(article: _Article, doc: Document, mode: str) -> None:
@@ -749,14 +808,15 @@ def _finish(article: _Article, config: Config, models: Models, sig: str) -> Arti
     try:
         write_outputs(outputs, by_path, _sidecar(article, config, models, sig))
     except OSError as exc:
-        reason = f"{name}: cannot write outputs ({exc.strerror or exc}: {exc.filename or ''})"
+        where = display_name(exc.filename or "")
+        reason = f"{name}: cannot write outputs ({exc.strerror or exc}: {where})"
         return ArticleResult(name, Status.FAILED, reason, seconds=article.seconds)
     article.add_time("write", time.perf_counter() - started)
     return ArticleResult(
         name,
         status,
         article.reason,
-        outputs=tuple(str(p) for p in (*outputs.texts(), outputs.sidecar)),
+        outputs=tuple(display_name(p) for p in (*outputs.texts(), outputs.sidecar)),
         seconds=article.seconds,
         warnings=tuple(article.warnings),
     )
@@ -776,7 +836,9 @@ def _sidecar(article: _Article, config: Config, models: Models, sig: str) -> dic
         "signature": sig,
         "settings": as_dict(config),
         "engines": engines,
-        "outputs": {key: path.name for key, path in _named_outputs(article.outputs).items()},
+        "outputs": {
+            key: display_name(path.name) for key, path in _named_outputs(article.outputs).items()
+        },
         "counts": article.counts,
         "map_reduce": article.counts.get("summary_chunks", 1) > 1,
         "seconds": {k: round(v, 4) for k, v in article.seconds.items()},

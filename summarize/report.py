@@ -82,12 +82,14 @@ class Report:
         skipped = [r.reason for r in self.results if r.status is Status.SKIPPED]
         current = sum(1 for reason in skipped if reason.startswith("up to date"))
         held = sum(1 for reason in skipped if reason.startswith("being processed by another run"))
+        left_out = sum(1 for reason in skipped if reason.startswith("left out"))
         return {
             "done": self.count(Status.DONE) + flagged,
             "flagged": flagged,
             "up to date": current,
+            "left out": left_out,
             "left to another run": held,
-            "skipped": len(skipped) - current - held,
+            "skipped": len(skipped) - current - held - left_out,
             "failed": self.count(Status.FAILED),
             "not done": self.count(Status.NOT_DONE),
         }

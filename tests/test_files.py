@@ -62,9 +62,10 @@ def test_own_outputs_hidden_files_and_excludes_are_never_inputs(tmp_path: Path) 
     assert names(find_inputs([str(tmp_path)], settings, RESERVED), tmp_path) == ["a.txt"]
 
 
-def test_a_file_named_like_an_output_is_skipped_even_when_named_explicitly(tmp_path: Path) -> None:
+def test_a_file_named_like_an_output_is_refused_when_named_explicitly(tmp_path: Path) -> None:
     path = touch(tmp_path / "a.summary.txt")
-    assert find_inputs([str(path)], IN, RESERVED) == []
+    with pytest.raises(UsageError, match=r"a\.summary\.txt: named like the tool's own files"):
+        find_inputs([str(path)], IN, RESERVED)
 
 
 def test_explicit_files_need_not_match_the_globs_and_appear_once(tmp_path: Path) -> None:

@@ -179,7 +179,8 @@ def test_fifo_is_not_read(tmp_path: Path) -> None:
     os.mkfifo(folder / "pipe.txt")  # reading it would block forever
     code, records = run_dir(folder)
     assert code == 0
-    assert set(records) == {"good.txt"}
+    assert set(records) == {"good.txt", "pipe.txt"}
+    assert records["pipe.txt"]["status"] == "skipped"
 
 
 def test_output_that_cannot_be_written_fails_that_article(tmp_path: Path) -> None:
