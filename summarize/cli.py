@@ -198,13 +198,18 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
 
 def _dry_run(args: argparse.Namespace, config: Config) -> int:
     planned = plan(config, args.paths, force=args.force, output_dir=args.output_dir)
-    width = max((len(p.reason or "up to date") for p in planned), default=0)
+    width = max((len(p.label) for p in planned), default=0)
     for item in planned:
-        print(f"{item.reason or 'up to date':<{width}}  {item.job.name}")
+        print(f"{item.label:<{width}}  {item.job.name}")
+    refused = [p for p in planned if p.refused]
+    for item in refused:
+        print(f"failed: {item.reason}", file=sys.stderr)
     if not args.quiet:
-        todo = sum(1 for p in planned if p.reason is not None)
-        print(f"{todo} to do, {len(planned) - todo} up to date", file=sys.stderr)
-    return 0
+        todo = sum(1 for p in planned if p.reason is not None and not p.refused)
+        up_to_date = len(planned) - todo - len(refused)
+        line = f"{todo} to do, {up_to_date} up to date"
+        print(line + (f", {len(refused)} refused" if refused else ""), file=sys.stderr)
+    return 1 if refused else 0
 
 
 def _cmd_download(args: argparse.Namespace, config: Config) -> int:

@@ -23,13 +23,16 @@ from summarize.config import (
     as_dict,
     signature,
 )
-from summarize.errors import InputError
+from summarize.errors import InputError, UsageError
 from summarize.files import (
     Job,
     Outputs,
+    assess,
     find_inputs,
     fingerprint,
     output_paths,
+    overlaps,
+    refresh,
     remove_temporaries,
     stale_reason,
     write_outputs,
@@ -144,11 +147,16 @@ def run(
     into :class:`~summarize.errors.Interrupted`) it stops between two steps, leaves no partial
     file, and returns the report with the articles not done.
     """
+    if models is not None:
+        models = _needed(models, config)
     ctx = _Context(
         config, signature(config), force, stdin, progress or _NoProgress(),
         report if report is not None else Report(),
     )  # fmt: skip
-    pending = _pending(plan(config, paths, force=force, output_dir=output_dir), ctx.report)
+    pending = _pending(plan(config, paths, force=force, output_dir=output_dir), ctx)
+    if fail_fast and ctx.report.failures:
+        _not_done(pending, ctx.report, "not started: --fail-fast stopped the run")
+        return ctx.report
     if not pending:
         return ctx.report
     models = models or load_models(config)
@@ -190,11 +198,26 @@ def _not_done(pending: list[_Article], report: Report, reason: str) -> None:
 
 @dataclass(frozen=True)
 class Planned:
-    """One article and why it is to be done; ``reason`` None means up to date."""
+    """One article and why it is to be done; ``reason`` None means up to date.
+
+    ``refused``: the article must not run, and ``reason`` says why (its outputs overlap another
+    article's or an input). ``touched``: up to date, but its record is to be refreshed.
+    """
 
     job: Job
     outputs: Outputs | None
     reason: str | None
+    refused: bool = False
+    touched: bool = False
+
+    @property
+    def label(self) -> str:
+        """What a dry run says about the article."""
+        if self.refused:
+            return "refused"
+        if self.reason is None:
+            return "up to date (input touched)" if self.touched else "up to date"
+        return self.reason
 
 
 def plan(
@@ -206,29 +229,99 @@ def plan(
 ) -> list[Planned]:
     """What :func:`run` would do with each article, without loading a model or writing a file.
 
-    Reasons: new, input changed, settings changed, outputs missing, sidecar unreadable, forced.
+    Every output path of every article is planned first, and articles whose outputs overlap
+    (each other's, or an input) are refused. Reasons: new, input changed, settings changed,
+    outputs missing, sidecar unreadable, sidecar malformed, forced.
     """
     sig = signature(config)
+    jobs = find_inputs(paths, config.input, config.reserved_names)
+    named = {
+        job: output_paths(job.path, config.output, output_dir, job.root)
+        for job in jobs
+        if job.path is not None
+    }
+    refused = overlaps(list(named.items()))
     planned = []
-    for job in find_inputs(paths, config.input, config.reserved_names):
+    for job in jobs:
         if job.path is None:
-            planned.append(Planned(job, None, "stdin"))
-            continue
-        outputs = output_paths(job.path, config.output, output_dir, job.root)
-        reason = "forced" if force else stale_reason(job.path, outputs, sig)
-        planned.append(Planned(job, outputs, reason))
+            planned.append(Planned(job, None, "stdin"))  # writes nothing, so overlaps nothing
+        elif job in refused:
+            planned.append(Planned(job, named[job], refused[job], refused=True))
+        elif force:
+            planned.append(Planned(job, named[job], "forced"))
+        else:
+            state = assess(job.path, named[job], sig)
+            planned.append(Planned(job, named[job], state.reason, touched=state.touched))
     return planned
 
 
-def _pending(planned: list[Planned], report: Report) -> list[_Article]:
+def _pending(planned: list[Planned], ctx: _Context) -> list[_Article]:
     pending = []
     for item in planned:
-        if item.reason is None:
-            report.add(ArticleResult(item.job.name, Status.SKIPPED, "up to date"))
+        reason = item.reason
+        if item.refused:
+            ctx.report.add(ArticleResult(item.job.name, Status.FAILED, reason or ""))
+            continue
+        if item.touched:
+            reason = _refresh(item, ctx)
+        if reason is None:
+            if not item.touched:
+                ctx.report.add(ArticleResult(item.job.name, Status.SKIPPED, "up to date"))
         else:
-            log.debug("%s: to do (%s)", item.job.name, item.reason)
-            pending.append(_Article(item.job, item.outputs, item.reason))
+            log.debug("%s: to do (%s)", item.job.name, reason)
+            pending.append(_Article(item.job, item.outputs, reason))
     return pending
+
+
+def _refresh(item: Planned, ctx: _Context) -> str | None:
+    """Refresh a touched article's record under its claim and report it; or why to redo it.
+
+    Without the claim, a run writing this article at the same time could be undone.
+    """
+    assert item.job.path is not None and item.outputs is not None
+    name, outputs = item.job.name, item.outputs
+    skipped = "up to date (input touched, record not refreshed: {})"
+    try:
+        got = claim(outputs.claim, stale_after=ctx.config.runtime.claim_timeout)
+    except OSError as exc:
+        reason = skipped.format(f"cannot write in {outputs.claim.parent}: {exc.strerror or exc}")
+        ctx.report.add(ArticleResult(name, Status.SKIPPED, reason))
+        return None
+    if isinstance(got, Held):
+        reason = f"being processed by another run ({got.holder})"
+        ctx.report.add(ArticleResult(name, Status.SKIPPED, reason))
+        return None
+    try:
+        state = refresh(item.job.path, outputs, ctx.signature)
+    except (OSError, ValueError) as exc:  # ValueError: text the sidecar cannot hold as UTF-8
+        why = getattr(exc, "strerror", None) or exc
+        reason = skipped.format(f"{getattr(exc, 'filename', None) or outputs.sidecar}: {why}")
+        ctx.report.add(ArticleResult(name, Status.SKIPPED, reason))
+        return None
+    finally:
+        got.release()
+    if state.reason is None:
+        reason = "up to date (input touched, record refreshed)"
+        ctx.report.add(ArticleResult(name, Status.SKIPPED, reason))
+    return state.reason
+
+
+def _needed(models: Models, config: Config) -> Models:
+    """The engines of ``models`` that ``config`` uses; UsageError if one it needs is missing."""
+    roles = (
+        ("summarizer", config.needs_summarizer, models.summarizer, "output.summarize = true"),
+        ("translator", config.needs_translator, models.translator, "output.translate"),
+    )
+    for role, needed, engine, why in roles:
+        if needed and engine is None:
+            raise UsageError(
+                f"models.{role} is None, but the configuration needs a {role} ({why}); "
+                "load the engines with load_models(config)"
+            )
+    return Models(
+        models.summarizer if config.needs_summarizer else None,
+        models.translator if config.needs_translator else None,
+    )
 
 
 def load_models(config: Config) -> Models:
