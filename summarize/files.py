@@ -218,22 +218,29 @@ def output_paths(
     )
 
 
-def overlaps(planned: Sequence[tuple[Job, Outputs]]) -> dict[Job, str]:
+def overlaps(
+    planned: Sequence[tuple[Job, Outputs]], references: Sequence[str] = ()
+) -> dict[Job, str]:
     """The articles that must not run, each with its reason naming the other input.
 
     An output path shared by two articles (``x.txt`` and ``x.md``; ``a/x.txt`` and ``b/x.txt``
     under one output directory; ``x.summary.md``, whose Arabic article is ``x.summary.ar.txt``)
-    would be written by both, each overwriting the other; an output that is an input would
-    destroy it. Paths are compared by their real folder and, where that folder's file system
-    ignores case, without case.
+    would be written by both, each overwriting the other; an output that is an input, or one
+    of the ``references`` templates' files next to an input (``x.ref.md`` gives
+    ``x.ref.summary.txt``), would destroy it. Paths are compared by their real folder and,
+    where that folder's file system ignores case, without case.
     """
     key = _PathKeys()
-    inputs: dict[str, Job] = {}
+    kept: dict[str, tuple[Job, str]] = {}  # what no output may replace
     for job, _ in planned:
-        if job.path is not None:
-            inputs.setdefault(key(job.path), job)
-            if job.path.is_symlink():  # replacing the link or its target would lose the input
-                inputs.setdefault(key(Path(os.path.realpath(job.path))), job)
+        if job.path is None:
+            continue
+        kept.setdefault(key(job.path), (job, "input"))
+        if job.path.is_symlink():  # replacing the link or its target would lose the input
+            kept.setdefault(key(Path(os.path.realpath(job.path))), (job, "input"))
+        for template in references:
+            reference = job.path.parent / format_name(template, job.path)
+            kept.setdefault(key(reference), (job, "reference for summarize eval"))
     owners: dict[str, tuple[Job, Path]] = {}
     refused: dict[Job, str] = {}
 
@@ -243,10 +250,10 @@ def overlaps(planned: Sequence[tuple[Job, Outputs]]) -> dict[Job, str]:
     for job, outputs in planned:
         for path in (*outputs.texts(), outputs.sidecar):
             here = key(path)
-            reader = inputs.get(here)
-            if reader is not None:
-                whose = "its own input" if reader is job else f"the input {reader.name}"
-                refuse(job, f"its output {path} would overwrite {whose}")
+            if here in kept:
+                reader, what = kept[here]
+                whose = "its own" if reader is job else f"{reader.name}'s"
+                refuse(job, f"its output {path} would overwrite {whose} {what}")
             owner, first = owners.setdefault(here, (job, path))
             if owner is not job:
                 hint = _keep_apart(job, owner)

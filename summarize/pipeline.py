@@ -240,7 +240,8 @@ def plan(
         for job in jobs
         if job.path is not None
     }
-    refused = overlaps(list(named.items()))
+    eval_templates = [t for key, t in config.templates.items() if key.startswith("eval.")]
+    refused = overlaps(list(named.items()), eval_templates)
     planned = []
     for job in jobs:
         if job.path is None:

@@ -85,6 +85,24 @@ def test_two_roots_into_one_output_directory_are_refused(tmp_path: Path) -> None
     ]
 
 
+@pytest.mark.parametrize("ignores_case", [False, True])
+def test_names_differing_in_case_collide_only_where_the_output_folder_ignores_case(
+    tmp_path: Path, ignores_case: bool
+) -> None:
+    write(tmp_path / "a" / "Story.txt")
+    write(tmp_path / "b" / "story.txt")
+    out = tmp_path / "out"
+    write(out / "Probe", "")
+    if ignores_case:  # what a case-insensitive file system shows: one file under both names
+        (out / "pROBE").symlink_to("Probe")
+    report = run(echo_config(), [str(tmp_path / "a"), str(tmp_path / "b")], output_dir=out)
+    if ignores_case:
+        assert len(report.failures) == 2
+        assert f"{out / 'Story.summary.txt'} is also an output of" in report.failures[0].reason
+    else:
+        assert report.count(Status.DONE) == 2
+
+
 def test_dry_run_lists_refused_articles_and_exits_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -106,8 +124,24 @@ def test_an_output_that_would_overwrite_an_input_is_refused(tmp_path: Path) -> N
     report = run(echo_config(), [str(tmp_path)])
     refused = refusals(report.results)
     assert list(refused) == ["x.txt"]
-    assert f"would overwrite the input {tmp_path / 'note.txt'}" in refused["x.txt"]
+    assert f"would overwrite {tmp_path / 'note.txt'}'s input" in refused["x.txt"]
     assert (tmp_path / "x.summary.txt").read_text(encoding="utf-8") == "An earlier text."
+
+
+def test_an_output_that_would_overwrite_another_articles_reference_is_refused(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / "x.txt")
+    write(tmp_path / "x.ref.md")  # its summary would be x.ref.summary.txt: x.txt's reference
+    write(tmp_path / "x.ref.summary.txt", "A summary written by a person.")
+    report = run(echo_config(), [str(tmp_path)])
+    assert [r.reason for r in report.failures] == [
+        f"{tmp_path / 'x.ref.md'}: refused: its output {tmp_path / 'x.ref.summary.txt'} would "
+        f"overwrite {tmp_path / 'x.txt'}'s reference for summarize eval"
+    ]
+    assert report.count(Status.DONE) == 1
+    reference = tmp_path / "x.ref.summary.txt"
+    assert reference.read_text(encoding="utf-8") == "A summary written by a person."
 
 
 NAME_TEMPLATES = [
