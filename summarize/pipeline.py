@@ -259,52 +259,42 @@ def plan(
 def _pending(planned: list[Planned], ctx: _Context) -> list[_Article]:
     pending = []
     for item in planned:
-        reason = item.reason
+        name = item.job.name
         if item.refused:
-            ctx.report.add(ArticleResult(item.job.name, Status.FAILED, reason or ""))
+            ctx.report.add(ArticleResult(name, Status.FAILED, item.reason or ""))
             continue
-        if item.touched:
-            reason = _refresh(item, ctx)
-        if reason is None:
-            if not item.touched:
-                ctx.report.add(ArticleResult(item.job.name, Status.SKIPPED, "up to date"))
+        redo, skipped = _refresh(item, ctx) if item.touched else (item.reason, "up to date")
+        if redo is None:
+            ctx.report.add(ArticleResult(name, Status.SKIPPED, skipped))
         else:
-            log.debug("%s: to do (%s)", item.job.name, reason)
-            pending.append(_Article(item.job, item.outputs, reason))
+            log.debug("%s: to do (%s)", name, redo)
+            pending.append(_Article(item.job, item.outputs, redo))
     return pending
 
 
-def _refresh(item: Planned, ctx: _Context) -> str | None:
-    """Refresh a touched article's record under its claim and report it; or why to redo it.
+def _refresh(item: Planned, ctx: _Context) -> tuple[str | None, str]:
+    """Refresh a touched article's record: why to redo it instead (or None), and why it is not.
 
-    Without the claim, a run writing this article at the same time could be undone.
+    Under the article's claim: a run writing the article meanwhile must not be undone.
     """
     assert item.job.path is not None and item.outputs is not None
-    name, outputs = item.job.name, item.outputs
-    skipped = "up to date (input touched, record not refreshed: {})"
+    outputs = item.outputs
+    not_refreshed = "up to date (input touched, record not refreshed: {})"
     try:
         got = claim(outputs.claim, stale_after=ctx.config.runtime.claim_timeout)
     except OSError as exc:
-        reason = skipped.format(f"cannot write in {outputs.claim.parent}: {exc.strerror or exc}")
-        ctx.report.add(ArticleResult(name, Status.SKIPPED, reason))
-        return None
+        why = f"cannot write in {outputs.claim.parent}: {exc.strerror or exc}"
+        return None, not_refreshed.format(why)
     if isinstance(got, Held):
-        reason = f"being processed by another run ({got.holder})"
-        ctx.report.add(ArticleResult(name, Status.SKIPPED, reason))
-        return None
+        return None, f"being processed by another run ({got.holder})"
     try:
         state = refresh(item.job.path, outputs, ctx.signature)
     except (OSError, ValueError) as exc:  # ValueError: text the sidecar cannot hold as UTF-8
-        why = getattr(exc, "strerror", None) or exc
-        reason = skipped.format(f"{getattr(exc, 'filename', None) or outputs.sidecar}: {why}")
-        ctx.report.add(ArticleResult(name, Status.SKIPPED, reason))
-        return None
+        why = f"{getattr(exc, 'filename', None) or outputs.sidecar}: "
+        return None, not_refreshed.format(why + str(getattr(exc, "strerror", None) or exc))
     finally:
         got.release()
-    if state.reason is None:
-        reason = "up to date (input touched, record refreshed)"
-        ctx.report.add(ArticleResult(name, Status.SKIPPED, reason))
-    return state.reason
+    return state.reason, "up to date (input touched, record refreshed)"
 
 
 def _needed(models: Models, config: Config) -> Models:
