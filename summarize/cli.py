@@ -279,20 +279,27 @@ def _dry_run(args: argparse.Namespace, config: Config) -> int:
     width = max((len(label) for label, _ in rows if len(label) <= _LABEL_WIDTH), default=0)
     for label, name in rows:
         print(f"{label:<{width}}  {name}")
+    refused = [p for p in planned if p.refused]
+    for item in refused:
+        print(f"failed: {item.reason}", file=sys.stderr)
+    failing = sum(1 for p in planned if p.error is not None)
     if not args.quiet:
-        failing = sum(1 for p in planned if p.error is not None)
-        todo = sum(1 for p in planned if p.reason is not None) - failing
+        todo = sum(1 for p in planned if p.reason is not None) - failing - len(refused)
         counts = f"{todo} to do, {sum(1 for p in planned if p.reason is None)} up to date"
-        extra = ((failing, "cannot be done"), (len(skipped), "left out"))
+        extra = (
+            (failing, "cannot be done"),
+            (len(refused), "refused"),
+            (len(skipped), "left out"),
+        )
         counts += "".join(f", {n} {label}" for n, label in extra if n)
         print(counts, file=sys.stderr)
-    return 0
+    return 1 if refused else 0
 
 
 def _planned_label(item: Planned) -> str:
     if item.error is not None:
         return f"cannot be done: {item.error}"
-    return item.reason or "up to date"
+    return item.label
 
 
 def _cmd_download(args: argparse.Namespace, config: Config) -> int:

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import re
+import string
 import sys
 import typing
 from collections.abc import Mapping, Sequence
@@ -32,6 +33,7 @@ __all__ = [
     "load_config",
     "load_config_with_origins",
     "signature",
+    "template_regex",
     "to_toml",
 ]
 
@@ -74,6 +76,8 @@ NUMBER_RANGES: dict[str, tuple[float, float]] = {
 }
 _DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 _TEMPLATE_FIELDS = ("summary", "summary_ar", "article_ar", "sidecar")
+#: The fields a file name template may use: the input's name without, and with, its extension.
+NAME_FIELDS = ("stem", "name")
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,15 @@ class Config:
         )  # fmt: skip
 
     @property
+    def templates(self) -> dict[str, str]:
+        """Every file name template, by its ``section.key``."""
+        named = {f"output.{key}": getattr(self.output, key) for key in _TEMPLATE_FIELDS}
+        named |= {
+            f"eval.{f.name}": getattr(self.eval, f.name) for f in dataclasses.fields(self.eval)
+        }
+        return named
+
+    @property
     def needs_summarizer(self) -> bool:
         return self.output.summarize
 
@@ -238,16 +251,28 @@ def signature(config: Config) -> str:
     parts = [f"summarize={__version__}"]
     for section in ("summarizer", "translator"):
         settings = getattr(config, section)
-        parts += [
-            f"{section}.{k}={v}"
-            for k, v in dataclasses.asdict(settings).items()
-            # Quantization changes the numbers only where an engine applies it.
-            if k != "quantization" or settings.backend == "ctranslate2"
-        ]
+        values = dataclasses.asdict(settings)
+        if settings.backend != "ctranslate2":
+            del values["quantization"]  # it changes the numbers only where an engine applies it
+        parts += [f"{section}.{k}={v}" for k, v in _model_named(values).items()]
     parts.append(f"input.cleanup={config.input.cleanup}")
     parts.append(f"output.summarize={config.output.summarize}")
     parts.append(f"output.translate={','.join(config.output.translate)}")
     return "|".join(parts)
+
+
+def _model_named(values: dict[str, Any]) -> dict[str, Any]:
+    """A local model directory by its content: new weights under one path are another model,
+    and two paths to one directory the same. A hub id stays id and revision."""
+    if values["backend"] == "echo":
+        return values  # the echo engine loads nothing
+    from summarize.model_identity import model_identity
+
+    identity = model_identity(values["model"])
+    if identity is None:
+        return values
+    # Loaders ignore the revision of a local directory.
+    return {**values, "model": identity, "revision": "local"}
 
 
 def as_dict(config: Config) -> dict[str, dict[str, Any]]:
@@ -280,11 +305,32 @@ def _parse_override(item: str) -> tuple[str, str, Any]:
     if not sep or "." not in name:
         raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. runtime.device=cpu")
     section, key = name.split(".", 1)
+    if _declared_type(section, key) is str:
+        # Taken verbatim: "1.0" is a revision, "true" a prefix, not a number or a boolean.
+        return section, key, _unquoted(raw.strip())
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
-        value = raw.strip()
+        value = raw.strip()  # then the type check names the key and the type it wants
     return section, key, value
+
+
+def _declared_type(section: str, key: str) -> Any:
+    """The type of ``section.key``, or None when there is no such key (_merge reports it)."""
+    cls = _SECTIONS.get(section)
+    return None if cls is None else typing.get_type_hints(cls).get(key)
+
+
+def _unquoted(raw: str) -> str:
+    """A TOML string literal (``"x"``, ``'x'``, ``""``) gives its text; anything else is raw."""
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            return raw
+        if isinstance(value, str):
+            return value
+    return raw
 
 
 def _merge(
@@ -390,15 +436,12 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
 
     out = config.output
     names: dict[str, str] = {}
-    templates = [(f"output.{key}", getattr(out, key)) for key in _TEMPLATE_FIELDS]
-    templates += [
-        (f"eval.{f.name}", getattr(config.eval, f.name)) for f in dataclasses.fields(EvalSettings)
-    ]
-    for key, template in templates:
+    for key, template in config.templates.items():
         _check_template(key, template, fail)
         if template in names:
             fail(key, f"same file name template as {names[template]}")
         names[template] = key
+    _check_globs(config, fail)
     bad = [t for t in out.translate if t not in TRANSLATABLE]
     if bad or len(set(out.translate)) != len(out.translate):
         fail("output.translate", f"must list each of {', '.join(TRANSLATABLE)} at most once")
@@ -423,11 +466,49 @@ def _check_numbers(config: Config, fail: typing.Callable[[str, str], Any]) -> No
 
 
 def _check_template(name: str, template: str, fail: typing.Callable[[str, str], Any]) -> None:
-    if "{stem}" not in template:
-        fail(name, f"{template!r} must contain {{stem}}")
+    try:
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template)]
+    except ValueError as exc:
+        fail(name, f"{template!r} is not a valid template ({exc}); write {{{{ and }}}} for braces")
+    used = [(f, spec, conv) for f, spec, conv in fields if f is not None]
+    # Exactly {stem} or {name}: a format spec or an index could cut two names down to one.
+    if not used or any(f not in NAME_FIELDS or spec or conv for f, spec, conv in used):
+        fail(
+            name,
+            f"{template!r} must contain {{stem}} (the input's name without its extension) or "
+            "{name} (with it), and no other {...} field; write {{ and }} for literal braces",
+        )
     if "/" in template or "\\" in template or ".." in template:
         fail(name, f"{template!r} must be a plain file name: no path separators or '..'")
-    try:
-        template.format(stem="x")
-    except (KeyError, IndexError, ValueError):
-        fail(name, f"{template!r}: only the {{stem}} placeholder is allowed")
+    if template.startswith("."):
+        # Hidden names belong to the tool's lock and temporary files, and are never inputs.
+        fail(name, f"{template!r} must not start with '.'")
+
+
+def _check_globs(config: Config, fail: typing.Callable[[str, str], Any]) -> None:
+    """Refuse a template that would make every file of an input glob look like an output."""
+    for key, template in config.templates.items():
+        pattern = re.compile(template_regex(template))
+        for glob in config.input.globs:
+            sample = _sample_name(glob)
+            if sample is not None and pattern.fullmatch(sample):
+                fail(
+                    key,
+                    f"{template!r} names every file input.globs {glob!r} selects (e.g. "
+                    f"{sample!r}) as an output, so no such file could be an input",
+                )
+
+
+def _sample_name(glob: str) -> str | None:
+    """A typical name ``glob`` selects; None when character sets make one hard to pick."""
+    if "[" in glob:
+        return None
+    return glob.replace("*", "article").replace("?", "a")
+
+
+def template_regex(template: str) -> str:
+    """A regular expression for every file name ``template`` can produce."""
+    return "".join(
+        re.escape(literal) + (".+" if field is not None else "")
+        for literal, field, _, _ in string.Formatter().parse(template)
+    )

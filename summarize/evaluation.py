@@ -12,7 +12,7 @@ from typing import Any
 
 from summarize.config import TRANSLATABLE, Config
 from summarize.errors import ConfigError, InputError, UsageError
-from summarize.files import Outputs, find_inputs, output_paths, read_sidecar
+from summarize.files import Outputs, find_inputs, format_name, output_paths, read_sidecar
 from summarize.text import decode, normalize, split_sentences
 
 __all__ = [
@@ -154,7 +154,7 @@ def _reference_paths(config: Config, source: Path) -> dict[str, Path]:
         "summary_ar": ref.summary_ar_reference,
         "article_ar": ref.article_ar_reference,
     }
-    return {kind: source.parent / t.format(stem=source.stem) for kind, t in templates.items()}
+    return {kind: source.parent / format_name(t, source) for kind, t in templates.items()}
 
 
 def _evaluate_article(

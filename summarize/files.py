@@ -12,12 +12,14 @@ import os
 import re
 import secrets
 import stat as statmod
+import time
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from summarize.config import InputSettings, OutputSettings
+from summarize.config import InputSettings, OutputSettings, template_regex
 from summarize.errors import UsageError
 
 __all__ = [
@@ -25,14 +27,19 @@ __all__ = [
     "Job",
     "Outputs",
     "Skipped",
+    "State",
+    "assess",
     "display_name",
     "find_inputs",
     "fingerprint",
+    "format_name",
     "name_too_long",
     "output_paths",
+    "overlaps",
     "read_regular",
     "read_sidecar",
     "read_snapshot",
+    "refresh",
     "remove_temporaries",
     "stale_reason",
     "write_atomic",
@@ -338,7 +345,13 @@ def _checked_file(
 
 
 def _template_regex(template: str) -> str:
-    return re.escape(template).replace(re.escape("{stem}"), ".+")
+    return template_regex(template)
+
+
+def format_name(template: str, source: Path) -> str:
+    """A file name from a template: ``{stem}`` is the source's name without its extension,
+    ``{name}`` with it (so that ``x.txt`` and ``x.md`` can have outputs of their own)."""
+    return template.format(stem=source.stem, name=source.name)
 
 
 def _owner_regex(template: str) -> str:
@@ -358,14 +371,115 @@ def output_paths(
         folder = out_dir / source.parent.relative_to(root or source.parent)
 
     def named(template: str, wanted: bool = True) -> Path | None:
-        return folder / template.format(stem=source.stem) if wanted else None
+        return folder / format_name(template, source) if wanted else None
 
     return Outputs(
         summary=named(output.summary, output.summarize),
         summary_ar=named(output.summary_ar, "summary" in output.translate),
         article_ar=named(output.article_ar, "article" in output.translate),
-        sidecar=folder / output.sidecar.format(stem=source.stem),
+        sidecar=folder / format_name(output.sidecar, source),
     )
+
+
+def overlaps(
+    planned: Sequence[tuple[Job, Outputs]], references: Sequence[str] = ()
+) -> dict[Job, str]:
+    """The articles that must not run, each with its reason naming the other input.
+
+    An output path shared by two articles (``x.txt`` and ``x.md``; ``a/x.txt`` and ``b/x.txt``
+    under one output directory; ``x.summary.md``, whose Arabic article is ``x.summary.ar.txt``)
+    would be written by both, each overwriting the other; an output that is an input, or one
+    of the ``references`` templates' files next to an input (``x.ref.md`` gives
+    ``x.ref.summary.txt``), would destroy it. Paths are compared by their real folder and,
+    where that folder's file system ignores case, without case.
+    """
+    key = _PathKeys()
+    kept: dict[str, tuple[Job, str]] = {}  # what no output may replace
+    for job, _ in planned:
+        if job.path is None:
+            continue
+        kept.setdefault(key(job.path), (job, "input"))
+        if job.path.is_symlink():  # replacing the link or its target would lose the input
+            kept.setdefault(key(Path(os.path.realpath(job.path))), (job, "input"))
+        for template in references:
+            reference = job.path.parent / format_name(template, job.path)
+            kept.setdefault(key(reference), (job, "reference for summarize eval"))
+    owners: dict[str, tuple[Job, Path]] = {}
+    refused: dict[Job, str] = {}
+
+    def refuse(job: Job, reason: str) -> None:
+        refused.setdefault(job, f"{job.name}: refused: {reason}")
+
+    for job, outputs in planned:
+        for path in (*outputs.texts(), outputs.sidecar):
+            here = key(path)
+            if here in kept:
+                reader, what = kept[here]
+                whose = "its own" if reader is job else f"{reader.name}'s"
+                refuse(job, f"its output {path} would overwrite {whose} {what}")
+            owner, first = owners.setdefault(here, (job, path))
+            if owner is not job:
+                hint = _keep_apart(job, owner)
+                refuse(job, f"its output {path} is also an output of {owner.name}{hint}")
+                refuse(owner, f"its output {first} is also an output of {job.name}{hint}")
+            elif first is not path:
+                refuse(job, f"two of its outputs are the same file {path}")
+    return refused
+
+
+def _keep_apart(a: Job, b: Job) -> str:
+    if a.path is not None and b.path is not None and a.path.name == b.path.name:
+        return "; rename one, or write them to different output directories"
+    return "; rename one, or use {name} (the name with its extension) in the output templates"
+
+
+class _PathKeys:
+    """Comparable keys for file paths; each folder is resolved and probed once."""
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, tuple[str, bool]] = {}
+
+    def __call__(self, path: Path) -> str:
+        known = self._folders.get(path.parent)
+        if known is None:
+            real = os.path.realpath(path.parent)
+            known = self._folders[path.parent] = (real, _ignores_case(real))
+        folder, fold = known
+        found = os.path.join(folder, path.name)
+        return found.casefold() if fold else found
+
+
+def _ignores_case(folder: str) -> bool:
+    """Whether the file system of ``folder`` (or of its nearest existing ancestor, for an output
+    folder not made yet) ignores case: an entry found again under its name with the case swapped.
+    """
+    path = folder
+    while True:
+        entry = _cased_entry(path)
+        if entry is not None:
+            return _same_file(entry, os.path.join(path, os.path.basename(entry).swapcase()))
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+
+
+def _cased_entry(folder: str) -> str | None:
+    try:
+        with os.scandir(folder) as listing:
+            for entry in listing:
+                if entry.name != entry.name.swapcase():
+                    return entry.path
+    except OSError:
+        pass
+    return None
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 # write_atomic's temporary files add ".", "." + 8 hex digits and ".tmp" to an output's name.
@@ -490,42 +604,143 @@ def fingerprint(
 
 def read_sidecar(path: Path) -> dict[str, Any] | None:
     """The sidecar's content, or None when missing or unreadable (then the article is redone)."""
+    loaded = _load_sidecar(path)
+    return None if loaded is None else loaded[0]
+
+
+def _load_sidecar(path: Path) -> tuple[dict[str, Any], int] | None:
+    """The sidecar's content and mtime; None for anything but a readable JSON object."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        raw, info = read_snapshot(path, follow_symlinks=True)  # a FIFO must not block the run
+        mtime_ns = info.st_mtime_ns
+        data = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # a directory, not UTF-8, not JSON, too deep
         return None
-    return data if isinstance(data, dict) else None
+    return (data, mtime_ns) if isinstance(data, dict) else None
+
+
+@dataclass(frozen=True)
+class State:
+    """Whether an article must be (re)done, and why; ``reason`` None means up to date.
+
+    ``touched``: up to date, but the input's size or mtime moved on since the sidecar recorded
+    them (or the input is newer than the outputs): :func:`refresh` brings the record and the
+    outputs' mtimes up to the input, so the next check is fast and ``make`` agrees.
+    """
+
+    reason: str | None
+    touched: bool = False
+
+
+@dataclass(frozen=True)
+class _Record:
+    """What the sidecar says about the input; the sidecar's data rides along for a refresh."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+    data: dict[str, Any]
 
 
 def stale_reason(source: Path, outputs: Outputs, signature: str) -> str | None:
-    """Why ``source`` must be (re)done, or None when its outputs are up to date.
+    """Why ``source`` must be (re)done, or None when its outputs are up to date."""
+    return assess(source, outputs, signature).reason
 
-    Like black's cache: size and mtime unchanged means unchanged; otherwise the hash decides,
-    so a touched but identical file is still up to date.
+
+def assess(source: Path, outputs: Outputs, signature: str) -> State:
+    """Like black's cache: size and mtime unchanged means unchanged; otherwise the hash decides,
+    so a touched but identical file is still up to date (and ``touched``).
+
+    Any sidecar that is not what this tool writes (unreadable, not JSON, a field of the wrong
+    type) means out of date, never an error.
     """
-    sidecar = read_sidecar(outputs.sidecar)
-    if sidecar is None:
-        return "new" if not outputs.sidecar.exists() else "sidecar unreadable"
-    if sidecar.get("signature") != signature:
-        return "settings changed"
-    if not all(p.is_file() for p in outputs.texts()):
-        return "outputs missing"
-    recorded = sidecar.get("input", {})
+    return _assess(source, outputs, signature)[0]
+
+
+def _assess(
+    source: Path, outputs: Outputs, signature: str
+) -> tuple[State, _Record | None, os.stat_result | None]:
+    loaded = _load_sidecar(outputs.sidecar)
+    if loaded is None:
+        missing = not os.path.lexists(outputs.sidecar)
+        return State("new" if missing else "sidecar unreadable"), None, None
+    data, sidecar_mtime = loaded
+    recorded = data.get("signature")
+    if isinstance(recorded, str) and recorded != signature:
+        return State("settings changed"), None, None
+    record = _record(data)
+    if record is None or not isinstance(recorded, str):
+        return State("sidecar malformed"), None, None
+    written = [sidecar_mtime]
+    for path in outputs.texts():
+        try:
+            info = path.stat()
+        except OSError:
+            return State("outputs missing"), None, None
+        if not statmod.S_ISREG(info.st_mode):
+            return State("outputs missing"), None, None
+        written.append(info.st_mtime_ns)
     try:
         stat = source.stat()
+        same = record.size == stat.st_size and record.mtime_ns == stat.st_mtime_ns
+        if not same and not _same_content(source, stat, record.sha256):
+            return State("input changed"), None, None
     except OSError:
-        return "input unreadable"
-    if recorded.get("size") == stat.st_size and recorded.get("mtime_ns") == stat.st_mtime_ns:
+        return State("input unreadable"), None, None
+    # make compares mtimes: outputs older than their input are rebuilt for ever.
+    touched = not same or min(written) < stat.st_mtime_ns
+    return State(None, touched), record, stat
+
+
+def _record(data: dict[str, Any]) -> _Record | None:
+    recorded = data.get("input")
+    if not isinstance(recorded, dict):
         return None
-    try:
-        digest = hashlib.sha256(read_regular(source, follow_symlinks=True)).hexdigest()
-    except OSError:
-        return "input unreadable"
-    return None if digest == recorded.get("sha256") else "input changed"
+    size, mtime_ns, sha256 = (recorded.get(k) for k in ("size", "mtime_ns", "sha256"))
+    if _is_int(size) and _is_int(mtime_ns) and isinstance(sha256, str):
+        return _Record(size, mtime_ns, sha256, data)
+    return None
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file in the same directory and ``os.replace`` it into place."""
+def _is_int(value: object) -> typing.TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _same_content(source: Path, before: os.stat_result, sha256: str) -> bool:
+    """Whether ``source`` still hashes to ``sha256``; a file changing while read is not."""
+    data, after = read_snapshot(source, follow_symlinks=True)
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        return False
+    return hashlib.sha256(data).hexdigest() == sha256
+
+
+def refresh(source: Path, outputs: Outputs, signature: str) -> State:
+    """For a touched article, record the input's new size and mtime and bump the outputs' mtimes
+    (outputs first, the sidecar last and atomically), then say it is up to date; for any other
+    article just its state. Call while holding the article's claim. Raises OSError.
+    """
+    state, record, stat = _assess(source, outputs, signature)
+    if not state.touched or record is None or stat is None:
+        return state
+    # Never older than the input, even one dated in the future, or make would ask again.
+    mtime_ns = max(time.time_ns(), stat.st_mtime_ns)
+    for path in outputs.texts():
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+    data = {
+        **record.data,
+        "input": {**record.data["input"], "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
+    }
+    write_atomic(outputs.sidecar, _sidecar_text(data), mtime_ns=mtime_ns)
+    return State(None, touched=False)
+
+
+def _sidecar_text(sidecar: dict[str, Any]) -> str:
+    return json.dumps(sidecar, ensure_ascii=False, indent=2) + "\n"
+
+
+def write_atomic(path: Path, text: str, *, mtime_ns: int | None = None) -> None:
+    """Write through a temporary file in the same directory and ``os.replace`` it into place,
+    with its mtime set to ``mtime_ns`` first when given."""
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -533,6 +748,8 @@ def write_atomic(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        if mtime_ns is not None:
+            os.utime(temp, ns=(mtime_ns, mtime_ns))
         _replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -560,4 +777,4 @@ def write_outputs(outputs: Outputs, texts: dict[Path, str], sidecar: dict[str, A
     outputs.sidecar.unlink(missing_ok=True)
     for path in outputs.texts():
         write_atomic(path, texts[path].rstrip("\n") + "\n")
-    write_atomic(outputs.sidecar, json.dumps(sidecar, ensure_ascii=False, indent=2) + "\n")
+    write_atomic(outputs.sidecar, _sidecar_text(sidecar))

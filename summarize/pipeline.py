@@ -30,12 +30,15 @@ from summarize.files import (
     Job,
     Outputs,
     Skipped,
+    assess,
     display_name,
     find_inputs,
     fingerprint,
     name_too_long,
     output_paths,
+    overlaps,
     read_snapshot,
+    refresh,
     remove_temporaries,
     stale_reason,
     write_outputs,
@@ -159,6 +162,8 @@ def run(
     Files in ``exclude`` (the run's own report) are never inputs; paths that discovery leaves
     out are reported as skipped.
     """
+    if models is not None:
+        models = _needed(models, config)
     ctx = _Context(
         config, signature(config), force, stdin, progress or _NoProgress(),
         report if report is not None else Report(),
@@ -167,7 +172,10 @@ def run(
     planned = plan(
         config, paths, force=force, output_dir=output_dir, exclude=exclude, skipped=left_out
     )
-    pending = _pending(planned, ctx.report, left_out)
+    pending = _pending(planned, ctx, left_out)
+    if fail_fast and ctx.report.failures:
+        _not_done(pending, ctx.report, "not started: --fail-fast stopped the run")
+        return ctx.report
     if not pending:
         return ctx.report
     waves = [
@@ -212,13 +220,26 @@ def _not_done(pending: list[_Article], report: Report, reason: str) -> None:
 class Planned:
     """One article and why it is to be done; ``reason`` None means up to date.
 
-    ``error`` says why it cannot be done at all (it fails without being read).
+    ``error`` says why it cannot be done at all (it fails without being read). ``refused``: the
+    article must not run, and ``reason`` says why (its outputs overlap another article's or an
+    input). ``touched``: up to date, but its record is to be refreshed.
     """
 
     job: Job
     outputs: Outputs | None
     reason: str | None
     error: str | None = None
+    refused: bool = False
+    touched: bool = False
+
+    @property
+    def label(self) -> str:
+        """What a dry run says about the article."""
+        if self.refused:
+            return "refused"
+        if self.reason is None:
+            return "up to date (input touched)" if self.touched else "up to date"
+        return self.reason
 
 
 def plan(
@@ -232,57 +253,112 @@ def plan(
 ) -> list[Planned]:
     """What :func:`run` would do with each article, without loading a model or writing a file.
 
-    Reasons: new, input changed, settings changed, outputs missing, sidecar unreadable, forced.
-    Paths left out by discovery go to ``skipped``; files in ``exclude`` and under ``output_dir``
-    are never inputs.
+    Every output path of every article is planned first, and articles whose outputs overlap
+    (each other's, or an input) are refused. Reasons: new, input changed, settings changed,
+    outputs missing, sidecar unreadable, sidecar malformed, forced. Paths left out by discovery
+    go to ``skipped``; files in ``exclude`` and under ``output_dir`` are never inputs.
     """
     if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"{output_dir}: --output-dir is not a directory")
     sig = signature(config)
+    own = [*exclude, output_dir] if output_dir is not None else list(exclude)
+    jobs = find_inputs(paths, config.input, config.reserved_names, exclude=own, skipped=skipped)
+    named = {
+        job: output_paths(job.path, config.output, output_dir, job.root)
+        for job in jobs
+        if job.path is not None
+    }
+    eval_templates = [t for key, t in config.templates.items() if key.startswith("eval.")]
+    refused = overlaps(list(named.items()), eval_templates)
     planned = []
-    own = [*exclude, output_dir] if output_dir is not None else exclude
-    for job in find_inputs(
-        paths, config.input, config.reserved_names, exclude=own, skipped=skipped
-    ):
+    for job in jobs:
         if job.path is None:
-            planned.append(Planned(job, None, "stdin"))
-            continue
-        planned.append(_plan_file(job, job.path, config, sig, force, output_dir))
+            planned.append(Planned(job, None, "stdin"))  # writes nothing, so overlaps nothing
+        elif job in refused:
+            planned.append(Planned(job, named[job], refused[job], refused=True))
+        else:
+            planned.append(_plan_file(job, job.path, named[job], sig, force))
     return planned
 
 
-def _plan_file(
-    job: Job, path: Path, config: Config, sig: str, force: bool, output_dir: Path | None
-) -> Planned:
-    outputs = output_paths(path, config.output, output_dir, job.root)
+def _plan_file(job: Job, path: Path, outputs: Outputs, sig: str, force: bool) -> Planned:
     problem = name_too_long(outputs)
     if problem is not None:
         return Planned(job, outputs, "cannot be done", error=problem)
+    if force:
+        return Planned(job, outputs, "forced")
     try:
-        reason = "forced" if force else stale_reason(path, outputs, sig)
+        state = assess(path, outputs, sig)
     except OSError as exc:  # one article's outputs, not a reason to stop the run
         error = f"cannot check its outputs ({exc.strerror or exc})"
         return Planned(job, outputs, "cannot be done", error=error)
-    return Planned(job, outputs, reason)
+    return Planned(job, outputs, state.reason, touched=state.touched)
 
 
 def _pending(
-    planned: list[Planned], report: Report, left_out: Sequence[Skipped] = ()
+    planned: list[Planned], ctx: _Context, left_out: Sequence[Skipped] = ()
 ) -> list[_Article]:
-    for skipped in left_out:
-        report.add(ArticleResult(skipped.name, Status.SKIPPED, f"left out: {skipped.reason}"))
+    for gone in left_out:
+        ctx.report.add(ArticleResult(gone.name, Status.SKIPPED, f"left out: {gone.reason}"))
     pending = []
     for item in planned:
+        name = item.job.name
         if item.error is not None:
-            report.add(
-                ArticleResult(item.job.name, Status.FAILED, f"{item.job.name}: {item.error}")
-            )
-        elif item.reason is None:
-            report.add(ArticleResult(item.job.name, Status.SKIPPED, "up to date"))
+            ctx.report.add(ArticleResult(name, Status.FAILED, f"{name}: {item.error}"))
+            continue
+        if item.refused:
+            ctx.report.add(ArticleResult(name, Status.FAILED, item.reason or ""))
+            continue
+        redo, skipped = _refresh(item, ctx) if item.touched else (item.reason, "up to date")
+        if redo is None:
+            ctx.report.add(ArticleResult(name, Status.SKIPPED, skipped))
         else:
-            log.debug("%s: to do (%s)", item.job.name, item.reason)
-            pending.append(_Article(item.job, item.outputs, item.reason))
+            log.debug("%s: to do (%s)", name, redo)
+            pending.append(_Article(item.job, item.outputs, redo))
     return pending
+
+
+def _refresh(item: Planned, ctx: _Context) -> tuple[str | None, str]:
+    """Refresh a touched article's record: why to redo it instead (or None), and why it is not.
+
+    Under the article's claim: a run writing the article meanwhile must not be undone.
+    """
+    assert item.job.path is not None and item.outputs is not None
+    outputs = item.outputs
+    not_refreshed = "up to date (input touched, record not refreshed: {})"
+    try:
+        got = claim(outputs.claim, stale_after=ctx.config.runtime.claim_timeout)
+    except OSError as exc:
+        why = f"cannot write in {outputs.claim.parent}: {exc.strerror or exc}"
+        return None, not_refreshed.format(why)
+    if isinstance(got, Held):
+        return None, f"being processed by another run ({got.holder})"
+    try:
+        state = refresh(item.job.path, outputs, ctx.signature)
+    except (OSError, ValueError) as exc:  # ValueError: text the sidecar cannot hold as UTF-8
+        why = f"{getattr(exc, 'filename', None) or outputs.sidecar}: "
+        return None, not_refreshed.format(why + str(getattr(exc, "strerror", None) or exc))
+    finally:
+        got.release()
+    return state.reason, "up to date (input touched, record refreshed)"
+
+
+def _needed(models: Models, config: Config) -> Models:
+    """The engines of ``models`` that ``config`` uses; UsageError if one it needs is missing."""
+    roles = (
+        ("summarizer", config.needs_summarizer, models.summarizer, "output.summarize = true"),
+        ("translator", config.needs_translator, models.translator, "output.translate"),
+    )
+    for role, needed, engine, why in roles:
+        if needed and engine is None:
+            raise UsageError(
+                f"models.{role} is None, but the configuration needs a {role} ({why}); "
+                "load the engines with load_models(config)"
+            )
+    return Models(
+        models.summarizer if config.needs_summarizer else None,
+        models.translator if config.needs_translator else None,
+    )
 
 
 def load_models(config: Config) -> Models:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -56,7 +57,7 @@ def mtimes(project: Path) -> dict[str, int]:
 def test_make_builds_everything_then_nothing(project: Path) -> None:
     first = make(project)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count(" run --force") == 3  # one summarize call per article
+    assert first.stdout.count(" run ") == 3  # one summarize call per article
     for name in ("a", "b", "c"):
         assert all((project / "articles" / f"{name}{s}").exists() for s in OUTPUTS)
     second = make(project)
@@ -64,20 +65,48 @@ def test_make_builds_everything_then_nothing(project: Path) -> None:
     assert "Nothing to be done" in second.stdout
 
 
-def test_touching_one_article_rebuilds_only_that_one(project: Path) -> None:
+def newer_than_outputs(article: Path) -> None:
+    """Date ``article`` after its outputs, as a touch would, whatever the mtime granularity."""
+    newest = max(Path(f"{article.with_suffix('')}{s}").stat().st_mtime_ns for s in OUTPUTS)
+    os.utime(article, ns=(newest + 10**9, newest + 10**9))
+
+
+def test_editing_one_article_rebuilds_only_that_one(project: Path) -> None:
     make(project)
     # Backdated rather than waited for: a touch must be newer whatever the mtime granularity.
     for path in (project / "articles").iterdir():
         past = path.stat().st_mtime - 60
         os.utime(path, (past, past))
     before = mtimes(project)
-    (project / "articles" / "b.txt").touch()
+    article = project / "articles" / "b.txt"
+    article.write_text(article.read_text(encoding="utf-8") + "\nOne more line.\n", "utf-8")
+    newer_than_outputs(article)
     again = make(project)
     assert again.returncode == 0
-    assert again.stdout.count(" run --force") == 1
+    assert again.stdout.count(" run ") == 1
     after = mtimes(project)
     changed = sorted(name for name in after if after[name] != before[name])
     assert changed == sorted(["b.txt", *(f"b{s}" for s in OUTPUTS)])
+    assert "One more line" in (project / "articles" / "b.ar.txt").read_text(encoding="utf-8")
+
+
+def test_a_touched_article_is_refreshed_once_then_make_has_nothing_to_do(project: Path) -> None:
+    make(project)
+    article = project / "articles" / "b.txt"
+    sidecar = project / "articles" / "b.summarize.json"
+    translation = project / "articles" / "b.ar.txt"
+    written = translation.stat().st_ino  # a redone output would be a new file renamed in place
+    newer_than_outputs(article)  # a touch: same bytes, later mtime
+    first = make(project)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count(" run ") == 1
+    assert translation.stat().st_ino == written  # not summarised again, only refreshed
+    recorded = json.loads(sidecar.read_text(encoding="utf-8"))["input"]
+    assert recorded["mtime_ns"] == article.stat().st_mtime_ns
+    assert make(project, "-q").returncode == 0  # up to date for make
+    second = make(project)
+    assert second.returncode == 0
+    assert "Nothing to be done" in second.stdout
 
 
 def test_parallel_make_and_a_failing_article(project: Path) -> None:

@@ -141,7 +141,9 @@ def test_rerun_skips_up_to_date_articles_and_force_redoes_them(tmp_path: Path) -
     config = echo_config()
     assert run(config, [str(tmp_path)]).count(Status.DONE) == 1
     before = (tmp_path / "a.summarize.json").stat().st_mtime_ns
-    again = run(config, [str(tmp_path)], models=Models(None, None))  # no engine may be used
+    summarizer, translator = ExplodingBackend(), ExplodingBackend()
+    again = run(config, [str(tmp_path)], models=Models(summarizer, translator))
+    assert summarizer.batch_sizes == translator.batch_sizes == []  # no engine was used
     assert again.count(Status.SKIPPED) == 1
     assert (tmp_path / "a.summarize.json").stat().st_mtime_ns == before
     assert run(config, [str(tmp_path)], force=True).count(Status.DONE) == 1
