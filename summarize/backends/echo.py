@@ -20,16 +20,19 @@ class EchoBackend:
     """Tokens are whitespace-separated words; output is the input cut to max_new_tokens words.
 
     ``model = "echo"`` or ``model = "echo:delay=0.5"`` (seconds of sleep per generate call,
-    to make a slow engine for testing interruption and concurrency).
+    to make a slow engine for testing interruption and concurrency); ``positions=N`` gives
+    it a model's limits: at most N tokens in and N new tokens out, past which it fails as a
+    real model does.
     """
 
     device = "cpu"
     dtype = "none"
-    max_input_tokens = 1_000_000
 
-    def __init__(self, model_id: str, delay: float = 0.0) -> None:
+    def __init__(self, model_id: str, delay: float = 0.0, positions: int = 1_000_000) -> None:
         self.model_id = model_id
         self.delay = delay
+        self.max_input_tokens = positions
+        self.max_output_tokens = positions
 
     @classmethod
     def load(
@@ -45,6 +48,9 @@ class EchoBackend:
         match = re.search(r"delay=([0-9.]+)", model)
         if match:
             delay = float(match.group(1))
+        positions = re.search(r"positions=([0-9]+)", model)
+        if positions:
+            return cls(model, delay, int(positions.group(1)))
         return cls(model, delay)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -53,6 +59,13 @@ class EchoBackend:
     def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
         if self.delay:
             time.sleep(self.delay)
+        if options.max_new_tokens > self.max_output_tokens:
+            raise IndexError(
+                f"max_new_tokens {options.max_new_tokens} is past the model's "
+                f"{self.max_output_tokens} positions"
+            )
+        if max(self.count_tokens(texts), default=0) > self.max_input_tokens:
+            raise IndexError(f"an input is past the model's {self.max_input_tokens} positions")
         results = []
         for text in texts:
             words = _LANGUAGE_TOKEN.sub("", text).split()
