@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,13 +34,13 @@ ECHO = [
 ]
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One CTranslate2 conversion cache for the module."""
-    with pytest.MonkeyPatch.context() as patch:
-        path = tmp_path_factory.mktemp("ct2-cache")
-        patch.setenv("SUMMARIZE_CACHE", str(path))
-        yield path
+@pytest.fixture(scope="module", autouse=True)
+def conversions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """CTranslate2 conversions go to this module's own cache, never the user's."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SUMMARIZE_CACHE", str(tmp_path_factory.mktemp("ct2-cache")))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="module")
@@ -87,11 +88,19 @@ def words(n: int, tag: str = "w") -> str:
     return " ".join(f"{tag}{i}" for i in range(n)) + "."
 
 
-def sidecar(path: Path) -> dict[str, object]:
-    data: dict[str, object] = json.loads(
+def sidecar(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
         path.with_name(f"{path.stem}.summarize.json").read_text(encoding="utf-8")
     )
     return data
+
+
+def run_one(config: Config, directory: Path, text: str) -> dict[str, Any]:
+    """Run ``text`` as the one article of ``directory`` with real engines; its sidecar."""
+    source = directory / "a.txt"
+    source.write_text(text, encoding="utf-8")
+    assert_all_done(run(config, [str(directory)], models=load_models(config)))
+    return sidecar(source)
 
 
 def assert_all_done(report: Report) -> None:
@@ -102,42 +111,34 @@ def assert_all_done(report: Report) -> None:
 # --- 8.1: no generation asks for more tokens than the model has positions ------------------
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("engine_name", ENGINES)
-def test_translation_longer_than_the_model_holds_is_capped_not_failed(
-    engine_name: str, endless: dict[str, Path], cache: Path, tmp_path: Path
-) -> None:
+SENTENCE = "The city council met on Monday to discuss the new budget for schools and roads."
+CAPPED = {
     # 32-token segments x 2.0 + 16 asks for 80 new tokens of a model with 64 positions.
-    config = tiny_config(
-        engine_name, endless, "output.summarize=false", 'output.translate=["article"]',
-        "translator.max_length_ratio=2.0", "translator.max_length_extra=16",
+    "translation": [
+        *TRANSLATE_ONLY, "translator.max_length_ratio=2.0", "translator.max_length_extra=16",
         "translator.num_beams=1",
-    )  # fmt: skip
-    text = "The city council met on Monday to discuss the new budget for schools and roads."
-    source = tmp_path / "a.txt"
-    source.write_text(f"{text} {text}\n", encoding="utf-8")
-    report = run(config, [str(tmp_path)], models=load_models(config))
-    assert_all_done(report)
-    data = sidecar(source)
-    assert data["counts"]["capped_by_model"] >= 1  # type: ignore[index]
-    assert any("model's output limit (64 tokens" in w for w in data["warnings"])  # type: ignore[union-attr]
-    assert (tmp_path / "a.ar.txt").read_text(encoding="utf-8").strip()
+    ],
+    # The model reads and writes 64 tokens; max_length asks for 100.
+    "summary": [
+        "output.translate=[]", "summarizer.max_input_tokens=1024", "summarizer.max_length=100",
+        "summarizer.num_beams=1",
+    ],
+}  # fmt: skip
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("stage", CAPPED)
 @pytest.mark.parametrize("engine_name", ENGINES)
-def test_summary_longer_than_the_model_holds_is_capped_not_failed(
-    engine_name: str, endless: dict[str, Path], cache: Path, tmp_path: Path
+def test_generation_longer_than_the_model_holds_is_capped_not_failed(
+    engine_name: str, stage: str, endless: dict[str, Path], tmp_path: Path
 ) -> None:
-    config = tiny_config(
-        engine_name, endless, "output.translate=[]", "summarizer.max_input_tokens=1024",
-        "summarizer.max_length=100", "summarizer.num_beams=1",
-    )  # fmt: skip
-    source = tmp_path / "a.txt"
-    source.write_text("The council met on Monday. It discussed roads.\n", encoding="utf-8")
-    report = run(config, [str(tmp_path)], models=load_models(config))
-    assert_all_done(report)
-    assert sidecar(source)["counts"]["capped_by_model"] == 1  # type: ignore[index]
+    config = tiny_config(engine_name, endless, *CAPPED[stage])
+    data = run_one(config, tmp_path, f"{SENTENCE} {SENTENCE}\n")
+    assert data["counts"]["capped_by_model"] >= 1
+    # The endless model runs to the cap, and the warning names the model as its cause.
+    assert any("64 tokens, all the model can generate" in w for w in data["warnings"])
+    output = "a.ar.txt" if stage == "translation" else "a.summary.txt"
+    assert (tmp_path / output).read_text(encoding="utf-8").strip()
 
 
 def test_echo_with_positions_fails_past_them_as_a_model_does() -> None:
@@ -153,7 +154,7 @@ def test_echo_translation_is_capped_by_its_positions(tmp_path: Path) -> None:
     source = tmp_path / "a.txt"
     source.write_text(words(30) + "\n", encoding="utf-8")
     assert_all_done(run(config, [str(tmp_path)]))
-    assert sidecar(source)["counts"]["capped_by_model"] == 1  # type: ignore[index]
+    assert sidecar(source)["counts"]["capped_by_model"] == 1
     assert (tmp_path / "a.ar.txt").read_text(encoding="utf-8").strip() == words(30)
 
 
@@ -184,8 +185,8 @@ def test_map_reduce_converges_when_summaries_are_long(tmp_path: Path, overrides:
     report = run(config, [str(tmp_path)])
     assert_all_done(report)
     data = sidecar(source)
-    assert data["counts"]["summary_rounds"] <= 4  # type: ignore[index]
-    assert not any("no longer shrink" in w for w in data["warnings"])  # type: ignore[union-attr]
+    assert data["counts"]["summary_rounds"] <= 4
+    assert not any("no longer shrink" in w for w in data["warnings"])
     summary = (tmp_path / "a.summary.txt").read_text(encoding="utf-8").split()
     assert 0 < len(summary) <= config.summarizer.max_length
 
@@ -210,8 +211,8 @@ def test_map_reduce_that_cannot_shrink_keeps_what_fits_and_says_so(tmp_path: Pat
     report = run(config, [str(tmp_path)], models=Models(summarizer, None))
     assert_all_done(report)
     data = sidecar(source)
-    assert any("no longer shrink" in w for w in data["warnings"])  # type: ignore[union-attr]
-    assert data["counts"]["summary_rounds"] == 2  # type: ignore[index]
+    assert any("no longer shrink" in w for w in data["warnings"])
+    assert data["counts"]["summary_rounds"] == 2
     assert summarizer.calls == 2  # gave up at once, not after eight rounds of work
 
 
@@ -223,11 +224,8 @@ def test_map_reduce_converges_with_a_real_model_that_reads_64_tokens(
         "transformers", endless, "output.translate=[]", "summarizer.max_input_tokens=1024",
         "summarizer.max_length=60", "summarizer.num_beams=1",
     )  # fmt: skip
-    source = tmp_path / "a.txt"
-    source.write_text(long_article(60), encoding="utf-8")
-    report = run(config, [str(tmp_path)], models=load_models(config))
-    assert_all_done(report)
-    assert sidecar(source)["counts"]["summary_chunks"] > 4  # type: ignore[index]
+    data = run_one(config, tmp_path, long_article(60))
+    assert data["counts"]["summary_chunks"] > 4
 
 
 def test_loading_says_where_the_model_overrides_the_configured_limits(
@@ -282,7 +280,7 @@ def alone_and_batched(config: Config, models: Models, tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("engine_name", ENGINES)
 def test_outputs_are_the_same_alone_and_batched_with_longer_articles(
-    engine_name: str, endless: dict[str, Path], cache: Path, tmp_path: Path
+    engine_name: str, endless: dict[str, Path], tmp_path: Path
 ) -> None:
     config = tiny_config(
         engine_name, endless, "translator.num_beams=1", "translator.max_length_ratio=0.5",
@@ -375,7 +373,6 @@ def test_hit_limit_is_true_only_for_an_output_cut_at_its_limit(
     role: str,
     endless: dict[str, Path],
     terse: dict[str, Path],
-    cache: Path,
 ) -> None:
     options = GenerateOptions(max_new_tokens=6)
     (cut,) = engine(engine_name, endless[role], role).generate(TEXTS[1:2], options)
@@ -387,7 +384,7 @@ def test_hit_limit_is_true_only_for_an_output_cut_at_its_limit(
 @pytest.mark.slow
 @pytest.mark.parametrize("engine_name", ENGINES)
 def test_batched_outputs_come_back_in_input_order(
-    engine_name: str, tiny_models: dict[str, Path], cache: Path
+    engine_name: str, tiny_models: dict[str, Path]
 ) -> None:
     backend = engine(engine_name, tiny_models["translator"], "translator")
     options = GenerateOptions(max_new_tokens=8, num_beams=2)
