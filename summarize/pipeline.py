@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import errno
+import gc
 import logging
 import math
 import signal
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +18,7 @@ from typing import Any, BinaryIO, Protocol
 
 from summarize import __version__
 from summarize.backends import Backend, GenerateOptions, Generation, load_backend
-from summarize.chunking import Measure, pack, pack_paragraphs, reassemble
+from summarize.chunking import Measure, Piece, pack, pack_paragraphs, reassemble
 from summarize.claims import Claim, Held, claim
 from summarize.config import (
     Config,
@@ -53,8 +56,12 @@ log = logging.getLogger(__name__)
 #: shown by default when stderr is a log file (see cli._setup_logging)
 progress_log = logging.getLogger("summarize.progress")
 
-# Map-reduce shrinks the text each round; this many rounds summarise far more than any article.
+# Map-reduce shrinks the text each round (at least 4-fold, see _chunk_summary_length); this many
+# rounds summarise far more than any article, and the last one is made to fit in one chunk.
 _MAX_ROUNDS = 8
+# A chunk summary's length limit is never below this fraction of the summarizer's input, so that
+# an article of very many chunks still gets summaries that say something.
+_CHUNK_SUMMARY_FLOOR = 8
 # The language check speaks only about texts long enough, and when it is sure.
 _LANGUAGE_MIN_CHARACTERS = 200
 _LANGUAGE_CONFIDENCE = 0.9
@@ -62,6 +69,14 @@ _LANGUAGE_CONFIDENCE = 0.9
 _BUCKET_SPREAD = 0.5
 # A translation this much shorter than its source (in characters) has likely dropped a sentence.
 _SHORT_TRANSLATION = 0.25
+# Errors one batch's inputs can cause: out of memory (torch.cuda.OutOfMemoryError and
+# CTranslate2's errors are RuntimeErrors), an input too long or odd for the model (IndexError,
+# ValueError). Retrying in halves confines them to the article at fault. Any other exception
+# (TypeError, AttributeError, AssertionError, KeyError...) is a mistake in the code: retrying
+# would only turn it into one failed article after another, so it stops the run.
+_INPUT_ERRORS = (RuntimeError, ValueError, IndexError, MemoryError)
+# RuntimeErrors that are never the input's fault.
+_CODE_ERRORS = (NotImplementedError, RecursionError)
 
 
 class Progress(Protocol):
@@ -135,6 +150,8 @@ class _Task:
     result: Generation | None = None
     # How this output joins the previous one of its paragraph (see chunking.reassemble).
     glue: str = " "
+    #: its length limit was lowered to what the model can generate
+    capped: bool = False
 
 
 def run(
@@ -369,6 +386,7 @@ def load_models(config: Config) -> Models:
     summarizer = translator = None
     if config.needs_summarizer:
         summarizer = _load_engine("summarizer", config.summarizer, config)
+        _check_summary_limits(summarizer, config.summarizer)
     if config.needs_translator:
         translator = _load_engine("translator", config.translator, config)
         _check_prefix(translator, config.translator.source_prefix)
@@ -415,6 +433,34 @@ def _check_prefix(translator: Backend, prefix: str) -> None:
             "is it the target-language token this model expects?",
             prefix,
             translator.model_id,
+        )
+
+
+def _check_summary_limits(summarizer: Backend, settings: SummarizerSettings) -> None:
+    """Say where the model's own limits override the configured ones (runs still work)."""
+    if summarizer.max_input_tokens < settings.max_input_tokens:
+        log.warning(
+            "summarizer.max_input_tokens = %d, but %s reads at most %d tokens: using %d",
+            settings.max_input_tokens,
+            summarizer.model_id,
+            summarizer.max_input_tokens,
+            summarizer.max_input_tokens,
+        )
+    limit = min(settings.max_input_tokens, summarizer.max_input_tokens)
+    if settings.max_length >= limit:
+        log.warning(
+            "summarizer.max_length = %d is not below the summarizer's input limit (%d tokens): "
+            "chunk summaries of long articles get a share of that input instead",
+            settings.max_length,
+            limit,
+        )
+    if settings.max_length > summarizer.max_output_tokens:
+        log.warning(
+            "summarizer.max_length = %d, but %s generates at most %d tokens: using %d",
+            settings.max_length,
+            summarizer.model_id,
+            summarizer.max_output_tokens,
+            summarizer.max_output_tokens,
         )
 
 
@@ -619,10 +665,15 @@ def _summarize(articles: list[_Article], backend: Backend, config: Config) -> No
 
     Each round packs every pending article's text into chunks that fit the model; an article
     with one chunk gets its summary, one with several goes on with its joined chunk summaries.
+    Each chunk summary gets its share of the model's input, so the joined summaries fit the
+    next round; should a model's output not shrink anyway, the last round keeps what fits
+    and says so.
     """
     settings = config.summarizer
     limit = min(settings.max_input_tokens, backend.max_input_tokens)
+    (overhead,) = backend.count_tokens([""])  # the special tokens every input carries
     pending = {a: a.doc.sentences for a in articles if a.doc is not None}
+    previous: dict[_Article, int] = {}
     for a in pending:
         a.counts.update(summary_chunks=0, summary_rounds=0)
     for round_no in range(1, _MAX_ROUNDS + 1):
@@ -631,26 +682,63 @@ def _summarize(articles: list[_Article], backend: Backend, config: Config) -> No
         tasks = []
         for article, sentences in pending.items():
             chunks = pack(sentences, backend.count_tokens, limit)
+            total = sum(c.tokens for c in chunks)
+            stuck = total >= previous.get(article, total + 1) or round_no == _MAX_ROUNDS
+            if len(chunks) > 1 and stuck:
+                chunks = _keep_first_chunk(article, chunks, round_no, limit)
+            previous[article] = total
             if round_no == 1:
                 article.counts["summary_chunks"] = len(chunks)
             article.counts["summary_rounds"] = round_no
+            longest = _chunk_summary_length(settings.max_length, limit - overhead, len(chunks))
             tasks += [
                 _Task(
-                    article, ("summary", i), c.text, c.tokens, _summary_options(settings, c.tokens)
+                    article,
+                    ("summary", i),
+                    c.text,
+                    c.tokens,
+                    _summary_options(settings, c.tokens, longest),
                 )
                 for i, c in enumerate(chunks)
             ]
         _generate(tasks, backend, config.runtime.batch_tokens, "summarize")
         pending = _next_round(tasks, round_no)
-    for article in pending:
-        article.fail(f"{article.job.name}: summary did not converge in {_MAX_ROUNDS} rounds")
 
 
-def _summary_options(settings: Any, input_tokens: int) -> GenerateOptions:
+def _chunk_summary_length(max_length: int, budget: int, chunks: int) -> int:
+    """The longest summary of one of ``chunks`` chunks, in generated tokens.
+
+    Alone, an article's summary may be max_length long. Of several chunks, each summary gets
+    its share of ``budget`` (the input limit less special tokens, one token each for the
+    space that joins it), so that together they fit the next round's input; never less than
+    1/_CHUNK_SUMMARY_FLOOR of it, which still shrinks the text at least 4-fold each round
+    (chunks are over half full on average: two neighbours did not fit in one).
+    """
+    if chunks <= 1:
+        return max_length
+    share = budget // chunks - 1
+    floor = max(1, (budget + 1) // _CHUNK_SUMMARY_FLOOR)
+    return min(max_length, max(share, floor))
+
+
+def _keep_first_chunk(
+    article: _Article, chunks: list[Piece], round_no: int, limit: int
+) -> list[Piece]:
+    """The last resort when chunk summaries do not shrink: summarise what fits, and say so."""
+    total = sum(c.tokens for c in chunks)
+    article.warnings.append(
+        f"summary round {round_no}: the chunk summaries no longer shrink; the summary is made "
+        f"from the first {chunks[0].tokens} of their {total} tokens (the summarizer reads "
+        f"{limit}), and the rest is left out"
+    )
+    return chunks[:1]
+
+
+def _summary_options(settings: Any, input_tokens: int, longest: int) -> GenerateOptions:
     return GenerateOptions(
-        max_new_tokens=settings.max_length,
+        max_new_tokens=longest,
         # A short input cannot support a long minimum: the model would pad it with invention.
-        min_new_tokens=min(settings.min_length, input_tokens // 2),
+        min_new_tokens=min(settings.min_length, input_tokens // 2, longest),
         num_beams=settings.num_beams,
         no_repeat_ngram_size=settings.no_repeat_ngram_size,
         length_penalty=settings.length_penalty,
@@ -663,10 +751,12 @@ def _next_round(tasks: list[_Task], round_no: int) -> dict[_Article, list[str]]:
         if article.error is not None:
             continue
         results = [t.result for t in own if t.result is not None]
-        if any(r.hit_limit for r in results):
+        cut = [t for t in own if t.result is not None and t.result.hit_limit]
+        if cut:
+            origin = _limit_origin(cut[0], "summarizer.max_length or the chunk's input share")
             article.warnings.append(
-                f"summary round {round_no}: {sum(r.hit_limit for r in results)} of "
-                f"{len(results)} chunk summaries stopped at summarizer.max_length"
+                f"summary round {round_no}: {len(cut)} of {len(results)} chunk summaries "
+                f"stopped at their length limit ({origin})"
             )
         if len(results) == 1:
             article.summary = results[0].text
@@ -681,6 +771,14 @@ def _next_round(tasks: list[_Task], round_no: int) -> dict[_Article, list[str]]:
             joined = " ".join(r.text for r in results if r.text)
             next_round[article] = split_sentences(joined) or [joined]
     return next_round
+
+
+def _limit_origin(task: _Task, setting: str) -> str:
+    """What set a task's length limit, for a warning that it was reached."""
+    tokens = task.options.max_new_tokens
+    if task.capped:
+        return f"{tokens} tokens, all the model can generate"
+    return f"{tokens} tokens, from {setting}"
 
 
 # --- translate stage --------------------------------------------------------------------
@@ -751,7 +849,13 @@ def _assemble(article: _Article, tasks: list[_Task]) -> None:
         result = task.result
         assert result is not None
         source = task.text
-        if result.hit_limit:
+        if result.hit_limit and task.capped:
+            article.warnings.append(
+                f"{target} translation, paragraph {paragraph + 1}: a segment stopped at the "
+                f"model's output limit ({_limit_origin(task, '')}) and may be cut (lower "
+                "translator.max_input_tokens)"
+            )
+        elif result.hit_limit:
             article.warnings.append(
                 f"{target} translation, paragraph {paragraph + 1}: a segment stopped at its "
                 "length limit and may be cut (raise translator.max_length_ratio)"
@@ -773,15 +877,44 @@ def _assemble(article: _Article, tasks: list[_Task]) -> None:
 
 def _generate(tasks: list[_Task], backend: Backend, batch_tokens: int, stage: str) -> None:
     """Run all tasks through the model in length-sorted batches of at most ``batch_tokens``."""
+    for task in tasks:
+        _fit_to_model(task, backend.max_output_tokens)
     for batch in _batches(tasks, batch_tokens):
         _generate_batch(batch, backend, stage)
 
 
-def _batches(tasks: list[_Task], batch_tokens: int) -> list[list[_Task]]:
-    """Longest first, so an out-of-memory error shows up at once; similar lengths together.
+def _fit_to_model(task: _Task, most: int) -> None:
+    """Lower a task's length limit to what the model has positions for; count it in the sidecar.
 
-    A batch decodes until its longest output is done, and its length limit is its longest
-    input's, so a short input batched with a long one pays for the long one's steps.
+    A longer limit (e.g. a translation's ratio x source + extra near the input limit) would
+    fail the article once its output ran past the model's last position.
+    """
+    options = task.options
+    if options.max_new_tokens <= most:
+        return
+    task.options = dataclasses.replace(
+        options, max_new_tokens=most, min_new_tokens=min(options.min_new_tokens, most)
+    )
+    task.capped = True
+    counts = task.owner.counts
+    counts["capped_by_model"] = counts.get("capped_by_model", 0) + 1
+
+
+def _batches(tasks: list[_Task], batch_tokens: int) -> list[list[_Task]]:
+    """Batches of tasks with the same options, widest first, so that an out-of-memory error
+    shows up at once. Options are never merged: a task's output must not depend on what else
+    its batch holds.
+    """
+    groups: dict[GenerateOptions, list[_Task]] = {}
+    for task in tasks:
+        groups.setdefault(task.options, []).append(task)
+    batches = [b for group in groups.values() for b in _by_length(group, batch_tokens)]
+    return sorted(batches, key=lambda b: b[0].tokens, reverse=True)
+
+
+def _by_length(tasks: list[_Task], batch_tokens: int) -> list[list[_Task]]:
+    """Similar lengths together: a batch decodes until its longest output is done, so a short
+    input batched with a long one pays for the long one's steps.
     """
     ordered = sorted(tasks, key=lambda t: t.tokens, reverse=True)
     batches: list[list[_Task]] = []
@@ -800,37 +933,47 @@ def _batches(tasks: list[_Task], batch_tokens: int) -> list[list[_Task]]:
 
 
 def _generate_batch(batch: list[_Task], backend: Backend, stage: str) -> None:
-    """Generate for one batch; on failure halve it, so one bad input fails only its article."""
+    """Generate for one batch; on an error an input can cause, retry in halves, so that one
+    bad input fails only its article. Any other error is a mistake in the code: it propagates.
+    """
     live = [t for t in batch if t.owner.error is None]
     if not live:
         return
-    options = _merged_options(live)
     started = time.perf_counter()
     try:
-        results = backend.generate([t.text for t in live], options)
-    except Exception as exc:  # an engine can fail in many ways (OOM, bad input); isolate it
-        if len(live) > 1:
-            log.info("%s: batch of %d failed (%s); retrying in halves", stage, len(live), exc)
-            middle = len(live) // 2
-            _generate_batch(live[:middle], backend, stage)
-            _generate_batch(live[middle:], backend, stage)
-        else:
-            live[0].owner.fail(f"{live[0].owner.job.name}: {stage} failed: {exc}")
+        results = backend.generate([t.text for t in live], live[0].options)
+    except _INPUT_ERRORS as exc:
+        if isinstance(exc, _CODE_ERRORS):
+            raise
+        reason, out_of_memory = str(exc) or type(exc).__name__, _is_out_of_memory(exc)
+    else:
+        _share_time(live, stage, time.perf_counter() - started)
+        for task, result in zip(live, results, strict=True):
+            task.result = result
         return
-    _share_time(live, stage, time.perf_counter() - started)
-    for task, result in zip(live, results, strict=True):
-        task.result = result
+    # Out of the except block, so the failed batch's tensors (held by the traceback) can go.
+    if out_of_memory:
+        _free_device_memory()
+    if len(live) > 1:
+        log.info("%s: batch of %d failed (%s); retrying in halves", stage, len(live), reason)
+        middle = len(live) // 2
+        _generate_batch(live[:middle], backend, stage)
+        _generate_batch(live[middle:], backend, stage)
+    else:
+        live[0].owner.fail(f"{live[0].owner.job.name}: {stage} failed: {reason}")
 
 
-def _merged_options(tasks: list[_Task]) -> GenerateOptions:
-    first = tasks[0].options
-    return GenerateOptions(
-        max_new_tokens=max(t.options.max_new_tokens for t in tasks),
-        min_new_tokens=min(t.options.min_new_tokens for t in tasks),
-        num_beams=first.num_beams,
-        no_repeat_ngram_size=first.no_repeat_ngram_size,
-        length_penalty=first.length_penalty,
-    )
+def _is_out_of_memory(exc: BaseException) -> bool:
+    # torch.cuda.OutOfMemoryError and CTranslate2's CUDA errors are RuntimeErrors saying so.
+    return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
+
+
+def _free_device_memory() -> None:
+    """Give the CUDA memory torch caches back before a retry; never imports torch itself."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _share_time(tasks: list[_Task], stage: str, seconds: float) -> None:

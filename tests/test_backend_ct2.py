@@ -206,13 +206,7 @@ def test_beam_search_with_length_settings_runs(summarizer: CTranslate2Backend) -
     assert all(g.hit_limit and g.text and "\ufffd" not in g.text for g in results)
 
 
-@pytest.mark.parametrize("role", ["translator", "summarizer"])
-def test_hitting_max_new_tokens_is_reported(
-    role: str, translator: CTranslate2Backend, summarizer: CTranslate2Backend
-) -> None:
-    backend = translator if role == "translator" else summarizer
-    (cut,) = backend.generate(TEXTS[:1], GenerateOptions(max_new_tokens=1))
-    assert cut.hit_limit is True
+# hit_limit, both ways and on both engines: tests/test_generation_limits.py
 
 
 def test_missing_local_directory_explains_what_to_do(tmp_path: Path, cache: Path) -> None:

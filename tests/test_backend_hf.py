@@ -62,13 +62,12 @@ def test_generate_returns_one_text_per_input_in_order(translator: TransformersBa
     options = GenerateOptions(max_new_tokens=8, num_beams=2)
     batched = translator.generate(texts, options)
     alone = [translator.generate([t], options)[0] for t in texts]
+    assert len({g.text for g in alone}) == len(texts)  # distinct, so a reordering would show
     assert [g.text for g in batched] == [g.text for g in alone]  # padding does not leak
     assert all(isinstance(g.text, str) for g in batched)
 
 
-def test_hitting_max_new_tokens_is_reported(summarizer: TransformersBackend) -> None:
-    (cut,) = summarizer.generate(["The council met on Tuesday."], GenerateOptions(max_new_tokens=1))
-    assert cut.hit_limit is True
+# hit_limit, both ways and on both engines: tests/test_generation_limits.py
 
 
 def test_missing_local_directory_explains_what_to_do(tmp_path: Path) -> None:

@@ -187,13 +187,17 @@ def marian_vocab(
     return {token: index for index, token in enumerate(tokens)}
 
 
-def build_tiny_translator(directory: Path) -> Path:
+def build_tiny_translator(
+    directory: Path, *, max_positions: int = 512, eos_bias: float = 0.0
+) -> Path:
     """Save a tiny random English-to-Arabic ``MarianMTModel`` and its tokenizer to ``directory``.
 
     The tokenizer is a real ``MarianTokenizer`` (SentencePiece backend): ``source.spm`` is
     trained on :data:`ENGLISH_TEXT`, ``target.spm`` on :data:`ARABIC_TEXT`, and the shared
     ``vocab.json`` also holds ``>>ara<<`` so that a source text starting with it gets that
-    prefix as one token.  Returns ``directory`` (created if needed).
+    prefix as one token.  ``max_positions`` is the model's (and tokenizer's) length limit;
+    ``eos_bias`` is added to the end-of-sequence logit (very negative: the model never stops
+    by itself; very positive: it stops at once).  Returns ``directory`` (created if needed).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -217,7 +221,7 @@ def build_tiny_translator(directory: Path) -> Path:
         vocab=str(vocab_file),
         source_lang="en",
         target_lang="ar",
-        model_max_length=512,
+        model_max_length=max_positions,
     )
     pad_id = vocab["<pad>"]
     eos_id = vocab["</s>"]
@@ -233,7 +237,7 @@ def build_tiny_translator(directory: Path) -> Path:
         decoder_attention_heads=_HEADS,
         encoder_ffn_dim=_FFN_DIM,
         decoder_ffn_dim=_FFN_DIM,
-        max_position_embeddings=512,
+        max_position_embeddings=max_positions,
         activation_function="swish",  # what opus-mt checkpoints use
         init_std=_INIT_STD,
         scale_embedding=True,
@@ -246,6 +250,7 @@ def build_tiny_translator(directory: Path) -> Path:
     with torch.random.fork_rng(devices=[]):  # do not disturb the caller's global RNG
         torch.manual_seed(_SEED)
         model = MarianMTModel(config)
+    _bias_end_of_sequence(model, eos_id, eos_bias)
 
     # Mirrors the generation settings of Helsinki-NLP/opus-mt-* (never emit <pad>), but with
     # greedy search by default so that a random model stays fast.  <unk> and the language
@@ -263,6 +268,14 @@ def build_tiny_translator(directory: Path) -> Path:
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def _bias_end_of_sequence(model: torch.nn.Module, eos_id: int, bias: float) -> None:
+    """Shift the end-of-sequence logit through ``final_logits_bias``, which both architectures
+    have and CTranslate2 carries over, so that both engines see the same model."""
+    if bias:
+        with torch.no_grad():
+            model.final_logits_bias[0, eos_id] += bias  # type: ignore[index, operator]
 
 
 # --------------------------------------------------------------------------------------
@@ -314,8 +327,12 @@ def _unprintable_token_ids(tokenizer: BartTokenizer) -> list[int]:
     return unprintable
 
 
-def build_tiny_summarizer(directory: Path) -> Path:
+def build_tiny_summarizer(
+    directory: Path, *, max_positions: int = 1024, eos_bias: float = 0.0
+) -> Path:
     """Save a tiny random ``BartForConditionalGeneration`` and its tokenizer to ``directory``.
+
+    ``max_positions`` and ``eos_bias`` are as for :func:`build_tiny_translator`.
 
     The tokenizer is a byte-level BPE trained on :data:`ENGLISH_TEXT`, wrapped in
     transformers' ``BartTokenizer`` (in transformers 5 an alias of the tokenizers-backed
@@ -331,7 +348,7 @@ def build_tiny_summarizer(directory: Path) -> Path:
     tokenizer = BartTokenizer(
         vocab=vocab,
         merges=merges,  # type: ignore[arg-type]
-        model_max_length=1024,
+        model_max_length=max_positions,
     )
     bos_id, pad_id, eos_id = (vocab[token] for token in ("<s>", "<pad>", "</s>"))
     assert (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id) == (
@@ -349,7 +366,7 @@ def build_tiny_summarizer(directory: Path) -> Path:
         decoder_attention_heads=_HEADS,
         encoder_ffn_dim=_FFN_DIM,
         decoder_ffn_dim=_FFN_DIM,
-        max_position_embeddings=1024,
+        max_position_embeddings=max_positions,
         init_std=_INIT_STD,
         bos_token_id=bos_id,
         pad_token_id=pad_id,
@@ -360,6 +377,7 @@ def build_tiny_summarizer(directory: Path) -> Path:
     with torch.random.fork_rng(devices=[]):  # do not disturb the caller's global RNG
         torch.manual_seed(_SEED)
         model = BartForConditionalGeneration(config)
+    _bias_end_of_sequence(model, eos_id, eos_bias)
 
     # ... and then forces <s>, like facebook/bart-large-cnn (as is no_repeat_ngram_size=3).
     # Unlike bart-large-cnn there is no min_length (56 there) or length penalty, so short

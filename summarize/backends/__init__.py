@@ -51,6 +51,8 @@ class Backend(Protocol):
     dtype: str
     #: the longest input the model itself accepts, in its own tokens
     max_input_tokens: int
+    #: the most new tokens the model can generate in one output (its decoder's positions)
+    max_output_tokens: int
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Length of each text as the model would see it, special tokens included."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from summarize.backends import GenerateOptions, Generation
-from summarize.backends.hf import check_local_path, load_advice, token_counts
+from summarize.backends.hf import check_local_path, load_advice, model_output_limit, token_counts
 from summarize.errors import ModelError
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ class CTranslate2Backend:
         *,
         device: str,
         max_input_tokens: int,
+        max_output_tokens: int,
         target_prefix: list[str],
         suppress: list[list[str]],
     ) -> None:
@@ -58,6 +59,7 @@ class CTranslate2Backend:
         self.device = device
         self.dtype = str(translator.compute_type)
         self.max_input_tokens = max_input_tokens
+        self.max_output_tokens = max_output_tokens
         self.target_prefix = target_prefix
         self.suppress = suppress
         # Parallel workers on the CPU (see _threading): a batch is split so each gets a share.
@@ -107,6 +109,7 @@ class CTranslate2Backend:
             translator,
             device=device if device == "cpu" else f"cuda:{index}",
             max_input_tokens=_input_limit(tokenizer, config),
+            max_output_tokens=model_output_limit(config),
             target_prefix=_forced_prefix(tokenizer, generation),
             suppress=_suppressed(tokenizer, generation, vocabulary),
         )

@@ -21,16 +21,19 @@ class EchoBackend:
 
     ``model = "echo"`` or ``model = "echo:delay=0.5"`` (seconds of sleep per generate call,
     to make a slow engine for testing interruption and concurrency); ``load_delay=`` sleeps
-    that long while loading, like a large model (``echo:delay=0.3,load_delay=5``).
+    that long while loading, like a large model (``echo:delay=0.3,load_delay=5``);
+    ``positions=N`` gives it a model's limits: at most N tokens in and N new tokens out, past
+    which it fails as a real model does.
     """
 
     device = "cpu"
     dtype = "none"
-    max_input_tokens = 1_000_000
 
-    def __init__(self, model_id: str, delay: float = 0.0) -> None:
+    def __init__(self, model_id: str, delay: float = 0.0, positions: int = 1_000_000) -> None:
         self.model_id = model_id
         self.delay = delay
+        self.max_input_tokens = positions
+        self.max_output_tokens = positions
 
     @classmethod
     def load(
@@ -43,7 +46,8 @@ class EchoBackend:
         quantization: str = "auto",
     ) -> EchoBackend:
         time.sleep(_option(model, "load_delay"))
-        return cls(model, _option(model, "delay"))
+        positions = int(_option(model, "positions")) or 1_000_000
+        return cls(model, _option(model, "delay"), positions)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(text.split()) + 1 for text in texts]  # +1: the end-of-sequence token
@@ -51,6 +55,13 @@ class EchoBackend:
     def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
         if self.delay:
             time.sleep(self.delay)
+        if options.max_new_tokens > self.max_output_tokens:
+            raise IndexError(
+                f"max_new_tokens {options.max_new_tokens} is past the model's "
+                f"{self.max_output_tokens} positions"
+            )
+        if max(self.count_tokens(texts), default=0) > self.max_input_tokens:
+            raise IndexError(f"an input is past the model's {self.max_input_tokens} positions")
         results = []
         for text in texts:
             words = _LANGUAGE_TOKEN.sub("", text).split()

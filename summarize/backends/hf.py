@@ -73,6 +73,7 @@ class TransformersBackend:
         self.device = device
         self.dtype = dtype
         self.max_input_tokens = _model_input_limit(tokenizer, model)
+        self.max_output_tokens = model_output_limit(model.config)
 
     @classmethod
     def load(
@@ -175,6 +176,16 @@ def _model_input_limit(tokenizer: Any, model: Any) -> int:
     ]
     usable = [int(n) for n in limits if isinstance(n, int) and 0 < n < _NO_LIMIT]
     return min(usable) if usable else _NO_LIMIT
+
+
+def model_output_limit(config: Any) -> int:
+    """New tokens the decoder has positions for; asking for more fails with an IndexError
+    (transformers) or "no position encodings" (CTranslate2) on the step past the last."""
+    for name in ("max_target_positions", "max_position_embeddings"):
+        limit = getattr(config, name, None)
+        if isinstance(limit, int) and 0 < limit < _NO_LIMIT:
+            return limit
+    return _NO_LIMIT
 
 
 def check_local_path(model_id: str, role: str) -> None:
