@@ -402,7 +402,9 @@ class _JsonlReport:
         if self.error is not None:
             return
         try:
-            self.fh.write(json.dumps(payload, ensure_ascii=False) + "\n")
+            line = json.dumps(payload, ensure_ascii=False)
+            # A path with bytes that are not UTF-8 must not cost the line: escape what is left.
+            self.fh.write(line.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
             self.fh.flush()
         except OSError as exc:
             self.error = (

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import stat as statmod
+import string
 import time
 import typing
 from collections.abc import Callable, Iterator, Sequence
@@ -248,11 +249,15 @@ class _Selector:
     def reserved_template(self, name: str) -> str | None:
         return next((t for t, regex in self.templates if regex.fullmatch(name)), None)
 
-    def owned(self, name: str, stems: set[str]) -> bool:
-        """Whether ``name`` could be an output or reference of an input with one of ``stems``."""
+    def owned(self, name: str, stems: set[str], names: set[str]) -> bool:
+        """Whether ``name`` could be an output or reference of an input with one of ``stems``
+        (or ``names``, for templates that keep the extension)."""
         for _, regex in self.templates:
             match = regex.fullmatch(name)
-            if match is not None and match.groupdict().get("stem") in stems:
+            if match is None:
+                continue
+            fields = match.groupdict()
+            if fields.get("stem") in stems or fields.get("name") in names:
                 return True
         return False
 
@@ -313,8 +318,9 @@ def _weigh_reserved(
     if not reserved:
         return
     stems = {_stem(entry.name) for entry in taken}
+    names = {entry.name for entry in taken}
     for entry in reserved:
-        if not select.owned(entry.name, stems):
+        if not select.owned(entry.name, stems, names):
             template = select.reserved_template(entry.name)
             reason = f"named like the tool's own files ({template}); rename it to process it"
             _skip(skipped, Path(entry.path), reason)
@@ -355,7 +361,14 @@ def format_name(template: str, source: Path) -> str:
 
 
 def _owner_regex(template: str) -> str:
-    return re.escape(template).replace(re.escape("{stem}"), "(?P<stem>.+)", 1)
+    """Like :func:`template_regex`, capturing the input's ``stem`` or ``name`` it was made from."""
+    parts, seen = [], set()
+    for literal, field, _, _ in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if field is not None:
+            parts.append(f"(?P={field})" if field in seen else f"(?P<{field}>.+)")
+            seen.add(field)
+    return "".join(parts)
 
 
 def output_paths(
@@ -697,9 +710,12 @@ def _record(data: dict[str, Any]) -> _Record | None:
     if not isinstance(recorded, dict):
         return None
     size, mtime_ns, sha256 = (recorded.get(k) for k in ("size", "mtime_ns", "sha256"))
-    if _is_int(size) and _is_int(mtime_ns) and isinstance(sha256, str):
+    if _is_int(size) and _is_int(mtime_ns) and isinstance(sha256, str) and _SHA256(sha256):
         return _Record(size, mtime_ns, sha256, data)
     return None
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}").fullmatch
 
 
 def _is_int(value: object) -> typing.TypeGuard[int]:

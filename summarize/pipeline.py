@@ -541,8 +541,15 @@ def _claim(article: _Article, ctx: _Context) -> bool:
     if outputs is None or source is None:
         return True
     name = article.job.name
+    folder = outputs.sidecar.parent
     try:
-        outputs.sidecar.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = f"{name}: cannot write in {display_name(folder)} ({exc.strerror or exc})"
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            reason += "; use --output-dir DIR for read-only inputs"
+        return _settle(article, ctx, Status.FAILED, reason)
+    try:
         with held():  # claim() never blocks; taken, it must be recorded to be released
             got = claim(outputs.claim, stale_after=ctx.config.runtime.claim_timeout)
             if isinstance(got, Claim):
@@ -563,7 +570,7 @@ def _claim(article: _Article, ctx: _Context) -> bool:
 
 
 def _claim_error(name: str, outputs: Outputs, exc: OSError) -> str:
-    where = exc.filename or outputs.claim
+    where = display_name(exc.filename or outputs.claim)
     reason = f"{name}: cannot claim it with {where} ({exc.strerror or exc})"
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         reason += "; use --output-dir DIR for read-only inputs"

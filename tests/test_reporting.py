@@ -127,6 +127,7 @@ def test_totals_line_and_summary_line_agree_for_a_mixed_run(tmp_path: Path) -> N
         "done": 2,
         "flagged": 1,
         "up to date": 1,
+        "left out": 0,
         "left to another run": 1,
         "skipped": 0,
         "failed": 1,
@@ -202,7 +203,9 @@ def test_a_cut_article_gets_grouped_warnings_in_sidecar_report_and_log(
     assert article.startswith(head)
     times = int(article[len(head) :].split(" ")[0])
     assert paragraphs < times <= sidecar["counts"]["article_segments"]
-    logged = [r.getMessage() for r in caplog.records if "length limit" in r.getMessage()]
+    logged = [
+        r.getMessage() for r in caplog.records if "stopped at its length limit" in r.getMessage()
+    ]
     assert logged == [f"{source}: {w}" for w in cut]
 
 
