@@ -67,6 +67,9 @@ _LANGUAGE_MIN_CHARACTERS = 200
 _LANGUAGE_CONFIDENCE = 0.9
 # The shortest input of a batch is at least this fraction of its longest.
 _BUCKET_SPREAD = 0.5
+# Translation length limits are rounded up to a grid with this many steps per doubling (see
+# _translation_limit): at most 1/8 more than asked, and similar segments batch together.
+_LIMIT_STEPS_PER_OCTAVE = 8
 # A translation this much shorter than its source (in characters) has likely dropped a sentence.
 _SHORT_TRANSLATION = 0.25
 # Errors one batch's inputs can cause: out of memory (torch.cuda.OutOfMemoryError and
@@ -836,8 +839,7 @@ def _translation_tasks(
             prefix + seg.text,
             seg.tokens,
             GenerateOptions(
-                max_new_tokens=math.ceil(seg.tokens * settings.max_length_ratio)
-                + settings.max_length_extra,
+                max_new_tokens=_translation_limit(seg.tokens, settings),
                 num_beams=settings.num_beams,
                 no_repeat_ngram_size=settings.no_repeat_ngram_size,
                 length_penalty=settings.length_penalty,
@@ -846,6 +848,15 @@ def _translation_tasks(
         )
         for seg in segments
     ]
+
+
+def _translation_limit(tokens: int, settings: TranslatorSettings) -> int:
+    """ratio x source + extra, rounded up onto a grid: segments of similar length then share
+    identical options and so a batch, while each limit still depends on its own segment alone.
+    Limits up to 15 stay exact; above, the step is at most 1/8 of the limit."""
+    limit = math.ceil(tokens * settings.max_length_ratio) + settings.max_length_extra
+    step = 1 << max(0, limit.bit_length() - _LIMIT_STEPS_PER_OCTAVE.bit_length())
+    return -(-limit // step) * step
 
 
 def _assemble(article: _Article, tasks: list[_Task]) -> None:

@@ -211,15 +211,17 @@ class RecordingBackend(EchoBackend):
     def __init__(self) -> None:
         super().__init__("recording")
         self.batches: list[list[int]] = []
+        self.limits: list[int] = []
 
     def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
         self.batches.append(self.count_tokens(texts))
+        self.limits.append(options.max_new_tokens)
         return super().generate(texts, options)
 
 
 def test_batches_group_similar_lengths_within_the_token_budget(tmp_path: Path) -> None:
-    # Pairs: only segments of one length share their length limit, so only they batch.
-    lengths = [n for n in (3, 5, 8, 12, 20, 33, 50, 70, 90, 110) for _ in range(2)]
+    # Segments batch only with those of the same length limit and of similar length.
+    lengths = [n for n in (3, 5, 8, 12, 20, 33, 49, 50, 70, 90, 110) for _ in range(2)]
     for i, n in enumerate(lengths):
         write(tmp_path / f"a{i}.txt", " ".join(f"w{j}" for j in range(n)) + ".")
     translator = RecordingBackend()
@@ -229,7 +231,11 @@ def test_batches_group_similar_lengths_within_the_token_budget(tmp_path: Path) -
     assert report.failures == []
     tokens = sorted(n for batch in translator.batches for n in batch)
     assert tokens == [n + 2 for n in lengths]  # each article once: its words, prefix and EOS
-    for batch in translator.batches:
+    for batch, limit in zip(translator.batches, translator.limits, strict=True):
         assert max(batch) * len(batch) <= 300 or len(batch) == 1
-        assert min(batch) == max(batch)
+        assert min(batch) >= max(batch) / 2
+        # ratio 2 x tokens + 16, rounded up to the limit grid: each row's own limit is the batch's
+        assert all(limit >= 2 * n + 16 for n in batch)
+        assert all(limit <= (2 * n + 16) * 9 / 8 for n in batch)
     assert any(len(batch) > 1 for batch in translator.batches)
+    assert any(len(set(batch)) > 1 for batch in translator.batches)
