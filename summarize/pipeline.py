@@ -548,9 +548,7 @@ def _claim(article: _Article, ctx: _Context) -> bool:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        reason = f"{name}: cannot write in {display_name(folder)} ({exc.strerror or exc})"
-        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            reason += "; use --output-dir DIR for read-only inputs"
+        reason = _file_error(f"{name}: cannot write in {display_name(folder)}", exc)
         return _settle(article, ctx, Status.FAILED, reason)
     try:
         with held():  # claim() never blocks; taken, it must be recorded to be released
@@ -574,7 +572,12 @@ def _claim(article: _Article, ctx: _Context) -> bool:
 
 def _claim_error(name: str, outputs: Outputs, exc: OSError) -> str:
     where = display_name(exc.filename or outputs.claim)
-    reason = f"{name}: cannot claim it with {where} ({exc.strerror or exc})"
+    return _file_error(f"{name}: cannot claim it with {where}", exc)
+
+
+def _file_error(what: str, exc: OSError) -> str:
+    """``what`` failed, and why; advice on --output-dir only where permissions are the cause."""
+    reason = f"{what} ({exc.strerror or exc})"
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         reason += "; use --output-dir DIR for read-only inputs"
     return reason

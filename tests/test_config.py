@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from summarize.config import Config, load_config, signature
+from summarize.config import Config, load_config, signature, to_toml
 from summarize.errors import ConfigError
 from tests.conftest import CONFIGS
 
@@ -29,8 +29,12 @@ def test_default_toml_matches_the_built_in_defaults() -> None:
 
 
 @pytest.mark.parametrize("name", ["default", "quality", "cpu", "tiny"])
-def test_shipped_configs_load(name: str) -> None:
-    load_config(CONFIGS / f"{name}.toml")
+def test_shipped_configs_load(name: str, tmp_path: Path) -> None:
+    config = load_config(CONFIGS / f"{name}.toml")
+    # What `config show` prints for it loads back as the same settings.
+    shown = tmp_path / "shown.toml"
+    shown.write_text(to_toml(config), encoding="utf-8")
+    assert load_config(shown) == config
 
 
 def test_quality_config_uses_the_big_models_with_the_target_token() -> None:

@@ -255,7 +255,7 @@ def outputs_of(directory: Path, stem: str) -> list[bytes]:
     ]
 
 
-def alone_and_batched(config: Config, models: Models, tmp_path: Path) -> None:
+def check_alone_and_batched(config: Config, models: Models, tmp_path: Path) -> None:
     # One paragraph each, so one segment each; the others are longer, within one bucket.
     article = "The mayor promised to publish a full report."
     others = [
@@ -286,13 +286,13 @@ def test_outputs_are_the_same_alone_and_batched_with_longer_articles(
         engine_name, endless, "translator.num_beams=1", "translator.max_length_ratio=0.5",
         "translator.max_length_extra=0", *TRANSLATE_ONLY,
     )  # fmt: skip
-    alone_and_batched(config, load_models(config), tmp_path)
+    check_alone_and_batched(config, load_models(config), tmp_path)
 
 
 def test_echo_outputs_are_the_same_alone_and_batched_with_longer_articles(tmp_path: Path) -> None:
     config = load_config(None, [*ECHO, "translator.max_length_ratio=0.5",
                                 "translator.max_length_extra=0", *TRANSLATE_ONLY])  # fmt: skip
-    alone_and_batched(config, load_models(config), tmp_path)
+    check_alone_and_batched(config, load_models(config), tmp_path)
 
 
 # --- 9.24: which engine errors are retried in halves -------------------------------------------
