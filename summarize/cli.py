@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from summarize import __version__
 from summarize.config import Config, load_config_with_origins, to_toml
+from summarize.discovery import STDIN_NAME, Skipped
 from summarize.download import download_models
 from summarize.errors import SummarizeError, UsageError
-from summarize.files import Skipped
 from summarize.interrupts import stop_on_signals
+from summarize.outputs import KINDS
 from summarize.pipeline import Planned, plan, run
 from summarize.report import ArticleResult, Report, Status
 
@@ -33,14 +34,7 @@ log = logging.getLogger("summarize")
 progress_log = logging.getLogger("summarize.progress")
 # Articles the run worked on; the up to date and the held ones are only counted.
 _WORKED = frozenset({Status.DONE, Status.FLAGGED, Status.FAILED})
-# files.Job's name for standard input
-_STDIN_NAME = "<stdin>"
-
-_SECTION_TITLES = {
-    "summary": "summary",
-    "summary_ar": "summary (Arabic)",
-    "article_ar": "article (Arabic)",
-}
+_SECTION_TITLES = {kind.key: kind.title for kind in KINDS}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -464,7 +458,7 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 
 def _print_stdin_results(report: Report, *, as_json: bool, out: TextIO) -> None:
     for result in report.results:
-        if result.texts is None and result.name != _STDIN_NAME:
+        if result.texts is None and result.name != STDIN_NAME:
             continue
         texts = result.texts or {}
         if as_json:

@@ -1,13 +1,10 @@
-"""Settings: frozen dataclasses, TOML loading (defaults < file < --set), validation, signature()."""
+"""Settings: frozen dataclasses, TOML loading (defaults < file < --set) and validation."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
-import string
-import sys
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,11 +13,8 @@ from typing import Any
 
 from summarize.backends import BACKENDS
 from summarize.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+from summarize.templates import sample_name, template_problem, template_regex
+from summarize.toml_text import read_toml, read_toml_value, toml_document
 
 __all__ = [
     "Config",
@@ -32,8 +26,6 @@ __all__ = [
     "TranslatorSettings",
     "load_config",
     "load_config_with_origins",
-    "signature",
-    "template_regex",
     "to_toml",
 ]
 
@@ -75,9 +67,6 @@ NUMBER_RANGES: dict[str, tuple[float, float]] = {
     "input.max_bytes": (1, 1_000_000_000),
 }
 _DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-_TEMPLATE_FIELDS = ("summary", "summary_ar", "article_ar", "sidecar")
-#: The fields a file name template may use: the input's name without, and with, its extension.
-NAME_FIELDS = ("stem", "name")
 
 
 @dataclass(frozen=True)
@@ -162,22 +151,20 @@ class Config:
     eval: EvalSettings = field(default_factory=EvalSettings)
 
     @property
-    def reserved_names(self) -> tuple[str, ...]:
-        """File name templates that are never inputs: the outputs and the references."""
-        out, ref = self.output, self.eval
-        return (
-            out.summary, out.summary_ar, out.article_ar, out.sidecar,
-            ref.summary_reference, ref.summary_ar_reference, ref.article_ar_reference,
-        )  # fmt: skip
+    def templates(self) -> dict[str, str]:
+        """Every file name template, by its ``section.key``: the text settings of [output] and
+        [eval] (the outputs and the references)."""
+        return {
+            f"{section}.{key}": value
+            for section in ("output", "eval")
+            for key, value in dataclasses.asdict(getattr(self, section)).items()
+            if isinstance(value, str)
+        }
 
     @property
-    def templates(self) -> dict[str, str]:
-        """Every file name template, by its ``section.key``."""
-        named = {f"output.{key}": getattr(self.output, key) for key in _TEMPLATE_FIELDS}
-        named |= {
-            f"eval.{f.name}": getattr(self.eval, f.name) for f in dataclasses.fields(self.eval)
-        }
-        return named
+    def reserved_names(self) -> tuple[str, ...]:
+        """File name templates that are never inputs: the outputs and the references."""
+        return tuple(self.templates.values())
 
     @property
     def needs_summarizer(self) -> bool:
@@ -207,7 +194,7 @@ def load_config_with_origins(
     values: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     origins: dict[str, str] = {}
     if path is not None:
-        _merge(values, origins, _read_toml(path), str(path))
+        _merge(values, origins, read_toml(path), str(path))
     for item in overrides:
         section, key, value = _parse_override(item)
         _merge(values, origins, {section: {key: value}}, "--set")
@@ -216,87 +203,12 @@ def load_config_with_origins(
 
 def to_toml(config: Config, origins: Mapping[str, str] | None = None) -> str:
     """The configuration as a TOML document; with ``origins``, each line says where it came from."""
-    lines: list[str] = []
-    for section, table in as_dict(config).items():
-        lines.append(f"[{section}]")
-        rows = [
-            (f"{key} = {_toml_value(value)}", f"{section}.{key}") for key, value in table.items()
-        ]
-        width = max(len(row) for row, _ in rows)
-        for row, name in rows:
-            origin = f"  # {origins.get(name, 'default')}" if origins is not None else ""
-            lines.append(f"{row:<{width}}{origin}".rstrip())
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    # JSON strings and lists of strings are valid TOML, escapes included.
-    return json.dumps(value, ensure_ascii=False)
-
-
-def signature(config: Config) -> str:
-    """A readable string of every setting that changes the outputs, plus the tool version.
-
-    Two runs whose signatures differ may produce different text, so an article written under one
-    is out of date under the other. Device, dtype and batching are recorded in the sidecar but
-    left out here: they change speed, not what the models are asked to do.
-    """
-    from summarize import __version__
-
-    parts = [f"summarize={__version__}"]
-    for section in ("summarizer", "translator"):
-        settings = getattr(config, section)
-        values = dataclasses.asdict(settings)
-        if settings.backend != "ctranslate2":
-            del values["quantization"]  # it changes the numbers only where an engine applies it
-        parts += [f"{section}.{k}={v}" for k, v in _model_named(values).items()]
-    parts.append(f"input.cleanup={config.input.cleanup}")
-    parts.append(f"output.summarize={config.output.summarize}")
-    parts.append(f"output.translate={','.join(config.output.translate)}")
-    return "|".join(parts)
-
-
-def _model_named(values: dict[str, Any]) -> dict[str, Any]:
-    """A local model directory by its content: new weights under one path are another model,
-    and two paths to one directory the same. A hub id stays id and revision."""
-    if values["backend"] == "echo":
-        return values  # the echo engine loads nothing
-    from summarize.model_identity import model_identity
-
-    identity = model_identity(values["model"])
-    if identity is None:
-        return values
-    # Loaders ignore the revision of a local directory.
-    return {**values, "model": identity, "revision": "local"}
+    return toml_document(as_dict(config), origins)
 
 
 def as_dict(config: Config) -> dict[str, dict[str, Any]]:
     """The configuration as plain TOML-like tables (for the sidecar)."""
     return dataclasses.asdict(config)
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            data: dict[str, Any] = tomllib.load(fh)
-            return data
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    except UnicodeDecodeError as exc:  # TOML is UTF-8; e.g. a UTF-16 file from an editor
-        byte = exc.object[exc.start]
-        raise ConfigError(
-            f"{path}: not valid TOML: not UTF-8 text (byte {exc.start} is {byte:#04x}); "
-            "save the file as UTF-8"
-        ) from None
 
 
 def _parse_override(item: str) -> tuple[str, str, Any]:
@@ -305,32 +217,13 @@ def _parse_override(item: str) -> tuple[str, str, Any]:
     if not sep or "." not in name:
         raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. runtime.device=cpu")
     section, key = name.split(".", 1)
-    if _declared_type(section, key) is str:
-        # Taken verbatim: "1.0" is a revision, "true" a prefix, not a number or a boolean.
-        return section, key, _unquoted(raw.strip())
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw.strip()  # then the type check names the key and the type it wants
-    return section, key, value
+    return section, key, read_toml_value(raw, text=_declared_type(section, key) is str)
 
 
 def _declared_type(section: str, key: str) -> Any:
     """The type of ``section.key``, or None when there is no such key (_merge reports it)."""
     cls = _SECTIONS.get(section)
     return None if cls is None else typing.get_type_hints(cls).get(key)
-
-
-def _unquoted(raw: str) -> str:
-    """A TOML string literal (``"x"``, ``'x'``, ``""``) gives its text; anything else is raw."""
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
-        try:
-            value = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            return raw
-        if isinstance(value, str):
-            return value
-    return raw
 
 
 def _merge(
@@ -437,7 +330,9 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
     out = config.output
     names: dict[str, str] = {}
     for key, template in config.templates.items():
-        _check_template(key, template, fail)
+        problem = template_problem(template)
+        if problem is not None:
+            fail(key, problem)
         if template in names:
             fail(key, f"same file name template as {names[template]}")
         names[template] = key
@@ -465,50 +360,15 @@ def _check_numbers(config: Config, fail: typing.Callable[[str, str], Any]) -> No
                 fail(name, f"must be at least {low} and at most {high}, got {value!r}")
 
 
-def _check_template(name: str, template: str, fail: typing.Callable[[str, str], Any]) -> None:
-    try:
-        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template)]
-    except ValueError as exc:
-        fail(name, f"{template!r} is not a valid template ({exc}); write {{{{ and }}}} for braces")
-    used = [(f, spec, conv) for f, spec, conv in fields if f is not None]
-    # Exactly {stem} or {name}: a format spec or an index could cut two names down to one.
-    if not used or any(f not in NAME_FIELDS or spec or conv for f, spec, conv in used):
-        fail(
-            name,
-            f"{template!r} must contain {{stem}} (the input's name without its extension) or "
-            "{name} (with it), and no other {...} field; write {{ and }} for literal braces",
-        )
-    if "/" in template or "\\" in template or ".." in template:
-        fail(name, f"{template!r} must be a plain file name: no path separators or '..'")
-    if template.startswith("."):
-        # Hidden names belong to the tool's lock and temporary files, and are never inputs.
-        fail(name, f"{template!r} must not start with '.'")
-
-
 def _check_globs(config: Config, fail: typing.Callable[[str, str], Any]) -> None:
     """Refuse a template that would make every file of an input glob look like an output."""
     for key, template in config.templates.items():
         pattern = re.compile(template_regex(template))
         for glob in config.input.globs:
-            sample = _sample_name(glob)
+            sample = sample_name(glob)
             if sample is not None and pattern.fullmatch(sample):
                 fail(
                     key,
                     f"{template!r} names every file input.globs {glob!r} selects (e.g. "
                     f"{sample!r}) as an output, so no such file could be an input",
                 )
-
-
-def _sample_name(glob: str) -> str | None:
-    """A typical name ``glob`` selects; None when character sets make one hard to pick."""
-    if "[" in glob:
-        return None
-    return glob.replace("*", "article").replace("?", "a")
-
-
-def template_regex(template: str) -> str:
-    """A regular expression for every file name ``template`` can produce."""
-    return "".join(
-        re.escape(literal) + (".+" if field is not None else "")
-        for literal, field, _, _ in string.Formatter().parse(template)
-    )

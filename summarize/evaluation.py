@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from summarize.config import TRANSLATABLE, Config
+from summarize.discovery import find_inputs
 from summarize.errors import ConfigError, InputError, UsageError
-from summarize.files import Outputs, find_inputs, format_name, output_paths, read_sidecar
+from summarize.outputs import KINDS, TRANSLATIONS, Outputs, output_paths
+from summarize.state import read_sidecar
+from summarize.templates import format_name
 from summarize.text import decode, normalize, split_sentences
 
 __all__ = [
     "COLUMNS",
-    "KINDS",
     "ArticleScores",
     "Evaluation",
     "evaluate",
@@ -27,26 +29,24 @@ __all__ = [
     "translation_scores",
 ]
 
-#: The texts that have a reference: the English summary and the two Arabic translations.
-KINDS = ("summary", "summary_ar", "article_ar")
+_TRANSLATED = tuple(kind.key for kind in TRANSLATIONS)
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+_METRICS = {"chrf": "chrF", "bleu": "BLEU"}
 #: Score columns, in table order; each value is 0-100.
 COLUMNS = (
     *ROUGE_TYPES,
-    "summary_ar.chrf",
-    "summary_ar.bleu",
-    "article_ar.chrf",
-    "article_ar.bleu",
+    *(f"{kind.key}.{metric}" for kind in TRANSLATIONS for metric in _METRICS),
 )
 _HEADERS = {
     "rouge1": "R-1",
     "rouge2": "R-2",
     "rougeL": "R-L",
     "rougeLsum": "R-Lsum",
-    "summary_ar.chrf": "sumAR chrF",
-    "summary_ar.bleu": "sumAR BLEU",
-    "article_ar.chrf": "artAR chrF",
-    "article_ar.bleu": "artAR BLEU",
+    **{
+        f"{kind.key}.{metric}": f"{kind.short} {name}"
+        for kind in TRANSLATIONS
+        for metric, name in _METRICS.items()
+    },
 }
 # sacrebleu's "intl" tokenizer (mteval-v14 international) splits on every Unicode punctuation
 # and symbol character, so the Arabic comma, semicolon and question mark (، ؛ ؟) become tokens
@@ -129,7 +129,8 @@ def evaluate(config: Config, paths: Sequence[str], out_dir: Path | None = None) 
         rows.append(row)
         pairs.append(found)
     totals, signatures = _corpus_totals(rows, pairs)
-    scored = {kind: sum(any(p.kind == kind for p in found) for found in pairs) for kind in KINDS}
+    kinds = [kind.key for kind in KINDS]  # each has a reference
+    scored = {kind: sum(any(p.kind == kind for p in found) for found in pairs) for kind in kinds}
     return Evaluation(rows, totals, signatures, scored)
 
 
@@ -148,13 +149,9 @@ def _all_outputs(config: Config, source: Path, root: Path | None, out_dir: Path 
 
 
 def _reference_paths(config: Config, source: Path) -> dict[str, Path]:
-    ref = config.eval
-    templates = {
-        "summary": ref.summary_reference,
-        "summary_ar": ref.summary_ar_reference,
-        "article_ar": ref.article_ar_reference,
+    return {
+        kind.key: source.parent / format_name(kind.reference(config.eval), source) for kind in KINDS
     }
-    return {kind: source.parent / format_name(t, source) for kind, t in templates.items()}
 
 
 def _evaluate_article(
@@ -192,12 +189,12 @@ def _read(path: Path) -> str:
 def _article_scores(pairs: list[_Pair]) -> dict[str, float]:
     scores: dict[str, float] = {}
     for pair in pairs:
-        if pair.kind == "summary":
-            scores.update(rouge_scores(pair.hypothesis, pair.reference))
-        else:
+        if pair.kind in _TRANSLATED:
             chrf, bleu = translation_scores(pair.hypothesis, pair.reference)
             scores[f"{pair.kind}.chrf"] = chrf
             scores[f"{pair.kind}.bleu"] = bleu
+        else:
+            scores.update(rouge_scores(pair.hypothesis, pair.reference))
     return scores
 
 
@@ -250,7 +247,7 @@ def _corpus_totals(
         if values:
             totals[name] = statistics.fmean(values)
     signatures: dict[str, str] = {}
-    for kind in ("summary_ar", "article_ar"):
+    for kind in _TRANSLATED:
         found = [p for article in pairs for p in article if p.kind == kind]
         if found:
             chrf, bleu, kind_signatures = _corpus_scores(found)

@@ -20,34 +20,29 @@ from summarize import __version__
 from summarize.backends import Backend, GenerateOptions, Generation, load_backend
 from summarize.chunking import Measure, Piece, pack, pack_paragraphs, reassemble
 from summarize.claims import Claim, Held, claim
-from summarize.config import (
-    Config,
-    SummarizerSettings,
-    TranslatorSettings,
-    as_dict,
-    signature,
-)
+from summarize.config import Config, SummarizerSettings, TranslatorSettings, as_dict
+from summarize.discovery import Job, Skipped, display_name, find_inputs
 from summarize.errors import InputError, UsageError
-from summarize.files import (
-    FileTooLarge,
-    Job,
+from summarize.interrupts import held
+from summarize.outputs import (
     Outputs,
-    Skipped,
-    assess,
-    display_name,
-    find_inputs,
-    fingerprint,
     name_too_long,
     output_paths,
     overlaps,
-    read_snapshot,
-    refresh,
     remove_temporaries,
-    stale_reason,
+    texts_by_kind,
     write_outputs,
 )
-from summarize.interrupts import held
 from summarize.report import ArticleResult, Report, Status, group_warnings
+from summarize.state import (
+    FileTooLarge,
+    assess,
+    fingerprint,
+    read_snapshot,
+    refresh,
+    signature,
+    stale_reason,
+)
 from summarize.text import Document, detect_language, parse, split_sentences
 
 __all__ = ["Models", "Planned", "Progress", "load_models", "plan", "run"]
@@ -1027,11 +1022,7 @@ def _finish(article: _Article, config: Config, models: Models, sig: str) -> Arti
     for warning in article.warnings:
         log.info("%s: %s", name, warning)
     status = Status.FLAGGED if article.warnings else Status.DONE
-    texts = {
-        "summary": article.summary,
-        "summary_ar": article.translations.get("summary", ""),
-        "article_ar": article.translations.get("article", ""),
-    }
+    texts = texts_by_kind(article.summary, article.translations)
     if article.outputs is None:  # standard input: the CLI prints the texts
         # The same outputs a file would get, named by the same rules.
         wanted = _named_outputs(output_paths(Path("-"), config.output))
@@ -1088,9 +1079,4 @@ def _sidecar(article: _Article, config: Config, models: Models, sig: str) -> dic
 
 
 def _named_outputs(outputs: Outputs) -> dict[str, Path]:
-    named = {
-        "summary": outputs.summary,
-        "summary_ar": outputs.summary_ar,
-        "article_ar": outputs.article_ar,
-    }
-    return {key: path for key, path in named.items() if path is not None}
+    return outputs.by_kind()

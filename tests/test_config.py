@@ -1,4 +1,4 @@
-"""Configuration: layering, --set parsing, validation messages, and the settings signature."""
+"""Configuration: layering, --set parsing and validation messages."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from summarize.config import Config, load_config, signature, to_toml
+from summarize.config import Config, load_config, to_toml
 from summarize.errors import ConfigError
 from tests.conftest import CONFIGS
 
@@ -122,37 +122,3 @@ def test_bad_override_names_set(override: str, fragment: str) -> None:
 def test_missing_config_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.toml")
-
-
-@pytest.mark.parametrize(
-    "override",
-    [
-        "summarizer.model=other/model",
-        "summarizer.revision=abc123",
-        "translator.revision=abc123",
-        "translator.num_beams=1",
-        "summarizer.max_length=100",
-        "translator.source_prefix=>>arz<<",
-        "input.cleanup=false",
-        'output.translate=["article"]',
-    ],
-)
-def test_signature_changes_with_anything_that_changes_outputs(override: str) -> None:
-    assert signature(load_config(None, [override])) != signature(load_config())
-
-
-@pytest.mark.parametrize(
-    "override", ["runtime.device=cpu", "runtime.batch_tokens=100", "runtime.wave_size=2"]
-)
-def test_signature_ignores_settings_that_only_change_speed(override: str) -> None:
-    assert signature(load_config(None, [override])) == signature(load_config())
-
-
-def test_quantization_counts_in_the_signature_only_where_an_engine_applies_it() -> None:
-    ct2 = ["summarizer.backend=ctranslate2"]
-    assert signature(load_config(None, [*ct2, "summarizer.quantization=int8"])) != signature(
-        load_config(None, [*ct2, "summarizer.quantization=float32"])
-    )
-    assert signature(load_config(None, ["summarizer.quantization=int8"])) == signature(
-        load_config()
-    )

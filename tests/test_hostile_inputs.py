@@ -16,7 +16,7 @@ import pytest
 
 from summarize.cli import main
 from summarize.config import load_config
-from summarize.files import display_name
+from summarize.discovery import display_name
 from summarize.pipeline import plan, run
 from summarize.report import Report, Status
 from tests.conftest import ECHO, SEEDS
@@ -175,8 +175,8 @@ def test_input_replaced_by_a_fifo_after_it_was_done_never_hangs(
         f"""
         import os
         from pathlib import Path
-        from summarize.files import output_paths, stale_reason
-        from summarize.config import signature
+        from summarize.outputs import output_paths
+        from summarize.state import signature, stale_reason
         from tests.test_hostile_inputs import CONFIG
 
         source = Path({str(tree / "a.txt")!r})

@@ -1,5 +1,5 @@
-"""Output naming and the rerun state: overlapping outputs, templates, the settings signature of a
-local model, malformed sidecars, missing engines, --set by type, touched inputs."""
+"""Output naming and the rerun state through runs: overlapping outputs, templates, malformed
+sidecars, missing engines, --set by type, touched inputs."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 
 from summarize.backends.echo import EchoBackend
 from summarize.cli import main
-from summarize.config import Config, load_config, signature
+from summarize.config import Config, load_config
 from summarize.errors import ConfigError, UsageError
-from summarize.files import Outputs, assess, fingerprint, output_paths, write_outputs
+from summarize.outputs import Outputs, output_paths, write_outputs
 from summarize.pipeline import Models, plan, run
 from summarize.report import Status
+from summarize.state import assess, fingerprint, signature
 from tests.conftest import ECHO
 
 ECHO_SET = [item for item in ECHO if item != "--set"]
@@ -215,86 +216,6 @@ def test_references_may_use_the_name_field(tmp_path: Path) -> None:
 
     config = load_config(None, ["eval.summary_reference={name}.ref.txt"])
     assert _reference_paths(config, tmp_path / "x.md")["summary"] == tmp_path / "x.md.ref.txt"
-
-
-# --- 8.6: a local model counts by its content -----------------------------------------------
-
-
-def fake_model(folder: Path, weights: bytes = b"\x00" * 64) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text('{"model_type": "marian"}', encoding="utf-8")
-    (folder / "model.safetensors").write_bytes(weights)
-    (folder / "tokenizer_config.json").write_text("{}", encoding="utf-8")
-    return folder
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("SUMMARIZE_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
-def model_signature(model: Path | str) -> str:
-    return signature(load_config(None, [f"translator.model={model}"]))
-
-
-def test_new_weights_under_the_same_path_change_the_signature(tmp_path: Path, cache: Path) -> None:
-    model = fake_model(tmp_path / "model")
-    before = model_signature(model)
-    stat = (model / "model.safetensors").stat()
-    (model / "model.safetensors").write_bytes(b"\x01" * 64)  # same size, same mtime
-    os.utime(model / "model.safetensors", ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert model_signature(model) != before
-
-
-def test_a_relative_and_an_absolute_path_to_one_model_are_the_same_model(
-    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    model = fake_model(tmp_path / "models" / "opus")
-    copy = fake_model(tmp_path / "elsewhere" / "opus-copy")  # the same files, another place
-    monkeypatch.chdir(tmp_path / "models")
-    assert model_signature("opus") == model_signature("./opus") == model_signature(model)
-    assert model_signature(copy) == model_signature(model)
-    assert str(model) not in model_signature(model)
-
-
-def test_a_hub_model_counts_by_id_and_revision(tmp_path: Path, cache: Path) -> None:
-    sig = signature(load_config(None, ["translator.revision=abc123"]))
-    assert "translator.model=Helsinki-NLP/opus-mt-en-ar|translator.revision=abc123" in sig
-
-
-def test_documentation_and_hidden_files_do_not_change_the_model(
-    tmp_path: Path, cache: Path
-) -> None:
-    model = fake_model(tmp_path / "model")
-    before = model_signature(model)
-    write(model / "README.md", "About this model.")
-    write(model / ".cache" / "huggingface" / "download" / "x.metadata", "etag")
-    assert model_signature(model) == before
-    write(model / "vocab.json", "{}")
-    assert model_signature(model) != before
-
-
-def test_file_hashes_are_cached_by_stat_and_a_corrupt_cache_counts_as_empty(
-    tmp_path: Path, cache: Path
-) -> None:
-    model = fake_model(tmp_path / "model")
-    expected = model_signature(model)
-    weights = model / "model.safetensors"
-    info = weights.stat()
-    cache.mkdir(exist_ok=True)
-    # A cache entry that matches the file's stat is trusted (no re-hashing on a no-op rerun).
-    planted = {str(weights): [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino,
-                              "f" * 64]}  # fmt: skip
-    (cache / "model-digests.json").write_text(json.dumps({"version": 1, "files": planted}))
-    from summarize.model_identity import _DigestCache
-
-    _DigestCache._open.clear()
-    assert model_signature(model) != expected
-    for corrupt in ("[1, 2]", "{not json", '{"version": 1, "files": []}', "\xff"):
-        (cache / "model-digests.json").write_text(corrupt, encoding="latin-1")
-        _DigestCache._open.clear()
-        assert model_signature(model) == expected
 
 
 # --- 8.7: malformed sidecars ------------------------------------------------------------------

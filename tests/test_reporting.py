@@ -15,7 +15,7 @@ import pytest
 
 from summarize.cli import main
 from summarize.config import load_config
-from summarize.files import output_paths
+from summarize.outputs import output_paths
 from summarize.pipeline import run
 from summarize.report import ArticleResult, Report, Status, group_warnings
 from tests.conftest import ECHO, SEEDS

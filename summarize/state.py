@@ -1,0 +1,285 @@
+"""Whether an article is up to date: the input's fingerprint, the sidecar, the settings signature.
+
+Like black's cache: size and mtime unchanged means unchanged, otherwise the content hash
+decides; the signature names every setting (and model) that changes what is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import hashlib
+import json
+import os
+import re
+import stat as statmod
+import time
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from summarize.config import Config
+from summarize.outputs import Outputs, sidecar_text, write_atomic
+from summarize.version import __version__
+
+__all__ = [
+    "FileTooLarge",
+    "State",
+    "assess",
+    "fingerprint",
+    "read_sidecar",
+    "read_snapshot",
+    "refresh",
+    "signature",
+    "stale_reason",
+]
+
+
+class FileTooLarge(OSError):
+    """A file holds more bytes than the reader's limit (``size``, as far as it was seen)."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        super().__init__(errno.EFBIG, f"{size} bytes", str(path))
+        self.size = size
+
+
+# Non-blocking, so opening a FIFO returns at once (and is then refused, as not a regular file).
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_FILE_TYPES = (
+    (statmod.S_ISDIR, "a directory"),
+    (statmod.S_ISFIFO, "a FIFO"),
+    (statmod.S_ISSOCK, "a socket"),
+    (statmod.S_ISCHR, "a device"),
+    (statmod.S_ISBLK, "a device"),
+)
+
+
+def read_snapshot(
+    path: Path, *, max_bytes: int | None = None, follow_symlinks: bool = False
+) -> tuple[bytes, os.stat_result]:
+    """The bytes of the regular file ``path``, never blocking on a FIFO or device, with the
+    file's stat that holds for exactly these bytes (for its :func:`fingerprint`).
+
+    Raises OSError: the path is a symlink (unless ``follow_symlinks``), not a regular file,
+    more than ``max_bytes`` (FileTooLarge), changed while being read, or cannot be read.
+
+    The open descriptor is stat'ed before and after the read; a file written meanwhile is read
+    once more, and fails when it changes again.
+    """
+    for _ in range(2):
+        data, before, after = _read_once(path, max_bytes, follow_symlinks)
+        if _same_file_state(before, after) and len(data) == after.st_size:
+            return data, after
+    raise OSError(errno.EAGAIN, "changed while being read", str(path))
+
+
+def _read_once(
+    path: Path, max_bytes: int | None, follow_symlinks: bool
+) -> tuple[bytes, os.stat_result, os.stat_result]:
+    flags = _READ_FLAGS if follow_symlinks else _READ_FLAGS | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as fh:
+        before = os.fstat(fd)
+        if not statmod.S_ISREG(before.st_mode):
+            kind = next((k for test, k in _FILE_TYPES if test(before.st_mode)), "special")
+            raise OSError(errno.EINVAL, f"not a regular file but {kind}", str(path))
+        if max_bytes is not None and before.st_size > max_bytes:
+            raise FileTooLarge(path, before.st_size)
+        data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+        after = os.fstat(fd)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise FileTooLarge(path, max(len(data), after.st_size))
+    return data, before, after
+
+
+def _same_file_state(before: os.stat_result, after: os.stat_result) -> bool:
+    return (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
+
+
+def fingerprint(
+    path: Path, data: bytes | None = None, stat: os.stat_result | None = None
+) -> dict[str, Any]:
+    """Size, mtime and sha256 of an input, as stored in its sidecar.
+
+    Give the ``data`` and ``stat`` of one :func:`read_snapshot`, so the record describes exactly
+    the bytes that were processed; without them the file is read here.
+    """
+    if data is None:
+        data, stat = read_snapshot(path, follow_symlinks=True)
+    elif stat is None:
+        stat = path.stat()
+    return {
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def read_sidecar(path: Path) -> dict[str, Any] | None:
+    """The sidecar's content, or None when missing or unreadable (then the article is redone)."""
+    loaded = _load_sidecar(path)
+    return None if loaded is None else loaded[0]
+
+
+def _load_sidecar(path: Path) -> tuple[dict[str, Any], int] | None:
+    """The sidecar's content and mtime; None for anything but a readable JSON object."""
+    try:
+        raw, info = read_snapshot(path, follow_symlinks=True)  # a FIFO must not block the run
+        mtime_ns = info.st_mtime_ns
+        data = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):  # a directory, not UTF-8, not JSON, too deep
+        return None
+    return (data, mtime_ns) if isinstance(data, dict) else None
+
+
+@dataclass(frozen=True)
+class State:
+    """Whether an article must be (re)done, and why; ``reason`` None means up to date.
+
+    ``touched``: up to date, but the input's size or mtime moved on since the sidecar recorded
+    them (or the input is newer than the outputs): :func:`refresh` brings the record and the
+    outputs' mtimes up to the input, so the next check is fast and ``make`` agrees.
+    """
+
+    reason: str | None
+    touched: bool = False
+
+
+@dataclass(frozen=True)
+class _Record:
+    """What the sidecar says about the input; the sidecar's data rides along for a refresh."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+    data: dict[str, Any]
+
+
+def stale_reason(source: Path, outputs: Outputs, signature: str) -> str | None:
+    """Why ``source`` must be (re)done, or None when its outputs are up to date."""
+    return assess(source, outputs, signature).reason
+
+
+def assess(source: Path, outputs: Outputs, signature: str) -> State:
+    """Like black's cache: size and mtime unchanged means unchanged; otherwise the hash decides,
+    so a touched but identical file is still up to date (and ``touched``).
+
+    Any sidecar that is not what this tool writes (unreadable, not JSON, a field of the wrong
+    type) means out of date, never an error.
+    """
+    return _assess(source, outputs, signature)[0]
+
+
+def _assess(
+    source: Path, outputs: Outputs, signature: str
+) -> tuple[State, _Record | None, os.stat_result | None]:
+    loaded = _load_sidecar(outputs.sidecar)
+    if loaded is None:
+        missing = not os.path.lexists(outputs.sidecar)
+        return State("new" if missing else "sidecar unreadable"), None, None
+    data, sidecar_mtime = loaded
+    recorded = data.get("signature")
+    if isinstance(recorded, str) and recorded != signature:
+        return State("settings changed"), None, None
+    record = _record(data)
+    if record is None or not isinstance(recorded, str):
+        return State("sidecar malformed"), None, None
+    written = [sidecar_mtime]
+    for path in outputs.texts():
+        try:
+            info = path.stat()
+        except OSError:
+            return State("outputs missing"), None, None
+        if not statmod.S_ISREG(info.st_mode):
+            return State("outputs missing"), None, None
+        written.append(info.st_mtime_ns)
+    try:
+        stat = source.stat()
+        same = record.size == stat.st_size and record.mtime_ns == stat.st_mtime_ns
+        if not same and not _same_content(source, stat, record.sha256):
+            return State("input changed"), None, None
+    except OSError:
+        return State("input unreadable"), None, None
+    # make compares mtimes: outputs older than their input are rebuilt for ever.
+    touched = not same or min(written) < stat.st_mtime_ns
+    return State(None, touched), record, stat
+
+
+def _record(data: dict[str, Any]) -> _Record | None:
+    recorded = data.get("input")
+    if not isinstance(recorded, dict):
+        return None
+    size, mtime_ns, sha256 = (recorded.get(k) for k in ("size", "mtime_ns", "sha256"))
+    if _is_int(size) and _is_int(mtime_ns) and isinstance(sha256, str) and _SHA256(sha256):
+        return _Record(size, mtime_ns, sha256, data)
+    return None
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}").fullmatch
+
+
+def _is_int(value: object) -> typing.TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _same_content(source: Path, before: os.stat_result, sha256: str) -> bool:
+    """Whether ``source`` still hashes to ``sha256``; a file changing while read is not."""
+    data, after = read_snapshot(source, follow_symlinks=True)
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        return False
+    return hashlib.sha256(data).hexdigest() == sha256
+
+
+def refresh(source: Path, outputs: Outputs, signature: str) -> State:
+    """For a touched article, record the input's new size and mtime and bump the outputs' mtimes
+    (outputs first, the sidecar last and atomically), then say it is up to date; for any other
+    article just its state. Call while holding the article's claim. Raises OSError.
+    """
+    state, record, stat = _assess(source, outputs, signature)
+    if not state.touched or record is None or stat is None:
+        return state
+    # Never older than the input, even one dated in the future, or make would ask again.
+    mtime_ns = max(time.time_ns(), stat.st_mtime_ns)
+    for path in outputs.texts():
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+    data = {
+        **record.data,
+        "input": {**record.data["input"], "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
+    }
+    write_atomic(outputs.sidecar, sidecar_text(data), mtime_ns=mtime_ns)
+    return State(None, touched=False)
+
+
+def signature(config: Config) -> str:
+    """A readable string of every setting that changes the outputs, plus the tool version.
+
+    Two runs whose signatures differ may produce different text, so an article written under one
+    is out of date under the other. Device, dtype and batching are recorded in the sidecar but
+    left out here: they change speed, not what the models are asked to do.
+    """
+    parts = [f"summarize={__version__}"]
+    for section in ("summarizer", "translator"):
+        settings = getattr(config, section)
+        values = dataclasses.asdict(settings)
+        if settings.backend != "ctranslate2":
+            del values["quantization"]  # it changes the numbers only where an engine applies it
+        parts += [f"{section}.{k}={v}" for k, v in _model_named(values).items()]
+    parts.append(f"input.cleanup={config.input.cleanup}")
+    parts.append(f"output.summarize={config.output.summarize}")
+    parts.append(f"output.translate={','.join(config.output.translate)}")
+    return "|".join(parts)
+
+
+def _model_named(values: dict[str, Any]) -> dict[str, Any]:
+    """A local model directory by its content: new weights under one path are another model,
+    and two paths to one directory the same. A hub id stays id and revision."""
+    if values["backend"] == "echo":
+        return values  # the echo engine loads nothing
+    from summarize.model_identity import model_identity
+
+    identity = model_identity(values["model"])
+    if identity is None:
+        return values
+    # Loaders ignore the revision of a local directory.
+    return {**values, "model": identity, "revision": "local"}

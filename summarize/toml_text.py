@@ -1,0 +1,87 @@
+"""TOML text of the settings: reading a file or a ``--set`` value, writing tables as a document."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from summarize.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["read_toml", "read_toml_value", "toml_document"]
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The tables of the TOML file ``path``; a ConfigError that names the file otherwise."""
+    try:
+        with path.open("rb") as fh:
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8; e.g. a UTF-16 file from an editor
+        byte = exc.object[exc.start]
+        raise ConfigError(
+            f"{path}: not valid TOML: not UTF-8 text (byte {exc.start} is {byte:#04x}); "
+            "save the file as UTF-8"
+        ) from None
+
+
+def read_toml_value(raw: str, *, text: bool) -> Any:
+    """A ``--set`` value: for a ``text`` setting the raw string (or a quoted literal's text),
+    otherwise the TOML value when it parses as one and the raw string when it does not."""
+    if text:
+        # Taken verbatim: "1.0" is a revision, "true" a prefix, not a number or a boolean.
+        return _unquoted(raw.strip())
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw.strip()  # then the type check names the key and the type it wants
+
+
+def _unquoted(raw: str) -> str:
+    """A TOML string literal (``"x"``, ``'x'``, ``""``) gives its text; anything else is raw."""
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            return raw
+        if isinstance(value, str):
+            return value
+    return raw
+
+
+def toml_document(
+    tables: Mapping[str, Mapping[str, Any]], origins: Mapping[str, str] | None = None
+) -> str:
+    """``tables`` as a TOML document; with ``origins``, each line says where its value came from."""
+    lines: list[str] = []
+    for section, table in tables.items():
+        lines.append(f"[{section}]")
+        rows = [(f"{key} = {_value(value)}", f"{section}.{key}") for key, value in table.items()]
+        width = max(len(row) for row, _ in rows)
+        for row, name in rows:
+            origin = f"  # {origins.get(name, 'default')}" if origins is not None else ""
+            lines.append(f"{row:<{width}}{origin}".rstrip())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    # JSON strings and lists of strings are valid TOML, escapes included.
+    return json.dumps(value, ensure_ascii=False)
