@@ -1,28 +1,34 @@
-"""The command line: parse arguments, set up logging and progress, print results and report."""
+"""The command line: parse arguments, set up logging, run the command and print its results."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import math
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
-from summarize import __version__
 from summarize.config import Config, load_config_with_origins, to_toml
-from summarize.discovery import STDIN_NAME, Skipped
+from summarize.console import (
+    ResultSink,
+    TqdmProgress,
+    print_report,
+    print_stdin_results,
+    print_stdin_warnings,
+    report_sink,
+)
+from summarize.discovery import Skipped
 from summarize.download import download_models
-from summarize.errors import SummarizeError, UsageError
+from summarize.errors import SummarizeError
 from summarize.interrupts import stop_on_signals
-from summarize.outputs import KINDS
 from summarize.pipeline import Planned, plan, run
-from summarize.report import ArticleResult, Report, Status
+from summarize.report import Report
+from summarize.version import __version__
 
 if TYPE_CHECKING:
     from summarize.backends.ct2 import Conversion
@@ -32,9 +38,6 @@ __all__ = ["main", "parse_args"]
 log = logging.getLogger("summarize")
 #: a line per finished article and per model load, shown by default when stderr is a log file
 progress_log = logging.getLogger("summarize.progress")
-# Articles the run worked on; the up to date and the held ones are only counted.
-_WORKED = frozenset({Status.DONE, Status.FLAGGED, Status.FAILED})
-_SECTION_TITLES = {kind.key: kind.title for kind in KINDS}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -231,8 +234,8 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     if args.dry_run:
         return _dry_run(args, config)
     own_files = [args.report] if args.report else []
-    with _report_sink(args.report) as jsonl:
-        report = Report(sink=_ResultSink(jsonl))
+    with report_sink(args.report) as jsonl:
+        report = Report(sink=ResultSink(jsonl))
         run(
             config,
             args.paths,
@@ -240,17 +243,17 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
             output_dir=args.output_dir,
             fail_fast=args.fail_fast,
             stdin=sys.stdin.buffer if "-" in args.paths else None,
-            progress=_TqdmProgress(disable=args.quiet or not sys.stderr.isatty()),
+            progress=TqdmProgress(disable=args.quiet or not sys.stderr.isatty()),
             report=report,
             exclude=own_files,
         )
         if jsonl is not None:
             jsonl.totals(report)
             report.sink_error = jsonl.error
-        _print_stdin_results(report, as_json=args.json, out=sys.stdout)
+        print_stdin_results(report, as_json=args.json, out=sys.stdout)
         if not args.json and not args.quiet and not args.verbose:  # -v logged them already
-            _print_stdin_warnings(report, err=sys.stderr)
-        _print_report(report, quiet=args.quiet, err=sys.stderr)
+            print_stdin_warnings(report, err=sys.stderr)
+        print_report(report, quiet=args.quiet, err=sys.stderr)
     return report.exit_code
 
 
@@ -359,87 +362,6 @@ def _size(size: float) -> str:
     return f"{scaled:.1f} {unit}"
 
 
-class _JsonlReport:
-    """The --report file: a line per article as it finishes, so a killed run still leaves one.
-
-    A line that cannot be written (a full disk) ends the report, not the run: ``error`` says
-    why, and the run's exit code shows it.
-    """
-
-    def __init__(self, fh: TextIO, path: Path) -> None:
-        self.fh = fh
-        self.path = path
-        self.error: str | None = None
-
-    def write(self, result: ArticleResult) -> None:
-        self._line(
-            {
-                "path": result.name,
-                "status": result.status.value,
-                "reason": result.reason,
-                "outputs": list(result.outputs),
-                "seconds": {k: round(v, 4) for k, v in result.seconds.items()},
-                "warnings": list(result.warnings),
-            }
-        )
-
-    def totals(self, report: Report) -> None:
-        self._line(
-            {
-                "totals": report.totals(),
-                "exit_code": report.exit_code,
-                "summary": report.summary_line(),
-            }
-        )
-
-    def _line(self, payload: dict[str, Any]) -> None:
-        if self.error is not None:
-            return
-        try:
-            line = json.dumps(payload, ensure_ascii=False)
-            # A path with bytes that are not UTF-8 must not cost the line: escape what is left.
-            self.fh.write(line.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
-            self.fh.flush()
-        except OSError as exc:
-            self.error = (
-                f"--report {self.path}: cannot write ({exc.strerror or exc}); the articles "
-                "were still processed, but the report is incomplete"
-            )
-
-
-class _ResultSink:
-    """Each finished article: to the --report file, and as a log line (see _setup_logging)."""
-
-    def __init__(self, jsonl: _JsonlReport | None) -> None:
-        self.jsonl = jsonl
-
-    def __call__(self, result: ArticleResult) -> None:
-        if result.status in _WORKED:
-            seconds = sum(result.seconds.values())
-            progress_log.info("%s %s (%.1f s)", result.status.value, result.name, seconds)
-        if self.jsonl is not None:
-            self.jsonl.write(result)
-
-
-@contextlib.contextmanager
-def _report_sink(path: Path | None) -> Iterator[_JsonlReport | None]:
-    if path is None:
-        yield None
-        return
-    try:
-        fh = path.open("w", encoding="utf-8")
-    except OSError as exc:  # found before any article is touched: a usage error
-        raise UsageError(f"--report {path}: cannot write it ({exc.strerror or exc})") from None
-    jsonl = _JsonlReport(fh, path)
-    try:
-        yield jsonl
-    finally:
-        try:
-            fh.close()
-        except OSError as exc:  # the last buffered bytes of a report that could not be written
-            jsonl.error = jsonl.error or f"--report {path}: cannot write ({exc.strerror or exc})"
-
-
 def _setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
     if quiet and not verbose:
@@ -454,66 +376,3 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     # load says how an overnight run is going.
     overnight = not quiet and not sys.stderr.isatty()
     progress_log.setLevel(logging.INFO if overnight else logging.NOTSET)
-
-
-def _print_stdin_results(report: Report, *, as_json: bool, out: TextIO) -> None:
-    for result in report.results:
-        if result.texts is None and result.name != STDIN_NAME:
-            continue
-        texts = result.texts or {}
-        if as_json:
-            # The same keys for every outcome; null for a text that was not made.
-            payload: dict[str, Any] = {
-                "status": result.status.value,
-                "reason": result.reason,
-                **{key: texts.get(key) for key in _SECTION_TITLES},
-                "warnings": list(result.warnings),
-            }
-            out.write(json.dumps(payload, ensure_ascii=False) + "\n")
-            continue
-        for key, text in texts.items():
-            out.write(f"=== {_SECTION_TITLES[key]} ===\n{text}\n\n")
-
-
-def _print_stdin_warnings(report: Report, *, err: TextIO) -> None:
-    """Warnings of a standard-input article, which has no sidecar to keep them."""
-    for result in report.results:
-        if result.texts is not None:
-            for warning in result.warnings:
-                print(f"summarize: warning: {result.name}: {warning}", file=err)
-
-
-def _print_report(report: Report, *, quiet: bool, err: TextIO) -> None:
-    for failure in report.failures:
-        print(f"failed: {failure.reason}", file=err)
-    if report.sink_error is not None:
-        print(f"summarize: warning: {report.sink_error}", file=err)
-    if report.interrupted is not None:
-        print(f"summarize: interrupted by signal {report.interrupted}", file=err)
-    if not quiet or report.interrupted is not None:
-        print(report.summary_line(), file=err)
-
-
-class _TqdmProgress:
-    """A progress bar over articles on stderr, its description showing the current stage."""
-
-    def __init__(self, *, disable: bool) -> None:
-        self.disable = disable
-        self.bar: Any = None
-
-    def start(self, total: int) -> None:
-        if self.disable:
-            return
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total, unit="article", file=sys.stderr, dynamic_ncols=True)
-
-    def stage(self, name: str) -> None:
-        if self.bar is not None:
-            self.bar.set_description(name)
-
-    def advance(self, count: int = 1) -> None:
-        if self.bar is not None:
-            self.bar.update(count)
-            if self.bar.n >= self.bar.total:
-                self.bar.close()
