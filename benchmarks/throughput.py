@@ -717,7 +717,7 @@ def run_noop(
 ) -> dict[str, Any]:
     """A tree of up-to-date articles, then `python -m summarize run DIR` on it, timed."""
     from summarize import Models, load_config, run
-    from summarize.backends import load_backend
+    from summarize.backends import LoadSpec, load_backend
 
     count = plan.noop_articles
     tree = cache / f"noop-{count}"
@@ -744,8 +744,8 @@ def run_noop(
     # The first run: same settings, outputs made by the echo backend (no model), so that the
     # sidecars carry the signature of the real configuration. A no-op when already done.
     echo = Models(
-        load_backend("echo", "echo", "main", config.runtime, role="summarizer"),
-        load_backend("echo", "echo", "main", config.runtime, role="translator"),
+        load_backend(LoadSpec("echo", "echo", "summarizer")),
+        load_backend(LoadSpec("echo", "echo", "translator")),
     )
     started = time.perf_counter()
     first = run(config, [str(tree)], models=echo)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
-__version__ = "0.1.0"
+from summarize.version import __version__
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 from summarize.config import Config, load_config  # noqa: E402
-from summarize.pipeline import Models, load_models, run  # noqa: E402
+from summarize.engines import Models, load_models  # noqa: E402
+from summarize.pipeline import run  # noqa: E402
 
 __all__ = ["Config", "Models", "__version__", "load_config", "load_models", "run"]

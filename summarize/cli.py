@@ -31,7 +31,7 @@ from summarize.report import Report
 from summarize.version import __version__
 
 if TYPE_CHECKING:
-    from summarize.backends.ct2 import Conversion
+    from summarize.backends.ct2_cache import Conversion
 
 __all__ = ["main", "parse_args"]
 
@@ -328,7 +328,7 @@ def _cmd_eval(args: argparse.Namespace, config: Config) -> int:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from summarize.backends.ct2 import cache_root, list_conversions, prune_conversions
+    from summarize.backends.ct2_cache import cache_root, list_conversions, prune_conversions
 
     if args.action == "list":
         conversions = list_conversions()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from summarize.backends.hf import hub_offline
+from summarize.backends.huggingface import hub_offline
 from summarize.config import Config, SummarizerSettings, TranslatorSettings
+from summarize.engines import load_spec
 from summarize.errors import ModelError
 
 __all__ = ["Fetched", "download_models", "fetch_from_hub"]
@@ -74,20 +76,17 @@ def download_models(
         setting = f"{role}.model={path}" if to else None
         fetched.append(Fetched(role, settings.model, settings.revision, path, setting))
         if settings.backend == "ctranslate2":
-            _convert(role, settings, str(path) if to else settings.model, config)
+            _convert(role, str(path) if to else settings.model, config)
     return fetched
 
 
-def _convert(
-    role: str, settings: SummarizerSettings | TranslatorSettings, model: str, config: Config
-) -> None:
+def _convert(role: str, model: str, config: Config) -> None:
     """Build the CTranslate2 conversion now, so the offline machine finds it in the cache."""
-    from summarize.backends.ct2 import CTranslate2Backend
+    from summarize.backends.ct2 import convert
 
-    revision = "main" if Path(model).is_dir() else settings.revision
-    CTranslate2Backend.load(
-        model, revision, config.runtime, role=role, quantization=settings.quantization
-    )
+    spec = load_spec(role, config)
+    revision = "main" if Path(model).is_dir() else spec.revision
+    convert(dataclasses.replace(spec, model=model, revision=revision))
 
 
 def _models(config: Config) -> list[tuple[str, SummarizerSettings | TranslatorSettings]]:

@@ -88,7 +88,7 @@ class _DigestCache:
 
     @classmethod
     def open(cls) -> _DigestCache:
-        from summarize.backends.ct2 import cache_root  # light: it imports no engine library
+        from summarize.backends.ct2_cache import cache_root  # light: it imports no engine library
 
         path = cache_root() / _CACHE_NAME
         if path not in cls._open:

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from summarize import __version__
-from summarize.backends import Backend, GenerateOptions, Generation, load_backend
+from summarize.backends import Backend, GenerateOptions, Generation
 from summarize.chunking import Measure, Piece, pack, pack_paragraphs, reassemble
 from summarize.claims import Claim, Held, claim
-from summarize.config import Config, SummarizerSettings, TranslatorSettings, as_dict
+from summarize.config import Config, TranslatorSettings, as_dict
 from summarize.discovery import Job, Skipped, display_name, find_inputs
+from summarize.engines import Models, load_models, needed_models
 from summarize.errors import InputError, UsageError
 from summarize.interrupts import held
 from summarize.outputs import (
@@ -44,12 +44,11 @@ from summarize.state import (
     stale_reason,
 )
 from summarize.text import Document, detect_language, parse, split_sentences
+from summarize.version import __version__
 
 __all__ = ["Models", "Planned", "Progress", "load_models", "plan", "run"]
 
 log = logging.getLogger(__name__)
-#: shown by default when stderr is a log file (see cli._setup_logging)
-progress_log = logging.getLogger("summarize.progress")
 
 # Map-reduce shrinks the text each round (at least 4-fold, see _chunk_summary_length); this many
 # rounds summarise far more than any article, and the last one is made to fit in one chunk.
@@ -94,14 +93,6 @@ class _NoProgress:
 
     def advance(self, count: int = 1) -> None:
         pass
-
-
-@dataclass(frozen=True)
-class Models:
-    """The loaded engines; None for a stage the configuration does not need."""
-
-    summarizer: Backend | None
-    translator: Backend | None
 
 
 @dataclass(eq=False)
@@ -178,7 +169,7 @@ def run(
     out are reported as skipped.
     """
     if models is not None:
-        models = _needed(models, config)
+        models = needed_models(models, config)
     ctx = _Context(
         config, signature(config), force, stdin, progress or _NoProgress(),
         report if report is not None else Report(),
@@ -356,110 +347,6 @@ def _refresh(item: Planned, ctx: _Context) -> tuple[str | None, str]:
     finally:
         got.release()
     return state.reason, "up to date (input touched, record refreshed)"
-
-
-def _needed(models: Models, config: Config) -> Models:
-    """The engines of ``models`` that ``config`` uses; UsageError if one it needs is missing."""
-    roles = (
-        ("summarizer", config.needs_summarizer, models.summarizer, "output.summarize = true"),
-        ("translator", config.needs_translator, models.translator, "output.translate"),
-    )
-    for role, needed, engine, why in roles:
-        if needed and engine is None:
-            raise UsageError(
-                f"models.{role} is None, but the configuration needs a {role} ({why}); "
-                "load the engines with load_models(config)"
-            )
-    return Models(
-        models.summarizer if config.needs_summarizer else None,
-        models.translator if config.needs_translator else None,
-    )
-
-
-def load_models(config: Config) -> Models:
-    """Load the engines the configuration needs; raise ModelError with advice if one fails."""
-    _check_models(config)
-    started = time.perf_counter()
-    progress_log.info("loading models")
-    summarizer = translator = None
-    if config.needs_summarizer:
-        summarizer = _load_engine("summarizer", config.summarizer, config)
-        _check_summary_limits(summarizer, config.summarizer)
-    if config.needs_translator:
-        translator = _load_engine("translator", config.translator, config)
-        _check_prefix(translator, config.translator.source_prefix)
-    progress_log.info("models loaded in %.1f s", time.perf_counter() - started)
-    return Models(summarizer, translator)
-
-
-def _check_models(config: Config) -> None:
-    """Every model is local or in the cache, or the hub answers: else one error naming all."""
-    wanted = [
-        (role, settings.model, settings.revision)
-        for role, settings, needed in (
-            ("summarizer", config.summarizer, config.needs_summarizer),
-            ("translator", config.translator, config.needs_translator),
-        )
-        if needed and settings.backend != "echo"
-    ]
-    if wanted:
-        from summarize.backends.hf import check_models_available
-
-        check_models_available(wanted)
-
-
-def _load_engine(
-    role: str, settings: SummarizerSettings | TranslatorSettings, config: Config
-) -> Backend:
-    return load_backend(
-        settings.backend,
-        settings.model,
-        settings.revision,
-        config.runtime,
-        role=role,
-        quantization=settings.quantization,
-    )
-
-
-def _check_prefix(translator: Backend, prefix: str) -> None:
-    if not prefix:
-        return
-    with_prefix, without = translator.count_tokens([prefix, ""])
-    if with_prefix - without != 1:
-        log.warning(
-            "translator.source_prefix %r is not one token of %s's vocabulary; "
-            "is it the target-language token this model expects?",
-            prefix,
-            translator.model_id,
-        )
-
-
-def _check_summary_limits(summarizer: Backend, settings: SummarizerSettings) -> None:
-    """Say where the model's own limits override the configured ones (runs still work)."""
-    if summarizer.max_input_tokens < settings.max_input_tokens:
-        log.warning(
-            "summarizer.max_input_tokens = %d, but %s reads at most %d tokens: using %d",
-            settings.max_input_tokens,
-            summarizer.model_id,
-            summarizer.max_input_tokens,
-            summarizer.max_input_tokens,
-        )
-    limit = min(settings.max_input_tokens, summarizer.max_input_tokens)
-    if settings.max_length >= limit:
-        log.warning(
-            "summarizer.max_length = %d is not below the summarizer's input limit (%d tokens): "
-            "chunk summaries of long articles get a share of that input instead",
-            settings.max_length,
-            limit,
-        )
-    if settings.max_length > summarizer.max_output_tokens:
-        log.warning(
-            "summarizer.max_length = %d, but %s generates at most %d tokens: using %d",
-            settings.max_length,
-            summarizer.model_id,
-            summarizer.max_output_tokens,
-            summarizer.max_output_tokens,
-        )
 
 
 def _run_wave(wave: list[_Article], models: Models, ctx: _Context, *, fail_fast: bool) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from summarize.backends import LoadSpec
+
 # Tests never reach a model hub: anything not built locally must fail, not download.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -43,3 +45,8 @@ def seeds_copy(tmp_path: Path) -> Path:
     target = tmp_path / "seeds"
     shutil.copytree(SEEDS, target)
     return target
+
+
+def on_cpu(backend: str, model: str, role: str, quantization: str = "auto") -> LoadSpec:
+    """What load_models builds for ``model`` with ``runtime.device = 'cpu'``, in float32."""
+    return LoadSpec(backend, model, role, device="cpu", dtype="float32", quantization=quantization)

@@ -14,22 +14,16 @@ import pytest
 pytest.importorskip("ctranslate2")
 
 from summarize.backends import GenerateOptions, load_backend
-from summarize.backends.ct2 import (
-    INSTALL,
-    CTranslate2Backend,
-    cache_root,
-    resolve_device,
-    resolve_quantization,
-)
+from summarize.backends.ct2 import INSTALL, CTranslate2Backend, resolve_device, resolve_quantization
+from summarize.backends.ct2_cache import cache_root
 from summarize.backends.hf import TransformersBackend
 from summarize.cli import main
-from summarize.config import RuntimeSettings, load_config
+from summarize.config import load_config
 from summarize.errors import ConfigError, ModelError
-from tests.conftest import CONFIGS, ROOT
+from tests.conftest import CONFIGS, ROOT, on_cpu
 
 pytestmark = pytest.mark.slow
 
-CPU = RuntimeSettings(device="cpu", dtype="float32")
 CPU_TYPES = {"int8", "int8_float32", "float32"}
 TEXTS = [
     ">>ara<< The council met.",
@@ -56,8 +50,9 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def ct2_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """The backend's log records; attached to its logger, since the CLI stops propagation."""
-    logger = logging.getLogger("summarize.backends.ct2")
+    """The backends' log records (the backend's and its cache's); attached to their parent
+    logger, since the CLI stops propagation above it."""
+    logger = logging.getLogger("summarize.backends")
     logger.addHandler(caplog.handler)
     caplog.set_level(logging.INFO, logger=logger.name)
     try:
@@ -68,12 +63,16 @@ def ct2_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixtu
 
 @pytest.fixture(scope="module")
 def translator(tiny_models: dict[str, Path], module_cache: Path) -> CTranslate2Backend:
-    return CTranslate2Backend.load(str(tiny_models["translator"]), "main", CPU, role="translator")
+    return CTranslate2Backend.load(
+        on_cpu("ctranslate2", str(tiny_models["translator"]), "translator")
+    )
 
 
 @pytest.fixture(scope="module")
 def summarizer(tiny_models: dict[str, Path], module_cache: Path) -> CTranslate2Backend:
-    return CTranslate2Backend.load(str(tiny_models["summarizer"]), "main", CPU, role="summarizer")
+    return CTranslate2Backend.load(
+        on_cpu("ctranslate2", str(tiny_models["summarizer"]), "summarizer")
+    )
 
 
 def entries(cache: Path) -> list[Path]:
@@ -89,7 +88,7 @@ def test_first_load_converts_into_the_cache_and_later_loads_reuse_it(
     tiny_models: dict[str, Path], cache: Path, ct2_log: pytest.LogCaptureFixture
 ) -> None:
     model = str(tiny_models["translator"])
-    CTranslate2Backend.load(model, "main", CPU, role="translator")
+    CTranslate2Backend.load(on_cpu("ctranslate2", model, "translator"))
     (entry,) = entries(cache)  # one model, no leftovers of the conversion
     assert entry.name.startswith("translator-")
     assert (entry / "model.bin").is_file()
@@ -97,7 +96,7 @@ def test_first_load_converts_into_the_cache_and_later_loads_reuse_it(
     stamp = (entry / "model.bin").stat().st_mtime_ns
 
     ct2_log.clear()
-    CTranslate2Backend.load(model, "main", CPU, role="translator")
+    CTranslate2Backend.load(on_cpu("ctranslate2", model, "translator"))
     assert entries(cache) == [entry]
     assert (entry / "model.bin").stat().st_mtime_ns == stamp
     assert "converting" not in messages(ct2_log)
@@ -108,12 +107,12 @@ def test_an_entry_without_its_model_is_converted_again(
     tiny_models: dict[str, Path], cache: Path, ct2_log: pytest.LogCaptureFixture
 ) -> None:
     model = str(tiny_models["translator"])
-    CTranslate2Backend.load(model, "main", CPU, role="translator")
+    CTranslate2Backend.load(on_cpu("ctranslate2", model, "translator"))
     (entry,) = entries(cache)
     (entry / "model.bin").unlink()  # as if something other than a rename had left it half-done
 
     ct2_log.clear()
-    backend = CTranslate2Backend.load(model, "main", CPU, role="translator")
+    backend = CTranslate2Backend.load(on_cpu("ctranslate2", model, "translator"))
     assert "converting" in messages(ct2_log)
     assert entries(cache) == [entry]
     assert (entry / "model.bin").is_file()
@@ -122,10 +121,8 @@ def test_an_entry_without_its_model_is_converted_again(
 
 def test_quantization_is_part_of_the_cache_key(tiny_models: dict[str, Path], cache: Path) -> None:
     model = str(tiny_models["translator"])
-    exact = load_backend(
-        "ctranslate2", model, "main", CPU, role="translator", quantization="float32"
-    )
-    default = load_backend("ctranslate2", model, "main", CPU, role="translator")
+    exact = load_backend(on_cpu("ctranslate2", model, "translator", quantization="float32"))
+    default = load_backend(on_cpu("ctranslate2", model, "translator"))
     assert len(entries(cache)) == 2
     assert exact.dtype == "float32"
     assert default.dtype != "float32"  # auto is int8 on the CPU and float16 on CUDA
@@ -137,19 +134,17 @@ def test_a_changed_local_model_is_converted_again(
     from tests.tiny_models import build_tiny_translator
 
     model = build_tiny_translator(tmp_path / "model")
-    CTranslate2Backend.load(str(model), "main", CPU, role="translator")
+    CTranslate2Backend.load(on_cpu("ctranslate2", str(model), "translator"))
     config = json.loads((model / "config.json").read_text(encoding="utf-8"))
     config["dropout"] = 0.25  # new content under the same name
     (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    CTranslate2Backend.load(str(model), "main", CPU, role="translator")
+    CTranslate2Backend.load(on_cpu("ctranslate2", str(model), "translator"))
     assert len(entries(cache)) == 2
 
 
 def test_transformers_backend_ignores_quantization(tiny_models: dict[str, Path]) -> None:
     model = str(tiny_models["translator"])
-    backend = load_backend(
-        "transformers", model, "main", CPU, role="translator", quantization="int8"
-    )
+    backend = load_backend(on_cpu("transformers", model, "translator", quantization="int8"))
     assert isinstance(backend, TransformersBackend)
     assert backend.dtype == "float32"
 
@@ -169,8 +164,8 @@ def test_token_counts_match_the_transformers_backend(
     role: str, tiny_models: dict[str, Path], module_cache: Path
 ) -> None:
     texts = [*TEXTS, "", "The vote passed. " * 20]
-    fast = CTranslate2Backend.load(str(tiny_models[role]), "main", CPU, role=role)
-    reference = TransformersBackend.load(str(tiny_models[role]), "main", CPU, role=role)
+    fast = CTranslate2Backend.load(on_cpu("ctranslate2", str(tiny_models[role]), role))
+    reference = TransformersBackend.load(on_cpu("transformers", str(tiny_models[role]), role))
     assert fast.count_tokens(texts) == reference.count_tokens(texts)
     assert fast.count_tokens([]) == []
 
@@ -211,13 +206,13 @@ def test_beam_search_with_length_settings_runs(summarizer: CTranslate2Backend) -
 
 def test_missing_local_directory_explains_what_to_do(tmp_path: Path, cache: Path) -> None:
     with pytest.raises(ModelError, match=r"summarizer\.model: .*no such directory; point"):
-        CTranslate2Backend.load(str(tmp_path / "gone"), "main", CPU, role="summarizer")
+        CTranslate2Backend.load(on_cpu("ctranslate2", str(tmp_path / "gone"), "summarizer"))
 
 
 def test_directory_without_a_model_is_a_model_error(tmp_path: Path, cache: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match=r"summarizer\.model: .*cannot load"):
-        CTranslate2Backend.load(str(tmp_path / "empty"), "main", CPU, role="summarizer")
+        CTranslate2Backend.load(on_cpu("ctranslate2", str(tmp_path / "empty"), "summarizer"))
 
 
 def test_quantization_the_device_cannot_run_fails_before_converting(
@@ -229,7 +224,9 @@ def test_quantization_the_device_cannot_run_fails_before_converting(
         pytest.skip("this machine has a GPU")
     with pytest.raises(ModelError, match=r"translator\.quantization = 'float16' .* choose auto"):
         CTranslate2Backend.load(
-            str(tiny_models["translator"]), "main", CPU, role="translator", quantization="float16"
+            on_cpu(
+                "ctranslate2", str(tiny_models["translator"]), "translator", quantization="float16"
+            )
         )
     assert not cache.exists()
 

@@ -12,23 +12,24 @@ import pytest
 from summarize.backends import GenerateOptions
 from summarize.backends.hf import TransformersBackend, resolve_device, resolve_dtype
 from summarize.cli import main
-from summarize.config import RuntimeSettings
 from summarize.errors import ModelError
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, on_cpu
 
 pytestmark = pytest.mark.slow
-
-CPU = RuntimeSettings(device="cpu", dtype="float32")
 
 
 @pytest.fixture(scope="module")
 def translator(tiny_models: dict[str, Path]) -> TransformersBackend:
-    return TransformersBackend.load(str(tiny_models["translator"]), "main", CPU, role="translator")
+    return TransformersBackend.load(
+        on_cpu("transformers", str(tiny_models["translator"]), "translator")
+    )
 
 
 @pytest.fixture(scope="module")
 def summarizer(tiny_models: dict[str, Path]) -> TransformersBackend:
-    return TransformersBackend.load(str(tiny_models["summarizer"]), "main", CPU, role="summarizer")
+    return TransformersBackend.load(
+        on_cpu("transformers", str(tiny_models["summarizer"]), "summarizer")
+    )
 
 
 def tiny_args(models: dict[str, Path]) -> list[str]:
@@ -72,12 +73,14 @@ def test_generate_returns_one_text_per_input_in_order(translator: TransformersBa
 
 def test_missing_local_directory_explains_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"summarizer\.model: .*no such directory; point"):
-        TransformersBackend.load(str(tmp_path / "gone"), "main", CPU, role="summarizer")
+        TransformersBackend.load(on_cpu("transformers", str(tmp_path / "gone"), "summarizer"))
 
 
 def test_uncached_hub_id_offline_explains_what_to_do() -> None:
     with pytest.raises(ModelError) as info:
-        TransformersBackend.load("example-org/not-cached-model", "main", CPU, role="translator")
+        TransformersBackend.load(
+            on_cpu("transformers", "example-org/not-cached-model", "translator")
+        )
     message = str(info.value)
     assert "translator.model" in message
     assert "HF_HUB_OFFLINE" in message
@@ -86,7 +89,7 @@ def test_uncached_hub_id_offline_explains_what_to_do() -> None:
 
 def test_directory_without_a_model_is_a_model_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="cannot load a tokenizer and seq2seq model"):
-        TransformersBackend.load(str(tmp_path), "main", CPU, role="summarizer")
+        TransformersBackend.load(on_cpu("transformers", str(tmp_path), "summarizer"))
 
 
 def test_device_and_dtype_resolution_on_a_cpu_machine() -> None:

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from summarize.backends.ct2 import CTranslate2Backend, list_conversions
+from summarize.backends.ct2 import CTranslate2Backend
+from summarize.backends.ct2_cache import list_conversions
 from summarize.cli import main
-from summarize.config import RuntimeSettings
+from tests.conftest import on_cpu
 
 pytest.importorskip("ctranslate2")
 
-CPU = RuntimeSettings(device="cpu")
 DAY = 86400
 
 
@@ -30,7 +30,7 @@ def conversions(cache: Path) -> list[Path]:
 
 
 def load(model: Path) -> CTranslate2Backend:
-    return CTranslate2Backend.load(str(model), "main", CPU, role="translator")
+    return CTranslate2Backend.load(on_cpu("ctranslate2", str(model), "translator"))
 
 
 def test_a_copied_model_directory_reuses_its_conversion(

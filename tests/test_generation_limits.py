@@ -13,13 +13,12 @@ import pytest
 
 from summarize.backends import Backend, GenerateOptions, Generation, load_backend
 from summarize.backends.echo import EchoBackend
-from summarize.config import Config, RuntimeSettings, load_config
+from summarize.config import Config, load_config
 from summarize.pipeline import Models, load_models, run
 from summarize.report import Report, Status
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, on_cpu
 
 ENGINES = ["transformers", "ctranslate2"]
-CPU = RuntimeSettings(device="cpu", dtype="float32")
 TEXTS = [
     ">>ara<< The council met.",
     ">>ara<< Prices rose sharply in the city today.",
@@ -68,7 +67,7 @@ def terse(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def engine(engine_name: str, model: Path, role: str) -> Backend:
-    return load_backend(engine_name, str(model), "main", CPU, role=role)
+    return load_backend(on_cpu(engine_name, str(model), role))
 
 
 def tiny_config(engine_name: str, models: dict[str, Path], *overrides: str) -> Config:
@@ -142,7 +141,7 @@ def test_generation_longer_than_the_model_holds_is_capped_not_failed(
 
 
 def test_echo_with_positions_fails_past_them_as_a_model_does() -> None:
-    backend = EchoBackend.load("echo:positions=8", "main", CPU, role="translator")
+    backend = EchoBackend.load(on_cpu("echo", "echo:positions=8", "translator"))
     assert (backend.max_input_tokens, backend.max_output_tokens) == (8, 8)
     with pytest.raises(IndexError):
         backend.generate(["a b c"], GenerateOptions(max_new_tokens=9))
@@ -231,7 +230,7 @@ def test_map_reduce_converges_with_a_real_model_that_reads_64_tokens(
 def test_loading_says_where_the_model_overrides_the_configured_limits(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    logger = logging.getLogger("summarize.pipeline")
+    logger = logging.getLogger("summarize.engines")
     logger.addHandler(caplog.handler)
     caplog.set_level(logging.WARNING, logger=logger.name)
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from summarize.backends.hf import check_models_available, load_advice
+from summarize.backends.huggingface import check_models_available, load_advice
 from summarize.errors import ModelError
 
 ARTICLE = b"The vote passed on Tuesday. It was close.\n"

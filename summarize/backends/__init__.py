@@ -5,14 +5,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from summarize.errors import ConfigError
 
-if TYPE_CHECKING:
-    from summarize.config import RuntimeSettings
-
-__all__ = ["BACKENDS", "Backend", "GenerateOptions", "Generation", "load_backend"]
+__all__ = ["BACKENDS", "Backend", "GenerateOptions", "Generation", "LoadSpec", "load_backend"]
 
 # name -> (module, class). Modules are imported only when their backend is chosen, so that a
 # run with nothing to do never pays for importing torch.
@@ -22,6 +19,23 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "ctranslate2": ("summarize.backends.ct2", "CTranslate2Backend"),
 }
 BACKENDS: tuple[str, ...] = tuple(_REGISTRY)
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """Which model to load with which backend, and where; built from the settings by engines."""
+
+    backend: str
+    model: str
+    #: the settings section the model comes from (summarizer, translator), named in errors
+    role: str
+    revision: str = "main"
+    device: str = "auto"
+    #: torch's dtype (transformers); CTranslate2 takes ``quantization`` instead
+    dtype: str = "auto"
+    #: CPU threads; 0 leaves the choice to the engine
+    threads: int = 0
+    quantization: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -63,24 +77,15 @@ class Backend(Protocol):
         ...
 
 
-def load_backend(
-    name: str,
-    model: str,
-    revision: str,
-    runtime: RuntimeSettings,
-    *,
-    role: str,
-    quantization: str = "auto",
-) -> Backend:
-    """Import the backend ``name`` and load ``model`` with it; ``role`` names it in errors."""
+def load_backend(spec: LoadSpec) -> Backend:
+    """Import the backend ``spec.backend`` and load ``spec.model`` with it."""
     try:
-        module_name, class_name = _REGISTRY[name]
+        module_name, class_name = _REGISTRY[spec.backend]
     except KeyError:
         raise ConfigError(
-            f"{role}.backend: unknown backend {name!r}; choose one of: {', '.join(BACKENDS)}"
+            f"{spec.role}.backend: unknown backend {spec.backend!r}; "
+            f"choose one of: {', '.join(BACKENDS)}"
         ) from None
     backend_class = getattr(importlib.import_module(module_name), class_name)
-    backend: Backend = backend_class.load(
-        model, revision, runtime, role=role, quantization=quantization
-    )
+    backend: Backend = backend_class.load(spec)
     return backend

@@ -5,12 +5,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from summarize.backends import GenerateOptions, Generation
-
-if TYPE_CHECKING:
-    from summarize.config import RuntimeSettings
+from summarize.backends import GenerateOptions, Generation, LoadSpec
 
 # Marian-style target-language tokens are consumed by a real model, so echo drops them too.
 _LANGUAGE_TOKEN = re.compile(r"^>>\w+<<\s*")
@@ -36,15 +32,9 @@ class EchoBackend:
         self.max_output_tokens = positions
 
     @classmethod
-    def load(
-        cls,
-        model: str,
-        revision: str,
-        runtime: RuntimeSettings,
-        *,
-        role: str,
-        quantization: str = "auto",
-    ) -> EchoBackend:
+    def load(cls, spec: LoadSpec) -> EchoBackend:
+        """The echo engine ``spec.model`` describes; the other fields do not apply."""
+        model = spec.model
         time.sleep(_option(model, "load_delay"))
         positions = int(_option(model, "positions")) or 1_000_000
         return cls(model, _option(model, "delay"), positions)

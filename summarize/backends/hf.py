@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from summarize.backends import GenerateOptions, Generation
+from summarize.backends import GenerateOptions, Generation, LoadSpec
+from summarize.backends.huggingface import (
+    check_local_path,
+    input_limit,
+    load_advice,
+    model_output_limit,
+    token_counts,
+)
 from summarize.errors import ModelError
 
-if TYPE_CHECKING:
-    from summarize.config import RuntimeSettings
-
 log = logging.getLogger(__name__)
-
-# Tokenizers report a huge sentinel when a model declares no limit.
-_NO_LIMIT = 1_000_000
-# Enough for the hub to answer a HEAD request on a slow link; a blocked one fails sooner.
-_PROBE_SECONDS = 10.0
 
 
 def resolve_device(requested: str) -> str:
@@ -72,29 +69,23 @@ class TransformersBackend:
         self.model = model
         self.device = device
         self.dtype = dtype
-        self.max_input_tokens = _model_input_limit(tokenizer, model)
+        self.max_input_tokens = input_limit(tokenizer, model.config)
         self.max_output_tokens = model_output_limit(model.config)
 
     @classmethod
-    def load(
-        cls,
-        model_id: str,
-        revision: str,
-        runtime: RuntimeSettings,
-        *,
-        role: str,
-        quantization: str = "auto",  # CTranslate2's setting; torch runs in runtime.dtype
-    ) -> TransformersBackend:
+    def load(cls, spec: LoadSpec) -> TransformersBackend:
+        """Load ``spec.model`` in ``spec.dtype`` (``spec.quantization`` is CTranslate2's)."""
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         # Our own progress bar covers the run; the library's per-load bars would interleave.
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-        device = resolve_device(runtime.device)
-        dtype = resolve_dtype(runtime.dtype, device)
-        if runtime.threads:
-            torch.set_num_threads(runtime.threads)
+        model_id, revision, role = spec.model, spec.revision, spec.role
+        device = resolve_device(spec.device)
+        dtype = resolve_dtype(spec.dtype, device)
+        if spec.threads:
+            torch.set_num_threads(spec.threads)
         check_local_path(model_id, role)
         log.info("loading %s %s@%s on %s as %s", role, model_id, revision, device, dtype)
         try:
@@ -154,163 +145,8 @@ class TransformersBackend:
         return config
 
 
-def token_counts(tokenizer: Any, texts: Sequence[str]) -> list[int]:
-    """Input length of each text under a Hugging Face tokenizer, special tokens included."""
-    if not texts:
-        return []
-    encoded = tokenizer(list(texts), add_special_tokens=True, verbose=False)
-    return [len(ids) for ids in encoded["input_ids"]]
-
-
 def _generated_length(tokens: list[int], eos_ids: set[int]) -> int:
     for index, token in enumerate(tokens):
         if token in eos_ids:
             return index + 1
     return len(tokens)
-
-
-def _model_input_limit(tokenizer: Any, model: Any) -> int:
-    limits = [
-        getattr(model.config, "max_position_embeddings", None),
-        getattr(tokenizer, "model_max_length", None),
-    ]
-    usable = [int(n) for n in limits if isinstance(n, int) and 0 < n < _NO_LIMIT]
-    return min(usable) if usable else _NO_LIMIT
-
-
-def model_output_limit(config: Any) -> int:
-    """New tokens the decoder has positions for; asking for more fails with an IndexError
-    (transformers) or "no position encodings" (CTranslate2) on the step past the last."""
-    for name in ("max_target_positions", "max_position_embeddings"):
-        limit = getattr(config, name, None)
-        if isinstance(limit, int) and 0 < limit < _NO_LIMIT:
-            return limit
-    return _NO_LIMIT
-
-
-def check_local_path(model_id: str, role: str) -> None:
-    if _names_directory(model_id) and not Path(model_id).expanduser().is_dir():
-        raise ModelError(f"{role}.model: {_missing_reason(model_id)}")
-
-
-def hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
-
-
-def check_models_available(models: Sequence[tuple[str, str, str]]) -> None:
-    """Before loading anything: every ``(role, model, revision)`` is a directory or in the cache.
-
-    When the hub may be reachable (no HF_HUB_OFFLINE), a model missing from the cache is left
-    to download, unless one quick request shows that the hub cannot be reached: then this
-    fails at once, instead of after huggingface_hub's retries (about 50 s and 22 log lines).
-    Raises ModelError naming every missing model and each way out.
-    """
-    missing = [
-        (role, model, revision) for role, model, revision in models if _missing(model, revision)
-    ]
-    if not missing:
-        return
-    hub = [m for m in missing if not _names_directory(m[1])]
-    if hub and not hub_offline():
-        unreachable = _hub_unreachable()
-        if unreachable is None:
-            return  # the hub answers: loading downloads what is missing
-        why = f"the hub cannot be reached ({unreachable})"
-    else:
-        why = "HF_HUB_OFFLINE is set, so only the local cache is searched"
-    raise ModelError(_missing_message(missing, why))
-
-
-def _names_directory(model_id: str) -> bool:
-    return model_id.startswith(("/", "./", "../", "~")) or Path(model_id).expanduser().is_dir()
-
-
-def _missing(model_id: str, revision: str) -> bool:
-    if _names_directory(model_id):
-        return not Path(model_id).expanduser().is_dir()
-    from huggingface_hub import try_to_load_from_cache
-
-    try:
-        found = try_to_load_from_cache(model_id, "config.json", revision=revision)
-    except Exception:  # e.g. an id the hub would refuse; loading will say why
-        return False
-    return not isinstance(found, str)
-
-
-def _missing_reason(model_id: str) -> str:
-    return (
-        f"{model_id}: no such directory; point it at a directory saved with save_pretrained "
-        "(config.json, tokenizer files, weights) or at a hub id"
-    )
-
-
-def _hub_unreachable() -> str | None:
-    """Why the hub cannot be reached, or None if it answers; one request, no retries."""
-    from huggingface_hub import constants, get_session
-
-    try:
-        get_session().head(constants.ENDPOINT, timeout=_PROBE_SECONDS)
-    except Exception as exc:  # connection, DNS, proxy and timeout errors of the HTTP client
-        return _first_line(exc)
-    return None
-
-
-def _missing_message(missing: Sequence[tuple[str, str, str]], why: str) -> str:
-    from huggingface_hub import constants
-
-    lines = [f"{len(missing)} model(s) cannot be loaded: {why}:"]
-    for role, model, revision in missing:
-        if _names_directory(model):
-            lines.append(f"  {role}.model: {_missing_reason(model)}")
-        else:
-            lines.append(
-                f"  {role}.model: {model} (revision {revision}) is not in the Hugging Face "
-                f"cache ({constants.HF_HUB_CACHE})"
-            )
-    return "\n".join([*lines, *_ways_out([(role, model) for role, model, _ in missing])])
-
-
-def _ways_out(missing: Sequence[tuple[str, str]]) -> list[str]:
-    """What the user can do about the ``(role, model)`` pairs that cannot be loaded."""
-    point = " ".join(f"--set {role}.model=DIR" for role, _ in missing)
-    hub = " && ".join(f"hf download {model}" for _, model in missing if not _names_directory(model))
-    cache = [f"  - or run `{hub}` there and copy its Hugging Face cache here (see HF_HOME)"]
-    echo = " ".join(
-        f"--set {role}.backend=echo --set {role}.model=echo"
-        for role in ("summarizer", "translator")
-    )
-    online = ["  - or, if this machine has network, unset HF_HUB_OFFLINE to download them"]
-    return [
-        "Ways out:",
-        "  - on a machine with network, run `summarize download --to DIR`, copy DIR here and "
-        "use the --set lines it prints",
-        f"  - or point the model(s) at local model directories: {point}",
-        *(cache if hub else []),
-        *(online if hub_offline() else []),
-        f"  - or try the tool without models (it copies the text): {echo}",
-    ]
-
-
-def load_advice(role: str, model_id: str, exc: Exception) -> str:
-    reason = _first_line(exc)
-    if Path(model_id).expanduser().is_dir():
-        return (
-            f"{role}.model: {model_id}: cannot load a tokenizer and seq2seq model from this "
-            f"directory ({reason})"
-        )
-    where = (
-        "HF_HUB_OFFLINE is set, so only the local cache is searched"
-        if hub_offline()
-        else "it is not (wholly) in the local cache and the hub could not be reached"
-    )
-    return "\n".join(
-        [
-            f"{role}.model: cannot load {model_id!r}: {where} ({reason})",
-            *_ways_out([(role, model_id)]),
-        ]
-    )
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
