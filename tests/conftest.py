@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,3 +53,18 @@ def seeds_copy(tmp_path: Path) -> Path:
 def on_cpu(backend: str, model: str, role: str, quantization: str = "auto") -> LoadSpec:
     """What load_models builds for ``model`` with ``runtime.device = 'cpu'``, in float32."""
     return LoadSpec(backend, model, role, device="cpu", dtype="float32", quantization=quantization)
+
+
+@contextlib.contextmanager
+def captured_log(
+    caplog: pytest.LogCaptureFixture, name: str, level: int
+) -> Iterator[pytest.LogCaptureFixture]:
+    """``caplog`` with the records of logger ``name`` from ``level`` up, attached to that logger
+    itself, since the CLI stops propagation above ``summarize``."""
+    logger = logging.getLogger(name)
+    logger.addHandler(caplog.handler)
+    caplog.set_level(level, logger=name)
+    try:
+        yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)

@@ -20,7 +20,7 @@ from summarize.backends.hf import TransformersBackend
 from summarize.cli import main
 from summarize.config import load_config
 from summarize.errors import ConfigError, ModelError
-from tests.conftest import CONFIGS, ROOT, on_cpu
+from tests.conftest import CONFIGS, ROOT, captured_log, on_cpu
 
 pytestmark = pytest.mark.slow
 
@@ -50,15 +50,9 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def ct2_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """The backends' log records (the backend's and its cache's); attached to their parent
-    logger, since the CLI stops propagation above it."""
-    logger = logging.getLogger("summarize.backends")
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.INFO, logger=logger.name)
-    try:
-        yield caplog
-    finally:
-        logger.removeHandler(caplog.handler)
+    """The log records of the backend and of its conversion cache."""
+    with captured_log(caplog, "summarize.backends", logging.INFO) as log:
+        yield log
 
 
 @pytest.fixture(scope="module")

@@ -112,8 +112,13 @@ def test_download_command_with_nothing_to_fetch(
 def test_download_builds_the_ctranslate2_conversion_when_the_config_uses_it(
     tmp_path: Path, tiny_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("ctranslate2")
+    ctranslate2 = pytest.importorskip("ctranslate2")
     monkeypatch.setenv("SUMMARIZE_CACHE", str(tmp_path / "cache"))
+
+    def no_engine(*args: object, **kwargs: object) -> None:
+        raise AssertionError("download converts the model without loading an engine")
+
+    monkeypatch.setattr(ctranslate2, "Translator", no_engine)
     hub = FakeHub({"example/tiny-marian": tiny_models["translator"]})
     config = load_config(
         CONFIGS / "tiny.toml",

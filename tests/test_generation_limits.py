@@ -4,7 +4,6 @@ article's output independent of its batch, which engine errors are retried, hit_
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -225,21 +224,6 @@ def test_map_reduce_converges_with_a_real_model_that_reads_64_tokens(
     )  # fmt: skip
     data = run_one(config, tmp_path, long_article(60))
     assert data["counts"]["summary_chunks"] > 4
-
-
-def test_loading_says_where_the_model_overrides_the_configured_limits(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    logger = logging.getLogger("summarize.engines")
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.WARNING, logger=logger.name)
-    try:
-        load_models(load_config(None, [*ECHO, "summarizer.model=echo:positions=128"]))
-    finally:
-        logger.removeHandler(caplog.handler)
-    text = caplog.text
-    assert "summarizer.max_input_tokens = 1024, but echo:positions=128 reads at most 128" in text
-    assert "summarizer.max_length = 142 is not below the summarizer's input limit (128" in text
 
 
 # --- 8.3: an article's outputs do not depend on its batch -------------------------------------

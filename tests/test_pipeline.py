@@ -12,7 +12,7 @@ import pytest
 from summarize.backends import GenerateOptions, Generation
 from summarize.backends.echo import EchoBackend
 from summarize.config import Config, load_config
-from summarize.pipeline import Models, load_models, run
+from summarize.pipeline import Models, run
 from summarize.report import Status
 
 ECHO = [
@@ -195,14 +195,6 @@ def test_sidecar_records_provenance(tmp_path: Path) -> None:
         "summary_ar": "a.summary.ar.txt",
         "article_ar": "a.ar.txt",
     }
-
-
-@pytest.mark.parametrize("wanted", [[], ["summary"]])
-def test_load_models_loads_only_the_stages_needed(wanted: list[str]) -> None:
-    config = echo_config("output.translate=" + json.dumps(wanted))
-    models = load_models(config)
-    assert models.summarizer is not None
-    assert (models.translator is not None) == bool(wanted)
 
 
 class RecordingBackend(EchoBackend):

@@ -1,0 +1,92 @@
+"""Which engines a configuration needs, what their backends are asked to load, the load checks."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from summarize import Models, load_models
+from summarize.backends import LoadSpec
+from summarize.backends.echo import EchoBackend
+from summarize.config import load_config
+from summarize.engines import load_spec, needed_models
+from summarize.errors import UsageError
+from tests.conftest import captured_log
+
+ECHO = [
+    "summarizer.backend=echo",
+    "summarizer.model=echo",
+    "translator.backend=echo",
+    "translator.model=echo",
+]
+
+
+@pytest.fixture
+def engines_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """The load checks' warnings."""
+    with captured_log(caplog, "summarize.engines", logging.WARNING) as log:
+        yield log
+
+
+def test_a_load_spec_carries_the_role_its_settings_and_the_runtime() -> None:
+    config = load_config(
+        None,
+        [
+            "translator.backend=ctranslate2", "translator.model=example/opus",
+            "translator.revision=v2", "translator.quantization=int8",
+            "summarizer.quantization=float32", "runtime.device=cpu",
+            "runtime.dtype=float32", "runtime.threads=3",
+        ],
+    )  # fmt: skip
+    assert load_spec("translator", config) == LoadSpec(
+        backend="ctranslate2",
+        model="example/opus",
+        role="translator",
+        revision="v2",
+        device="cpu",
+        dtype="float32",
+        threads=3,
+        quantization="int8",
+    )
+    summarizer = load_spec("summarizer", config)
+    assert (summarizer.role, summarizer.model) == ("summarizer", config.summarizer.model)
+    assert (summarizer.backend, summarizer.quantization) == ("transformers", "float32")
+
+
+@pytest.mark.parametrize("wanted", [[], ["summary"]])
+def test_load_models_loads_only_the_stages_needed(wanted: list[str]) -> None:
+    config = load_config(None, [*ECHO, "output.translate=" + json.dumps(wanted)])
+    models = load_models(config)
+    assert models.summarizer is not None
+    assert (models.translator is not None) == bool(wanted)
+
+
+def test_engines_given_are_kept_where_needed_and_a_missing_one_is_named() -> None:
+    echo = EchoBackend("echo")
+    config = load_config(None, [*ECHO, "output.translate=[]"])
+    assert needed_models(Models(echo, echo), config) == Models(echo, None)
+    with pytest.raises(UsageError, match=r"models\.summarizer is None.*output\.summarize = true"):
+        needed_models(Models(None, echo), config)
+
+
+def test_loading_says_where_the_model_overrides_the_configured_limits(
+    engines_log: pytest.LogCaptureFixture,
+) -> None:
+    load_models(load_config(None, [*ECHO, "summarizer.model=echo:positions=128"]))
+    text = engines_log.text
+    assert "summarizer.max_input_tokens = 1024, but echo:positions=128 reads at most 128" in text
+    assert "summarizer.max_length = 142 is not below the summarizer's input limit (128" in text
+
+
+def test_loading_warns_when_the_source_prefix_is_not_one_token(
+    engines_log: pytest.LogCaptureFixture,
+) -> None:
+    load_models(load_config(None, [*ECHO, "translator.source_prefix=>>ara<<"]))
+    assert not engines_log.text
+    load_models(load_config(None, [*ECHO, "translator.source_prefix=>> ara <<"]))
+    assert "translator.source_prefix '>> ara <<' is not one token of echo's vocabulary" in (
+        engines_log.text
+    )
