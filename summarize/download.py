@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from summarize.backends.huggingface import hub_offline
@@ -86,7 +85,7 @@ def _convert(role: str, model: str, config: Config) -> None:
 
     spec = load_spec(role, config)
     revision = "main" if Path(model).is_dir() else spec.revision
-    convert(dataclasses.replace(spec, model=model, revision=revision))
+    convert(replace(spec, model=model, revision=revision))
 
 
 def _models(config: Config) -> list[tuple[str, SummarizerSettings | TranslatorSettings]]:

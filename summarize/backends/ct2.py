@@ -17,7 +17,7 @@ from summarize.backends.huggingface import (
     first_line,
     input_limit,
     load_advice,
-    model_output_limit,
+    output_limit,
     token_counts,
 )
 from summarize.errors import ModelError
@@ -84,7 +84,7 @@ class CTranslate2Backend:
             translator,
             device=device if device == "cpu" else f"cuda:{index}",
             max_input_tokens=input_limit(tokenizer, config),
-            max_output_tokens=model_output_limit(config),
+            max_output_tokens=output_limit(config),
             target_prefix=_forced_prefix(tokenizer, generation),
             suppress=_suppressed(tokenizer, generation, vocabulary),
         )

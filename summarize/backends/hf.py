@@ -12,7 +12,7 @@ from summarize.backends.huggingface import (
     check_local_path,
     input_limit,
     load_advice,
-    model_output_limit,
+    output_limit,
     token_counts,
 )
 from summarize.errors import ModelError
@@ -70,7 +70,7 @@ class TransformersBackend:
         self.device = device
         self.dtype = dtype
         self.max_input_tokens = input_limit(tokenizer, model.config)
-        self.max_output_tokens = model_output_limit(model.config)
+        self.max_output_tokens = output_limit(model.config)
 
     @classmethod
     def load(cls, spec: LoadSpec) -> TransformersBackend:

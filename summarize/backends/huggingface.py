@@ -10,7 +10,7 @@ from typing import Any
 from summarize.errors import ModelError
 
 # Tokenizers report a huge sentinel when a model declares no limit.
-NO_LIMIT = 1_000_000
+_NO_LIMIT = 1_000_000
 # Enough for the hub to answer a HEAD request on a slow link; a blocked one fails sooner.
 _PROBE_SECONDS = 10.0
 
@@ -29,18 +29,18 @@ def input_limit(tokenizer: Any, config: Any) -> int:
         getattr(config, "max_position_embeddings", None),
         getattr(tokenizer, "model_max_length", None),
     ]
-    usable = [int(n) for n in limits if isinstance(n, int) and 0 < n < NO_LIMIT]
-    return min(usable) if usable else NO_LIMIT
+    usable = [int(n) for n in limits if isinstance(n, int) and 0 < n < _NO_LIMIT]
+    return min(usable) if usable else _NO_LIMIT
 
 
-def model_output_limit(config: Any) -> int:
+def output_limit(config: Any) -> int:
     """New tokens the decoder has positions for; asking for more fails with an IndexError
     (transformers) or "no position encodings" (CTranslate2) on the step past the last."""
     for name in ("max_target_positions", "max_position_embeddings"):
         limit = getattr(config, name, None)
-        if isinstance(limit, int) and 0 < limit < NO_LIMIT:
+        if isinstance(limit, int) and 0 < limit < _NO_LIMIT:
             return limit
-    return NO_LIMIT
+    return _NO_LIMIT
 
 
 def check_local_path(model_id: str, role: str) -> None:
