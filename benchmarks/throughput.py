@@ -877,8 +877,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     out["setup_seconds"] = {"models": round(time.perf_counter() - started, 1)}
     out["models"] = {
-        "summarizer": {"path": str(dirs["summarizer"]), **standins.BART},
-        "translator": {"path": str(dirs["translator"]), **standins.MARIAN},
+        "summarizer": {"path": str(dirs["summarizer"]), **standins.describe(standins.SUMMARIZER)},
+        "translator": {"path": str(dirs["translator"]), **standins.describe(standins.TRANSLATOR)},
     }
 
     with tempfile.TemporaryDirectory(prefix="summarize-bench-") as tmp:
