@@ -329,17 +329,19 @@ def _pending(
         if item.refused:
             ctx.report.add(ArticleResult(name, Status.FAILED, item.reason or ""))
             continue
-        redo, skipped = _refresh(item, ctx) if item.touched else (item.reason, "up to date")
+        current = (item.reason, Status.SKIPPED, "up to date")
+        redo, status, why = _refresh(item, ctx) if item.touched else current
         if redo is None:
-            ctx.report.add(ArticleResult(name, Status.SKIPPED, skipped))
+            ctx.report.add(ArticleResult(name, status, why))
         else:
             log.debug("%s: to do (%s)", name, redo)
             pending.append(_Article(item.job, item.outputs, redo))
     return pending
 
 
-def _refresh(item: Planned, ctx: _Context) -> tuple[str | None, str]:
-    """Refresh a touched article's record: why to redo it instead (or None), and why it is not.
+def _refresh(item: Planned, ctx: _Context) -> tuple[str | None, Status, str]:
+    """Refresh a touched article's record: why to redo it instead (or None), and if not, the
+    status and reason it is reported with.
 
     Under the article's claim: a run writing the article meanwhile must not be undone.
     """
@@ -350,17 +352,22 @@ def _refresh(item: Planned, ctx: _Context) -> tuple[str | None, str]:
         got = claim(outputs.claim, stale_after=ctx.config.runtime.claim_timeout)
     except OSError as exc:
         why = f"cannot write in {outputs.claim.parent}: {exc.strerror or exc}"
-        return None, not_refreshed.format(why)
+        return None, Status.SKIPPED, not_refreshed.format(why)
     if isinstance(got, Held):
-        return None, f"being processed by another run ({got.holder})"
+        return None, Status.HELD, _held_reason(got)
     try:
         state = refresh(item.job.path, outputs, ctx.signature)
     except (OSError, ValueError) as exc:  # ValueError: text the sidecar cannot hold as UTF-8
         why = f"{getattr(exc, 'filename', None) or outputs.sidecar}: "
-        return None, not_refreshed.format(why + str(getattr(exc, "strerror", None) or exc))
+        why += str(getattr(exc, "strerror", None) or exc)
+        return None, Status.SKIPPED, not_refreshed.format(why)
     finally:
         got.release()
-    return state.reason, "up to date (input touched, record refreshed)"
+    return state.reason, Status.SKIPPED, "up to date (input touched, record refreshed)"
+
+
+def _held_reason(got: Held) -> str:
+    return f"being processed by another run ({got.holder})"
 
 
 def _needed(models: Models, config: Config) -> Models:
@@ -535,7 +542,7 @@ def _refresh_claims(mine: list[_Article], ctx: _Context) -> None:
             article.claim.release()
             article.claim = None
             mine.remove(article)
-            _settle(article, ctx, Status.SKIPPED, "taken over by another run while being done")
+            _settle(article, ctx, Status.HELD, "taken over by another run while being done")
 
 
 def _claim(article: _Article, ctx: _Context) -> bool:
@@ -558,9 +565,7 @@ def _claim(article: _Article, ctx: _Context) -> bool:
     except OSError as exc:
         return _settle(article, ctx, Status.FAILED, _claim_error(name, outputs, exc))
     if isinstance(got, Held):
-        return _settle(
-            article, ctx, Status.SKIPPED, f"being processed by another run ({got.holder})"
-        )
+        return _settle(article, ctx, Status.HELD, _held_reason(got))
     remove_temporaries(outputs)
     if not ctx.force and stale_reason(source, outputs, ctx.signature) is None:
         with held():
