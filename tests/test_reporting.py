@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from summarize import run
 from summarize.cli import main
 from summarize.config import load_config
 from summarize.files import output_paths
-from summarize.pipeline import run
 from summarize.report import ArticleResult, Report, Status, group_warnings
 from tests.conftest import ECHO, SEEDS
 from tests.test_cli import run_stdin

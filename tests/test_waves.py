@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from summarize import run
 from summarize.config import Config, load_config
-from summarize.pipeline import run
 from summarize.report import Report, Status
 
 ECHO = [
