@@ -45,8 +45,10 @@ class Counts:
 
     def segments(self, source: Source, segments: int, split_sentences: int) -> None:
         """Count a translated text's segments, and the sentences split across segments."""
-        setattr(self, f"{source.value}_segments", segments)
-        setattr(self, f"{source.value}_split_sentences", split_sentences)
+        if source is Source.SUMMARY:
+            self.summary_segments, self.summary_split_sentences = segments, split_sentences
+        else:
+            self.article_segments, self.article_split_sentences = segments, split_sentences
 
     def capped(self) -> None:
         """Count one generation limit lowered to what the model can generate."""
