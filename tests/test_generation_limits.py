@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from summarize import Models, load_models, run
 from summarize.backends import Backend, GenerateOptions, Generation, load_backend
 from summarize.backends.echo import EchoBackend
 from summarize.config import Config, RuntimeSettings, load_config
-from summarize.pipeline import Models, load_models, run
 from summarize.report import Report, Status
 from tests.conftest import CONFIGS
 
