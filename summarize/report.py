@@ -20,6 +20,8 @@ class Status(str, enum.Enum):
     #: done, with warnings in the sidecar worth a look (cut output, not English, ...)
     FLAGGED = "flagged"
     SKIPPED = "skipped"
+    #: left to another run that holds the article's claim (or took it over)
+    HELD = "held"
     FAILED = "failed"
     #: not attempted: the run was interrupted or stopped by --fail-fast
     NOT_DONE = "not done"
@@ -76,20 +78,20 @@ class Report:
         """The one definition of each count, shared by the summary line and the totals.
 
         ``done`` includes ``flagged`` (done, with warnings); every other count is disjoint, so
-        ``done + up to date + left to another run + skipped + failed + not done`` is all articles.
+        ``done + up to date + left out + left to another run + skipped + failed + not done`` is
+        all articles.
         """
         flagged = self.count(Status.FLAGGED)
         skipped = [r.reason for r in self.results if r.status is Status.SKIPPED]
         current = sum(1 for reason in skipped if reason.startswith("up to date"))
-        held = sum(1 for reason in skipped if reason.startswith("being processed by another run"))
         left_out = sum(1 for reason in skipped if reason.startswith("left out"))
         return {
             "done": self.count(Status.DONE) + flagged,
             "flagged": flagged,
             "up to date": current,
             "left out": left_out,
-            "left to another run": held,
-            "skipped": len(skipped) - current - held - left_out,
+            "left to another run": self.count(Status.HELD),
+            "skipped": len(skipped) - current - left_out,
             "failed": self.count(Status.FAILED),
             "not done": self.count(Status.NOT_DONE),
         }

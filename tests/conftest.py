@@ -33,12 +33,12 @@ ECHO = [
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny random BART summarizer and Marian translator, saved like real models."""
-    from tests.tiny_models import build_tiny_summarizer, build_tiny_translator
+    from tests.model_builders import build_summarizer, build_translator
 
     root = tmp_path_factory.mktemp("models")
     return {
-        "summarizer": build_tiny_summarizer(root / "summarizer"),
-        "translator": build_tiny_translator(root / "translator"),
+        "summarizer": build_summarizer(root / "summarizer"),
+        "translator": build_translator(root / "translator"),
     }
 
 

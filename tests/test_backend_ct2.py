@@ -125,9 +125,9 @@ def test_quantization_is_part_of_the_cache_key(tiny_models: dict[str, Path], cac
 def test_a_changed_local_model_is_converted_again(
     tiny_models: dict[str, Path], cache: Path, tmp_path: Path
 ) -> None:
-    from tests.tiny_models import build_tiny_translator
+    from tests.model_builders import build_translator
 
-    model = build_tiny_translator(tmp_path / "model")
+    model = build_translator(tmp_path / "model")
     CTranslate2Backend.load(on_cpu("ctranslate2", str(model), "translator"))
     config = json.loads((model / "config.json").read_text(encoding="utf-8"))
     config["dropout"] = 0.25  # new content under the same name

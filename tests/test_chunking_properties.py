@@ -1,7 +1,7 @@
 """Properties of packing and reassembly, over many texts, measures and budgets.
 
 The property (what the pipeline relies on): for every paragraph, reassembling its segments
-with each one's glue, as ``pipeline._assemble`` does with the translations, gives back the
+with each one's glue, as the translate stage does with the translations, gives back the
 paragraph's sentences joined by single spaces, except that a run of whitespace where the
 packer split a sentence, or at a sentence's ends, may come back as one space. Stated exactly:
 ``reassembled.split() == " ".join(sentences).split()``, and for normalised sentences (no
@@ -19,11 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from summarize import Models, run
 from summarize.backends import GenerateOptions, Generation
 from summarize.backends.echo import EchoBackend
 from summarize.chunking import Measure, Piece, pack, pack_paragraphs, reassemble
 from summarize.config import load_config
-from summarize.pipeline import Models, run
 from tests.conftest import ECHO
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from summarize import Models, load_models, run
 from summarize.backends import Backend, GenerateOptions, Generation, load_backend
 from summarize.backends.echo import EchoBackend
 from summarize.config import Config, load_config
-from summarize.pipeline import Models, load_models, run
 from summarize.report import Report, Status
 from tests.conftest import CONFIGS, on_cpu
 
@@ -44,24 +44,24 @@ def conversions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def endless(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny models that never end an output by themselves and have 64 positions."""
-    from tests.tiny_models import build_tiny_summarizer, build_tiny_translator
+    from tests.model_builders import build_summarizer, build_translator
 
     root = tmp_path_factory.mktemp("endless")
     return {
-        "summarizer": build_tiny_summarizer(root / "s", max_positions=64, eos_bias=-1e4),
-        "translator": build_tiny_translator(root / "t", max_positions=64, eos_bias=-1e4),
+        "summarizer": build_summarizer(root / "s", max_positions=64, eos_bias=-1e4),
+        "translator": build_translator(root / "t", max_positions=64, eos_bias=-1e4),
     }
 
 
 @pytest.fixture(scope="module")
 def terse(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny models that end every output at once."""
-    from tests.tiny_models import build_tiny_summarizer, build_tiny_translator
+    from tests.model_builders import build_summarizer, build_translator
 
     root = tmp_path_factory.mktemp("terse")
     return {
-        "summarizer": build_tiny_summarizer(root / "s", eos_bias=1e4),
-        "translator": build_tiny_translator(root / "t", eos_bias=1e4),
+        "summarizer": build_summarizer(root / "s", eos_bias=1e4),
+        "translator": build_translator(root / "t", eos_bias=1e4),
     }
 
 

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from summarize import run
 from summarize.cli import main
 from summarize.config import load_config
 from summarize.discovery import display_name
-from summarize.pipeline import plan, run
+from summarize.pipeline import plan
 from summarize.report import Report, Status
 from tests.conftest import ECHO, SEEDS
 
@@ -141,7 +142,7 @@ def test_input_swapped_for_a_fifo_after_discovery_fails_alone_without_hanging(
         import os
         from pathlib import Path
         from summarize.config import load_config
-        from summarize.pipeline import run
+        from summarize import run
         from tests.test_hostile_inputs import BeforeRead, CONFIG
 
         victim = Path({str(tree / "a.txt")!r})

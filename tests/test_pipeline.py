@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from summarize import Models, run
 from summarize.backends import GenerateOptions, Generation
 from summarize.backends.echo import EchoBackend
 from summarize.config import Config, load_config
-from summarize.pipeline import Models, run
 from summarize.report import Status
 
 ECHO = [

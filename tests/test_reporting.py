@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from summarize import run
 from summarize.cli import main
 from summarize.config import load_config
 from summarize.outputs import output_paths
-from summarize.pipeline import run
 from summarize.report import ArticleResult, Report, Status, group_warnings
 from tests.conftest import ECHO, SEEDS
 from tests.test_cli import run_stdin
@@ -121,7 +121,12 @@ def test_totals_line_and_summary_line_agree_for_a_mixed_run(tmp_path: Path) -> N
     lock.write_text(json.dumps({"host": "elsewhere", "pid": 1, "started": 4e9}), "utf-8")
     report = tmp_path / "report.jsonl"
     assert main(["run", str(folder), *ECHO, "-q", "--report", str(report)]) == 1
-    last = json.loads(report.read_text(encoding="utf-8").splitlines()[-1])
+    lines = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()]
+    # An article another run holds has its own status in the report: "held" (once "skipped").
+    (held,) = [r for r in lines[:-1] if r["path"].endswith("held.txt")]
+    assert held["status"] == "held"
+    assert held["reason"].startswith("being processed by another run (")
+    last = lines[-1]
     assert last["totals"] == {
         "articles": 5,
         "done": 2,
@@ -145,7 +150,7 @@ def test_summary_line_is_built_from_the_totals() -> None:
         (Status.FLAGGED, ""),
         (Status.FLAGGED, ""),
         (Status.SKIPPED, "up to date"),
-        (Status.SKIPPED, "being processed by another run (host h, pid 1)"),
+        (Status.HELD, "being processed by another run (host h, pid 1)"),
         (Status.NOT_DONE, "not done: the run was interrupted"),
     ]:
         report.add(ArticleResult("a", status, reason))

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from summarize import Models, run
 from summarize.backends import GenerateOptions, Generation
 from summarize.backends.echo import EchoBackend
 from summarize.cli import main
 from summarize.config import load_config
-from summarize.pipeline import Models, run
 from summarize.report import Status
 from tests.conftest import ECHO, SEEDS
 

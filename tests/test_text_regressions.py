@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from summarize import run
 from summarize.config import load_config
 from summarize.errors import InputError
-from summarize.pipeline import run
 from summarize.text import (
     _windows,
     clean_lines,

@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from summarize import run
 from summarize.config import Config, load_config
-from summarize.pipeline import run
 from summarize.report import Report, Status
 
 ECHO = [
@@ -109,8 +109,8 @@ def test_an_article_whose_claim_another_run_took_over_is_left_to_it(tmp_path: Pa
 
     report = run(echo_config(), [str(tmp_path)], progress=AtStage({"summarize": take_over}))
     result = next(r for r in report.results if r.name.endswith("story1.txt"))
-    assert result.status is Status.SKIPPED
-    assert "another run" in result.reason
+    assert result.status is Status.HELD
+    assert result.reason == "taken over by another run while being done"
     assert json.loads(lock.read_text(encoding="utf-8")) == theirs  # its claim is left alone
     assert not (tmp_path / "story1.summarize.json").exists()
     assert report.count(Status.DONE) + report.count(Status.FLAGGED) == GOOD - 1

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-from tests.tiny_models import (
+from tests.model_builders import (
+    ARCHITECTURES,
     TARGET_LANGUAGE_TOKEN,
-    build_tiny_summarizer,
-    build_tiny_translator,
+    build_summarizer,
+    build_translator,
 )
 
 pytestmark = [
@@ -50,8 +53,8 @@ def test_builders_are_small_and_write_only_into_their_directory(
 ) -> None:
     root = tmp_path_factory.mktemp("fresh-tiny-models")
     built = {
-        "translator": build_tiny_translator(root / "translator"),
-        "summarizer": build_tiny_summarizer(root / "summarizer"),
+        "translator": build_translator(root / "translator"),
+        "summarizer": build_summarizer(root / "summarizer"),
     }
 
     assert {path.name for path in root.iterdir()} == {"translator", "summarizer"}
@@ -102,3 +105,37 @@ def test_auto_classes_load_and_generate_strings(tiny_models: dict[str, Path], ki
     assert "\ufffd" not in "".join(decoded)
     # The random weights are scaled up so that outputs depend on the input (seeded, so stable).
     assert decoded[0] != decoded[1]
+
+
+@pytest.mark.parametrize(
+    ("kind", "build", "architecture"),
+    [
+        ("summarizer", build_summarizer, "tiny-bart"),
+        ("translator", build_translator, "tiny-marian"),
+    ],
+)
+def test_stand_in_settings_pad_the_vocabulary_and_never_end_early(
+    tmp_path: Path, kind: str, build: Any, architecture: str
+) -> None:
+    # The benchmarks' stand-ins (opus-mt-en-ar, distilbart-cnn-12-6 shapes) at a tiny size.
+    shape = replace(ARCHITECTURES[architecture], vocab_size=700, words_only=True)
+    directory = build(tmp_path / kind, shape)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    model = AutoModelForSeq2SeqLM.from_pretrained(directory)
+    assert len(tokenizer) == model.config.vocab_size == 700
+
+    prefix = f"{TARGET_LANGUAGE_TOKEN} " if kind == "translator" else ""
+    batch = tokenizer([prefix + SHORT, prefix + LONG], return_tensors="pt", padding=True)
+    output = model.generate(**batch, num_beams=1, max_new_tokens=12)
+    for row in output.tolist():
+        generated = row[1:]  # after the decoder's start token
+        assert len(generated) == 12
+        # forced_eos_token_id puts </s> at the limit; nothing ends before it.
+        assert tokenizer.eos_token_id not in generated[:-1]
+    decoded = tokenizer.batch_decode(output, skip_special_tokens=True)
+    assert all(text.strip() and "<unused" not in text for text in decoded)
+
+
+def test_an_architecture_of_the_other_family_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="marian architecture, not bart"):
+        build_summarizer(tmp_path / "s", "opus-mt-en-ar")

@@ -1,0 +1,1 @@
+"""Runners drive the stages over the articles of a run: ``local`` on one machine, in waves."""

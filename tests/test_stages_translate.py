@@ -1,0 +1,54 @@
+"""The translate stage: limits on a grid, segments within a paragraph, reassembly in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from summarize.backends.echo import EchoBackend
+from summarize.config import TranslatorSettings
+from summarize.discovery import Job
+from summarize.records import Article, Source
+from summarize.stages.translate import translate, translation_limit
+from summarize.text import Document
+
+SETTINGS = TranslatorSettings(max_length_ratio=2.0, max_length_extra=16, source_prefix="")
+
+
+@pytest.mark.parametrize(
+    ("tokens", "limit"),
+    [(0, 16), (1, 18), (7, 30), (8, 32), (9, 36), (20, 56), (100, 224), (300, 640)],
+)
+def test_limits_are_rounded_up_onto_a_grid(tokens: int, limit: int) -> None:
+    assert translation_limit(tokens, SETTINGS) == limit
+
+
+@pytest.mark.parametrize("tokens", range(0, 2000, 7))
+def test_a_limit_is_at_most_an_eighth_over_and_never_under(tokens: int) -> None:
+    asked = 2 * tokens + 16
+    assert asked <= translation_limit(tokens, SETTINGS) <= asked * 9 / 8
+
+
+def test_each_text_is_translated_paragraph_for_paragraph_and_counted(tmp_path: Path) -> None:
+    paragraphs = [
+        [f"Sentence {p}.{s} of this short article is here." for s in range(5)] for p in range(3)
+    ]
+    article = Article(Job(tmp_path / "a.txt"), None, "new", doc=Document(paragraphs))
+    article.summary = "A summary. Of two sentences."
+    settings = TranslatorSettings(max_input_tokens=20, source_prefix="")
+    translate([article], EchoBackend("echo"), settings, [Source.SUMMARY, Source.ARTICLE], 1000)
+    assert article.error is None
+    assert article.translations[Source.ARTICLE] == "\n\n".join(" ".join(p) for p in paragraphs)
+    assert article.translations[Source.SUMMARY] == article.summary
+    counts = article.counts
+    assert counts.summary_segments == 1 and counts.article_segments is not None
+    assert counts.article_segments > len(paragraphs)  # a budget of 20 splits each paragraph
+    assert list(counts.as_dict())[:2] == ["summary_segments", "summary_split_sentences"]
+
+
+def test_an_empty_summary_translates_to_an_empty_text(tmp_path: Path) -> None:
+    article = Article(Job(tmp_path / "a.txt"), None, "new", doc=Document([["One sentence."]]))
+    translate([article], EchoBackend("echo"), SETTINGS, [Source.SUMMARY], 1000)
+    assert article.translations == {Source.SUMMARY: ""}
+    assert article.counts.summary_segments == 0
