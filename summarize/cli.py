@@ -27,6 +27,7 @@ from summarize.download import download_models
 from summarize.errors import SummarizeError
 from summarize.interrupts import stop_on_signals
 from summarize.pipeline import Planned, plan, run
+from summarize.planning import Shard
 from summarize.report import Report
 from summarize.version import __version__
 
@@ -121,6 +122,13 @@ def _add_run(commands: Any, settings: argparse.ArgumentParser) -> argparse.Argum
         "--fail-fast", action="store_true", help="stop after the first article that fails"
     )
     run_parser.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="take only shard K of N (0 <= K < N): N runs with K = 0..N-1 share the articles "
+        "without overlap (a Slurm array, one run per GPU)",
+    )
+    run_parser.add_argument(
         "--json", action="store_true", help="with -, print one JSON object instead of plain text"
     )
     run_parser.add_argument(
@@ -182,6 +190,13 @@ def _add_cache(commands: Any, settings: argparse.ArgumentParser) -> None:
         metavar="DAYS",
         help="remove conversions no run has used for DAYS days (default 30)",
     )
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _days(text: str) -> float:
@@ -246,6 +261,7 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
             progress=TqdmProgress(disable=args.quiet or not sys.stderr.isatty()),
             report=report,
             exclude=own_files,
+            shard=args.shard,
         )
         if jsonl is not None:
             jsonl.totals(report)
@@ -269,6 +285,7 @@ def _dry_run(args: argparse.Namespace, config: Config) -> int:
         output_dir=args.output_dir,
         exclude=[args.report] if args.report else [],
         skipped=skipped,
+        shard=args.shard,
     )
     rows = [(_planned_label(p), p.job.name) for p in planned]
     rows += [(f"left out: {s.reason}", s.name) for s in skipped]
@@ -289,6 +306,7 @@ def _dry_run(args: argparse.Namespace, config: Config) -> int:
             (len(skipped), "left out"),
         )
         counts += "".join(f", {n} {label}" for n, label in extra if n)
+        counts += f" (shard {args.shard})" if args.shard is not None else ""
         print(counts, file=sys.stderr)
     return 1 if refused else 0
 

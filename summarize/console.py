@@ -62,6 +62,7 @@ class JsonlReport:
                 "totals": report.totals(),
                 "exit_code": report.exit_code,
                 "summary": report.summary_line(),
+                **({"shard": report.shard} if report.shard is not None else {}),
             }
         )
 

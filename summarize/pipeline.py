@@ -10,7 +10,7 @@ from typing import BinaryIO
 from summarize.config import Config
 from summarize.discovery import Skipped
 from summarize.engines import Models, load_models, needed_models
-from summarize.planning import Planned, plan
+from summarize.planning import Planned, Shard, plan
 from summarize.progress import Progress
 from summarize.report import Report
 from summarize.runners.local import run_local
@@ -30,6 +30,7 @@ def run(
     models: Models | None = None,
     report: Report | None = None,
     exclude: Sequence[Path] = (),
+    shard: Shard | None = None,
 ) -> Report:
     """Process every article under ``paths`` that is not up to date; never raises per article.
 
@@ -41,14 +42,24 @@ def run(
     it stops between two steps, leaves no partial file and no claim, and returns the report
     with the articles not done. With ``fail_fast`` no article starts a step after a failure.
     Files in ``exclude`` (the run's own report) are never inputs; paths that discovery leaves
-    out are reported as skipped. The articles go through the local runner (the only one yet).
+    out are reported as skipped. With ``shard`` only that share of the articles is seen (see
+    :class:`~summarize.planning.Shard`). The articles go through the local runner (the only one
+    yet).
     """
     if models is not None:
         models = needed_models(models, config)
     left_out: list[Skipped] = []
     planned = plan(
-        config, paths, force=force, output_dir=output_dir, exclude=exclude, skipped=left_out
+        config,
+        paths,
+        force=force,
+        output_dir=output_dir,
+        exclude=exclude,
+        skipped=left_out,
+        shard=shard,
     )
+    report = report if report is not None else Report()
+    report.shard = None if shard is None else str(shard)
     return run_local(
         config,
         planned,

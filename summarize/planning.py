@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +15,48 @@ from summarize.errors import UsageError
 from summarize.outputs import Outputs, name_too_long, output_paths, overlaps
 from summarize.state import assess, signature
 
-__all__ = ["Planned", "plan"]
+__all__ = ["Planned", "Shard", "plan"]
+
+
+_SHARD = re.compile(r"(\d+)/(\d+)")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Part ``index`` of ``count`` (``--shard K/N``): a fixed share of the articles of a tree.
+
+    An article belongs to the shard its path below its root hashes to, so the N shards are
+    disjoint and cover every article whatever the discovery order, the machine or which
+    articles are already done: N processes (a Slurm array, a Kubernetes indexed Job, one per
+    GPU) can each take one without talking to each other.
+    """
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"K/N"`` with 0 <= K < N; ValueError naming what is wrong otherwise."""
+        match = _SHARD.fullmatch(text.strip())
+        if match is None:
+            raise ValueError(f"{text!r} is not K/N (e.g. 0/4: the first of four shards)")
+        index, count = int(match[1]), int(match[2])
+        if count < 1 or index >= count:
+            raise ValueError(f"{text!r}: K must be at least 0 and less than N (0/{count or 1})")
+        return cls(index, count)
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def holds(self, job: Job) -> bool:
+        """Whether ``job`` is this shard's: by a stable hash of its path below its root."""
+        assert job.path is not None
+        try:
+            where = job.path.relative_to(job.root or job.path.parent)
+        except ValueError:  # not below its root as written: its name is what is stable
+            where = Path(job.path.name)
+        digest = hashlib.sha256(os.fsencode(where.as_posix())).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index
 
 
 @dataclass(frozen=True)
@@ -49,6 +93,7 @@ def plan(
     output_dir: Path | None = None,
     exclude: Sequence[Path] = (),
     skipped: list[Skipped] | None = None,
+    shard: Shard | None = None,
 ) -> list[Planned]:
     """What :func:`~summarize.pipeline.run` would do with each article, without loading a model
     or writing a file.
@@ -56,13 +101,17 @@ def plan(
     Every output path of every article is planned first, and articles whose outputs overlap
     (each other's, or an input) are refused. Reasons: new, input changed, settings changed,
     outputs missing, sidecar unreadable, sidecar malformed, forced. Paths left out by discovery
-    go to ``skipped``; files in ``exclude`` and under ``output_dir`` are never inputs.
+    go to ``skipped``; files in ``exclude`` and under ``output_dir`` are never inputs. With a
+    ``shard``, only its articles are planned (collisions are still judged over all of them, so
+    every shard refuses the same ones); standard input is then a UsageError.
     """
     if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"{output_dir}: --output-dir is not a directory")
     sig = signature(config)
     own = [*exclude, output_dir] if output_dir is not None else list(exclude)
     jobs = find_inputs(paths, config.input, config.reserved_names, exclude=own, skipped=skipped)
+    if shard is not None and any(job.path is None for job in jobs):
+        raise UsageError("--shard divides files and directories; standard input ('-') has none")
     named = {
         job: output_paths(job.path, config.output, output_dir, job.root)
         for job in jobs
@@ -72,6 +121,8 @@ def plan(
     refused = overlaps(list(named.items()), eval_templates)
     planned = []
     for job in jobs:
+        if shard is not None and not shard.holds(job):
+            continue
         if job.path is None:
             planned.append(Planned(job, None, "stdin"))  # writes nothing, so overlaps nothing
         elif job in refused:

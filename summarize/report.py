@@ -53,6 +53,8 @@ class Report:
     interrupted: int | None = None
     #: why the record of the run (e.g. the --report file) could not be written, if it could not
     sink_error: str | None = None
+    #: ``K/N`` when the run took one shard of the articles (``--shard``)
+    shard: str | None = None
 
     def add(self, result: ArticleResult) -> None:
         self.results.append(result)
@@ -101,14 +103,15 @@ class Report:
         return {"articles": len(self.results), **self.counts()}
 
     def summary_line(self) -> str:
-        """E.g. ``12 articles done (2 flagged), 3 up to date, 1 failed``."""
+        """E.g. ``12 articles done (2 flagged), 3 up to date, 1 failed (shard 2/8)``."""
         counts = self.counts()
         done, flagged = counts.pop("done"), counts.pop("flagged")
         parts = [f"{done} article{'s' if done != 1 else ''} done"]
         if flagged:
             parts[0] += f" ({flagged} flagged)"
         parts += [f"{n} {label}" for label, n in counts.items() if n]
-        return ", ".join(parts)
+        line = ", ".join(parts)
+        return line if self.shard is None else f"{line} (shard {self.shard})"
 
 
 @dataclass
