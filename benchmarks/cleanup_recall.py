@@ -87,7 +87,7 @@ def score(page: Labelled) -> Score:
     kept, removed = clean_lines(page.lines)
     gone = _removed_positions(page.lines, kept)
     result = Score()
-    for i, (line, label) in enumerate(zip(page.lines, page.labels)):
+    for i, (line, label) in enumerate(zip(page.lines, page.labels, strict=True)):
         if label == FURNITURE and i in gone:
             result.removed_furniture += 1
         elif label == FURNITURE:
