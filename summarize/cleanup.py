@@ -105,6 +105,8 @@ _TAIL_MAX_WORDS = 5
 # Nouri") when a longer line, the headline, is there too.
 _LABEL_MAX_WORDS = 2
 _DUPLICATE_MAX_WORDS = 25
+# A sentence this long is prose even without a full stop (a scraper that dropped them).
+_RUN_MIN_WORDS = 20
 _STATEMENT_END = re.compile(r"[.!…][\"'”’»)\]]*$")
 
 
@@ -260,12 +262,17 @@ def continues(previous: str, line: str) -> bool:
 
 
 def has_article_text(sentences: list[str]) -> bool:
-    """Whether any sentence is a statement of four words or more ("... on Monday.").
+    """Whether any sentence reads like prose: a statement of three words or more ("The vote
+    passed."), or a run of words too long for a menu or a headline (text without punctuation).
 
     Menus, headlines (questions included), labels and buttons have none; a two-sentence
     article has one.
     """
-    return any(len(s.split()) >= 4 and _STATEMENT_END.search(s) for s in sentences)
+    for sentence in sentences:
+        words = len(sentence.split())
+        if words >= _RUN_MIN_WORDS or (words >= 3 and _STATEMENT_END.search(sentence)):
+            return True
+    return False
 
 
 def reads_like_prose(line: str) -> bool:
