@@ -97,8 +97,12 @@ def test_a_sentence_that_starts_like_furniture_is_kept(sentence: str) -> None:
 
 
 def test_a_wrapped_paragraph_that_starts_like_a_byline_is_kept() -> None:
-    lines = [BEFORE, "By Friday, the ministry had", "paid the workers.", AFTER]
+    lines = [BEFORE, "By Friday, Iraq had", "paid the workers.", AFTER]
     assert clean_lines(lines) == (lines, [])
+    lines = [BEFORE, "The ministry paid the workers, and", "By Friday, Iraq had", AFTER]
+    assert clean_lines(lines)[1] == []  # ends a wrapped line
+    # On its own, the same line has the shape of a byline.
+    assert clean_lines([BEFORE, "By Friday, Iraq had", AFTER])[1] == ["By Friday, Iraq had"]
 
 
 def test_a_title_repeated_with_the_site_name_is_removed() -> None:
@@ -129,7 +133,7 @@ def test_a_story_list_goes_but_a_subheading_before_prose_stays() -> None:
 
 
 def test_a_story_list_before_the_article_begins_is_left_alone() -> None:
-    lines = ["Most read", "Oil rises again on Monday", BEFORE]
+    lines = ["Most read", "Oil rises again on Monday", "Gas falls in Basra", BEFORE]
     assert clean_lines(lines)[1] == ["Most read"]
 
 
