@@ -85,15 +85,15 @@ SENTENCES = [
 ]
 
 
-@pytest.mark.parametrize("furniture", FURNITURE)
-def test_a_furniture_line_is_removed(furniture: str) -> None:
-    assert clean_lines([BEFORE, furniture, AFTER]) == ([BEFORE, AFTER], [furniture])
-
-
-@pytest.mark.parametrize("sentence", SENTENCES)
-def test_a_sentence_that_starts_like_furniture_is_kept(sentence: str) -> None:
-    lines = [BEFORE, sentence, AFTER]
-    assert clean_lines(lines) == (lines, [])
+@pytest.mark.parametrize(
+    ("line", "furniture"), [(f, True) for f in FURNITURE] + [(s, False) for s in SENTENCES]
+)
+def test_furniture_goes_and_a_sentence_that_starts_like_it_stays(
+    line: str, furniture: bool
+) -> None:
+    kept, removed = clean_lines([BEFORE, line, AFTER])
+    assert removed == ([line] if furniture else [])
+    assert (line in kept) is not furniture and kept[0] == BEFORE and kept[-1] == AFTER
 
 
 def test_a_wrapped_paragraph_that_starts_like_a_byline_is_kept() -> None:
