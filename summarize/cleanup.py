@@ -97,6 +97,7 @@ _LONG_FURNITURE_MAX_WORDS = 60
 # A repeated title with the site's name after it: "Oil prices fall | The Daily Ledger".
 _TITLE_SUFFIX = re.compile(r"(.+?) (?:\||-|–|—) [A-Z][^.!?|]{0,40}")
 _LIST_HEADINGS = re.compile(rf"(?i:{_LIST_HEADING}|read more|read also|see also):?")
+_LINK_HEADINGS = ("read more", "read also", "see also")
 _LIST_ITEM_MAX_WORDS = 20
 # A trailing run of lines this short, without sentence punctuation, after the last line of
 # prose is site navigation ("Shafaq Live", "Radio radio icon"); longer lines are kept.
@@ -169,33 +170,40 @@ def _story_lists(lines: list[str], dropped: set[int]) -> set[int]:
     after the run, its last line may be the subheading of that prose and is kept, unless
     the heading was a "Read more:" label, which heads one link.
     """
+    following = _following(lines, dropped)
     found: set[int] = set()
     started = False
-    i = 0
-    while i < len(lines):
-        line = lines[i]
+    scanned = -1  # the lines up to here were read as a list already
+    for i, line in enumerate(lines):
         if line and i not in dropped and reads_like_prose(line):
             started = True
-        if not (started and line and _LIST_HEADINGS.fullmatch(line)):
-            i += 1
+        if not (started and line and i > scanned and _LIST_HEADINGS.fullmatch(line)):
+            continue
+        j = following[i]
+        if line.casefold().rstrip(":") in _LINK_HEADINGS:
+            if j is not None and _headline_like(lines[j]):
+                found.add(j)
             continue
         run: list[int] = []
-        j = i + 1
-        while j < len(lines):
-            item = lines[j]
-            if item and j not in dropped:
-                if not _headline_like(item):
-                    break
-                run.append(j)
-            j += 1
-        link = line.casefold().rstrip(":") in ("read more", "read also", "see also")
-        if link:
-            run = run[:1]
-        elif j < len(lines) and run:
-            run = run[:-1]  # the run ended at prose: its last line may be a subheading
+        while j is not None and _headline_like(lines[j]):
+            run.append(j)
+            j = following[j]
+        if j is not None and run:
+            run.pop()  # the run ended at prose: its last line may be a subheading
         found.update(run)
-        i = j if not link else i + 1
+        scanned = len(lines) if j is None else j
     return found
+
+
+def _following(lines: list[str], dropped: set[int]) -> list[int | None]:
+    """For each line, the index of the next line that is neither blank nor dropped."""
+    following: list[int | None] = [None] * len(lines)
+    after: int | None = None
+    for i in range(len(lines) - 1, -1, -1):
+        following[i] = after
+        if lines[i] and i not in dropped:
+            after = i
+    return following
 
 
 def _headline_like(line: str) -> bool:
