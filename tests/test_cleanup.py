@@ -225,3 +225,81 @@ def test_a_run_fails_a_menu_page_and_writes_the_article(tmp_path: Path) -> None:
 def test_require_article_must_be_true_or_false() -> None:
     with pytest.raises(ConfigError, match=r"input\.require_article must be true or false"):
         load_config(None, ["input.require_article=yes"])
+
+
+# --- Cases found by mutation testing: each pins a boundary or a neighbour check in cleanup.py.
+
+
+def test_the_wrapped_paragraph_guard_looks_at_both_neighbours_wherever_the_line_is() -> None:
+    wrapped = "By Friday, Iraq had"
+    # Second line, continuing the first; second to last, continued by the last.
+    assert clean_lines(["The ministry paid the workers, and", wrapped, AFTER])[1] == []
+    assert clean_lines([BEFORE, wrapped, "paid the workers."])[1] == []
+    # First and last lines have no neighbour on one side: nothing continues there.
+    assert clean_lines(["published 3 May 2025", BEFORE])[1] == ["published 3 May 2025"]
+    assert clean_lines([BEFORE, "By Layla Hassan", "The vote on the new budget was held on"])[
+        1
+    ] == ["By Layla Hassan"]
+    link = "Read more: Where the money for the dam goes to"
+    assert clean_lines([BEFORE, link])[1] == [link]
+
+
+@pytest.mark.parametrize(("words", "removed"), [(60, True), (61, False)])
+def test_a_cookie_notice_goes_up_to_sixty_words(words: int, removed: bool) -> None:
+    notice = " ".join(
+        ["We use cookies", *["ab"] * (words - 11), "so you agree to our use of cookies."]
+    )
+    assert len(notice.split()) == words
+    assert clean_lines([BEFORE, notice, AFTER])[1] == ([notice] if removed else [])
+
+
+@pytest.mark.parametrize(
+    ("lines", "removed"),
+    [
+        # A label that continues the line before it, or goes on into the next, is text.
+        (["Oil prices fall as the", "Gulf Output", BEFORE], []),
+        (["Oil prices fall sharply", "World", "leaders met on Monday to talk."], []),
+        # Two-word lines only: no headline among them, so no label either.
+        (["World", "Middle East", BEFORE], []),
+        # A label that starts with a digit.
+        (["9 Lives", "Oil prices fall sharply", BEFORE], ["9 Lives"]),
+    ],
+)
+def test_labels_above_the_first_paragraph_edge_cases(lines: list[str], removed: list[str]) -> None:
+    assert clean_lines(lines)[1] == removed
+
+
+def test_story_lists_edge_cases() -> None:
+    long_items = ["Date exports hit a record high this year", "Palm groves return after the war"]
+    lines = [
+        BEFORE,
+        "Read more:",
+        "Oil rises again",
+        "Gas falls in Basra as new fields open",
+        AFTER,
+        "Most read",
+        "What causes the dust storms?",
+        " ".join(["word"] * 20),
+        "Power cuts go on",
+        "Officials expect a second vote in June.",
+        "Related",
+        *long_items,
+    ]
+    assert clean_lines(lines)[1] == [
+        "Read more:",
+        "Oil rises again",
+        "Most read",
+        "What causes the dust storms?",
+        " ".join(["word"] * 20),
+        "Related",
+        *long_items,
+    ]
+    # A line of 21 words is no headline: the list stops before it.
+    lines = [BEFORE, "Most read", "Oil rises again", " ".join(["word"] * 21), AFTER]
+    assert clean_lines(lines)[1] == ["Most read"]
+
+
+def test_a_list_heading_before_the_article_does_not_start_a_list_even_after_a_prompt() -> None:
+    cookie = "We use cookies. By using this site you agree to our use of cookies."
+    lines = [cookie, "Most read", "Oil rises again", "Gas falls in Basra", BEFORE]
+    assert clean_lines(lines)[1] == [cookie, "Most read"]
