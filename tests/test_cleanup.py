@@ -82,6 +82,10 @@ SENTENCES = [
     "Written by hand, the letter was delivered.",
     "Follow-up talks are planned for May.",
     "Related costs rose by a tenth.",
+    # A dateline that opens the first paragraph, a photo caption, a sign-off: article text.
+    "BAGHDAD, March 3 (Reuters) - Oil prices fell on Monday.",
+    "Fishermen unload their catch in Basra. Photo: Reuters",
+    "Reporting by Layla Hassan; editing by Omar Saleh",
 ]
 
 
@@ -240,6 +244,8 @@ def test_the_wrapped_paragraph_guard_looks_at_both_neighbours_wherever_the_line_
     assert clean_lines([BEFORE, "By Layla Hassan", "The vote on the new budget was held on"])[
         1
     ] == ["By Layla Hassan"]
+    last = "The vote on the new budget was held on"
+    assert clean_lines(["By Layla Hassan", BEFORE, last])[1] == ["By Layla Hassan"]
     link = "Read more: Where the money for the dam goes to"
     assert clean_lines([BEFORE, link])[1] == [link]
 
@@ -261,8 +267,14 @@ def test_a_cookie_notice_goes_up_to_sixty_words(words: int, removed: bool) -> No
         (["Oil prices fall sharply", "World", "leaders met on Monday to talk."], []),
         # Two-word lines only: no headline among them, so no label either.
         (["World", "Middle East", BEFORE], []),
-        # A label that starts with a digit.
+        # A label that starts with a digit, or in lower case; on the first line, whatever
+        # the last line of the page is.
         (["9 Lives", "Oil prices fall sharply", BEFORE], ["9 Lives"]),
+        (["sport", "Oil prices fall sharply", BEFORE], ["sport"]),
+        (
+            ["World", "Oil prices fall sharply", BEFORE, "The vote on the budget was held on"],
+            ["World"],
+        ),
     ],
 )
 def test_labels_above_the_first_paragraph_edge_cases(lines: list[str], removed: list[str]) -> None:
@@ -294,6 +306,9 @@ def test_story_lists_edge_cases() -> None:
         "Related",
         *long_items,
     ]
+    # A "Read more:" label heads one link, even at the end of the page.
+    link, headline = "Oil rises again today in Basra", "Gas falls in Basra as new fields open"
+    assert clean_lines([BEFORE, "Read more:", link, headline])[1] == ["Read more:", link]
     # A line of 21 words is no headline: the list stops before it.
     lines = [BEFORE, "Most read", "Oil rises again", " ".join(["word"] * 21), AFTER]
     assert clean_lines(lines)[1] == ["Most read"]
