@@ -118,6 +118,8 @@ class InputSettings:
     globs: list[str] = field(default_factory=lambda: ["*.txt", "*.md"])
     exclude: list[str] = field(default_factory=list)
     cleanup: bool = True
+    # Fail an input with no sentence of prose (a page of menus and headlines only).
+    require_article: bool = True
     max_bytes: int = 10_000_000
     language_check: str = "warn"
 

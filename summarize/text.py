@@ -9,6 +9,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from summarize.cleanup import clean_lines, continues, has_article_text
 from summarize.errors import InputError
 
 __all__ = [
@@ -25,38 +26,6 @@ __all__ = [
 _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 # Invisible characters scraped pages are full of: zero-width, soft hyphen, BOM, word joiner.
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200d\u2060\ufeff]")
-_SENTENCE_END = re.compile(r"[.!?…:;\"'”’»)\]]$")
-# A wrapped line's tail that cannot end a sentence or a headline: the next line goes on with it.
-_OPEN_END = re.compile(
-    r"(?:[,(\[“‘«-]|\b(?i:a|an|the|of|to|in|on|at|by|for|with|from|into|and|or|but|than|as))$"
-)
-
-# Whole lines that are site furniture rather than article text: exact phrases, and where a
-# phrase names something ("More from Reuters", "© 2024 Acme Corp."), only a capitalised name,
-# so that a sentence that starts with the same words ("More from the minister came on
-# Friday.") is never matched. Checked only against short lines (see _FURNITURE_MAX_WORDS).
-_NAME = r"[A-Z0-9][\w&'’.,-]*(?: (?:[A-Z0-9&][\w&'’.,-]*|of|the|and|for|de)){0,5}"
-_NEWSLETTER = rf"(?:our|the) (?:free |daily |weekly )?(?:newsletters?|emails?|alerts?)|{_NAME}"
-_YEARS = r"\d{4}(?: ?[-–] ?\d{4})?"
-_RESERVED = r"(?: ?(?i:all rights reserved)\.?)?"
-_FURNITURE = re.compile(
-    r"(?i:advertisement|advert|sponsored(?: content)?|tweet|print(?: this (?:article|page))?"
-    r"|share(?: this(?: article| story| page)?)?"
-    r"|share (?:on|via) (?:facebook|twitter|x|whatsapp|linkedin|telegram|e-?mail)"
-    r"|e-?mail(?: this(?: article| story)?)?|read more:?|read also:?|see also:?"
-    r"|related(?: articles| stories| news| content| topics)?:?|more (?:stories|news)"
-    r"|(?:click|tap) here(?: to \w+(?: more| the (?:full )?(?:story|article|video))?)?"
-    r"|subscribe(?: now)?|sign up(?: now)?|follow us|all rights reserved\.?"
-    r"|skip to (?:main )?content|back to top|(?:accept|manage)(?: all)? cookies"
-    r"|(?:this|our) (?:web)?site uses cookies(?: to improve your (?:browsing )?experience)?\.?"
-    r"|loading(?:\.\.\.|…)?|comments?|\d+ comments?)"
-    rf"|(?i:more from) {_NAME}|(?i:follow us on) {_NAME}"
-    rf"|(?i:subscribe to|sign up for) (?:{_NEWSLETTER})"
-    rf"|(?i:copyright)(?: ?(?:©|\(c\)))? ?{_YEARS}(?: {_NAME})?{_RESERVED}"
-    rf"|(?:(?i:copyright) ?)?(?:©|\(c\))(?: ?{_YEARS})?(?: ?{_NAME})?{_RESERVED}"
-    r"|(?i:tags?|topics?): [^.!?]{1,80}"
-)
-_FURNITURE_MAX_WORDS = 8
 # Binary formats that end up renamed to .txt in scraped dumps, by their first bytes.
 _FILE_SIGNATURES = (
     (b"%PDF-", "a PDF document"),
@@ -75,10 +44,6 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-# A trailing run of lines this short, without sentence punctuation, after the last line of
-# prose is site navigation ("Shafaq Live", "Radio radio icon"); longer lines are kept.
-_TAIL_MAX_WORDS = 5
-_DUPLICATE_MAX_WORDS = 25
 # Characters handed to the sentence segmenter at once: its time per character is flat up to
 # a few thousand characters and grows with the length after that.
 _WINDOW = 2000
@@ -107,8 +72,14 @@ class Document:
         return "\n\n".join(" ".join(p) for p in self.paragraphs)
 
 
-def parse(data: bytes, name: str, *, cleanup: bool = True) -> Document:
-    """Decode, normalise, clean and segment one article; raise InputError naming ``name``."""
+def parse(
+    data: bytes, name: str, *, cleanup: bool = True, require_article: bool = False
+) -> Document:
+    """Decode, normalise, clean and segment one article; raise InputError naming ``name``.
+
+    With ``require_article``, a text with no sentence that reads like prose (a page of menus
+    and headlines only, see :func:`summarize.cleanup.has_article_text`) is an InputError too.
+    """
     text = normalize(decode(data, name))
     lines = [line for line in text.split("\n")]
     removed: list[str] = []
@@ -123,6 +94,11 @@ def parse(data: bytes, name: str, *, cleanup: bool = True) -> Document:
                 "site boilerplate (set input.cleanup = false to keep them)"
             )
         raise InputError(f"{name}: empty: the file holds no text")
+    if require_article and not has_article_text([s for p in paragraphs for s in p]):
+        raise InputError(
+            f"{name}: no article text found (only short lines without sentences); "
+            "set input.require_article = false to process it anyway"
+        )
     characters = sum(len(s) for p in paragraphs for s in p)
     return Document(paragraphs, removed, characters)
 
@@ -179,46 +155,6 @@ def normalize(text: str) -> str:
     return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
 
 
-def clean_lines(lines: list[str]) -> tuple[list[str], list[str]]:
-    """Drop scraped-page furniture; return the kept lines (blank ones too) and the removed ones.
-
-    Conservative by design, since dropping real article text is worse than keeping furniture:
-    only short lines are ever candidates, and prose (a line ending like a sentence) is never
-    removed unless it exactly repeats an earlier short line.
-    """
-    drop: set[int] = set()
-    seen: set[str] = set()
-    for i, line in enumerate(lines):
-        if not line:
-            continue
-        words = len(line.split())
-        key = line.casefold()
-        if key in seen and words <= _DUPLICATE_MAX_WORDS:
-            drop.add(i)  # a title or a menu item repeated by the page template
-        elif words <= _FURNITURE_MAX_WORDS and _FURNITURE.fullmatch(line):
-            drop.add(i)
-        seen.add(key)
-    drop |= _trailing_furniture(lines, drop)
-    kept = [line for i, line in enumerate(lines) if i not in drop]
-    removed = [line for i, line in enumerate(lines) if i in drop]
-    return kept, removed
-
-
-def _trailing_furniture(lines: list[str], dropped: set[int]) -> set[int]:
-    """The run of short, unpunctuated lines that ends the page, if real prose comes before it."""
-    tail: set[int] = set()
-    for i in range(len(lines) - 1, -1, -1):
-        line = lines[i]
-        if not line or i in dropped:
-            continue
-        if len(line.split()) > _TAIL_MAX_WORDS or _SENTENCE_END.search(line):
-            break
-        tail.add(i)
-    before = min(tail, default=len(lines))
-    has_prose = any(_is_prose(line) for i, line in enumerate(lines[:before]) if i not in dropped)
-    return tail if has_prose else set()
-
-
 def split_paragraphs(lines: list[str]) -> list[str]:
     """Each line is a paragraph, except that a hard-wrapped line continues into the next.
 
@@ -231,7 +167,7 @@ def split_paragraphs(lines: list[str]) -> list[str]:
     paragraphs: list[str] = []
     current: list[str] = []
     for line in lines:
-        if current and line and _continues(current[-1], line):
+        if current and line and continues(current[-1], line):
             current.append(line)
             continue
         if current:
@@ -240,12 +176,6 @@ def split_paragraphs(lines: list[str]) -> list[str]:
     if current:
         paragraphs.append(" ".join(current))
     return paragraphs
-
-
-def _continues(previous: str, line: str) -> bool:
-    if _SENTENCE_END.search(previous):
-        return False
-    return line[0].islower() or line[0] in ",;" or bool(_OPEN_END.search(previous))
 
 
 def split_sentences(paragraph: str) -> list[str]:
@@ -335,7 +265,3 @@ def _identifier() -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-
-
-def _is_prose(line: str) -> bool:
-    return len(line.split()) >= 4 and bool(_SENTENCE_END.search(line))

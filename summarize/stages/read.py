@@ -34,7 +34,12 @@ def read_one(article: Article, settings: InputSettings, stdin: BinaryIO | None =
     started = time.perf_counter()
     try:
         data = _load(article, settings.max_bytes, stdin)
-        article.doc = parse(data, article.name, cleanup=settings.cleanup)
+        article.doc = parse(
+            data,
+            article.name,
+            cleanup=settings.cleanup,
+            require_article=settings.require_article,
+        )
         _check_language(article, article.doc, settings.language_check)
     except InputError as exc:
         article.fail(str(exc))
