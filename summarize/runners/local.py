@@ -20,6 +20,7 @@ from summarize.progress import NoProgress, Progress
 from summarize.records import Article, Source, Stage, alive
 from summarize.report import ArticleResult, Report, Status
 from summarize.stages import Engines
+from summarize.stages.guard import guard
 from summarize.stages.read import read_one
 from summarize.stages.summarize import summarize
 from summarize.stages.translate import translate
@@ -166,8 +167,9 @@ def _held_reason(got: Held) -> str:
 
 
 def _run_wave(wave: list[_Slot], engines: Engines, ctx: _Context, *, fail_fast: bool) -> None:
-    """Claim, read, summarize, translate and write one wave; with ``fail_fast``, stop the wave
-    at the first failure: articles not yet started stay not done, failed ones are reported."""
+    """Claim, read, summarize, translate, guard and write one wave; with ``fail_fast``, stop
+    the wave at the first failure: articles not yet started stay not done, failed ones are
+    reported."""
     config = ctx.config
     mine: list[_Slot] = []
     try:
@@ -191,6 +193,10 @@ def _run_wave(wave: list[_Slot], engines: Engines, ctx: _Context, *, fail_fast: 
             _refresh_claims(mine, ctx)
             ctx.progress.stage(stage.value)
             _generate(stage, alive([s.article for s in mine]), backend, ctx)
+        if _stopping(fail_fast, ctx, mine):
+            return
+        ctx.progress.stage("guard")
+        guard(alive([s.article for s in mine]), engines, config)
         _refresh_claims(mine, ctx)
         ctx.progress.stage("write")
         info = describe_engines(engines)
