@@ -200,14 +200,14 @@ def test_a_cut_article_gets_its_cut_segments_flagged_in_sidecar_report_and_log(
     assert result.status is Status.FLAGGED
     assert list(result.warnings) == sidecar["warnings"]
     assert [f.as_dict() for f in result.flags] == sidecar["flags"]
-    # Nearly every segment of the article was cut at its length limit; retried sentence by
-    # sentence, some fit, the others stay flagged.
+    # Nearly every segment of the article was cut at its length limit; retries under the
+    # same limit cannot help, so each is kept as it is and flagged.
     cut = [f for f in result.flags if f.check == "length_cap" and f.output == "article_ar"]
     segments = sidecar["counts"]["article_segments"]
     assert len(cut) > segments * 0.8
     assert {f.segment for f in cut} <= set(range(segments))
-    assert {f.repaired for f in cut} == {True, False}
-    assert all(f.attempts == 3 for f in cut if not f.repaired)
+    assert not any(f.repaired for f in cut)
+    assert all(f.attempts >= 2 for f in cut)
     # The summary's cut is a warning, grouped and logged once.
     summary = [w for w in result.warnings if "stopped at their length limit" in w]
     logged = [
