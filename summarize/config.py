@@ -138,8 +138,8 @@ class GuardSettings:
     #: the least share of an Arabic output's letters in Arabic script
     min_script_share: float = 0.8
     #: translation/source characters, for sources of at least min_ratio_chars characters
-    min_length_ratio: float = 0.4
-    max_length_ratio: float = 2.0
+    min_length_ratio: float = 0.5
+    max_length_ratio: float = 1.6
     min_ratio_chars: int = 40
     #: the least share of a summary's content words found in its article
     min_grounded: float = 0.5

@@ -21,6 +21,8 @@ __all__ = [
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 # The longest loop unit looked for, in words: a repeated sentence of up to this many words.
 _LONGEST_UNIT = 16
+# Fewer words than this are never called a loop: "no, no, no" is a fine short answer.
+_SHORTEST_LOOP = 8
 # Content words are at least this many letters long: shorter ones are mostly function words.
 _CONTENT_WORD = 4
 
@@ -46,7 +48,7 @@ def repetition_share(text: str) -> float:
     1; healthy prose, where a word or two recurs now and then, stays near 0.
     """
     tokens = words(text)
-    if len(tokens) < 4:
+    if len(tokens) < _SHORTEST_LOOP:
         return 0.0
     looped = [False] * len(tokens)
     for size in range(1, min(_LONGEST_UNIT, len(tokens) // 2) + 1):
@@ -59,10 +61,13 @@ def repetition_share(text: str) -> float:
 def script_share(text: str, source: str) -> float:
     """The share of the letters of ``text`` that are Arabic script, 0 to 1; 1 with no letters.
 
-    Latin words that also appear in ``source`` (names, "COVID-19", "NASA") count as Arabic:
-    a translation keeps them. Digits and punctuation are not letters.
+    Names and numbers of ``source`` (its capitalised words and words with digits: "NASA",
+    "Artemis", "COVID-19") count as Arabic where the output keeps them; other source words
+    left in English do not. Digits and punctuation are not letters.
     """
-    allowed = set(words(source))
+    allowed = {
+        w.casefold() for w in _WORD.findall(source) if w[0].isupper() or not w.isalpha()
+    }
     arabic = letters = 0
     for word in _WORD.findall(text):
         counted = sum(1 for c in word if c.isalpha())
