@@ -65,9 +65,7 @@ def script_share(text: str, source: str) -> float:
     "Artemis", "COVID-19") count as Arabic where the output keeps them; other source words
     left in English do not. Digits and punctuation are not letters.
     """
-    allowed = {
-        w.casefold() for w in _WORD.findall(source) if w[0].isupper() or not w.isalpha()
-    }
+    allowed = {w.casefold() for w in _WORD.findall(source) if w[0].isupper() or not w.isalpha()}
     arabic = letters = 0
     for word in _WORD.findall(text):
         counted = sum(1 for c in word if c.isalpha())
