@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable, Sequence
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,42 @@ def test_a_summary_is_checked_and_flagged_without_retries() -> None:
     assert [(f.output, f.check, f.attempts, f.repaired) for f in a.flags] == [
         ("summary", "grounding", 1, False)
     ]
+
+
+class Counting:
+    """A real backend, with every input it generates for counted."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.inputs: list[str] = []
+        for name in ("model_id", "device", "dtype", "max_input_tokens", "max_output_tokens"):
+            setattr(self, name, getattr(backend, name))
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        result: list[int] = self.backend.count_tokens(texts)
+        return result
+
+    def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
+        self.inputs += texts
+        result: list[Generation] = self.backend.generate(texts, options)
+        return result
+
+
+def test_a_tiny_random_model_gets_flagged_and_retried(tiny_models: dict[str, Path]) -> None:
+    from summarize.backends.hf import TransformersBackend
+    from summarize.config import RuntimeSettings
+
+    cpu = RuntimeSettings(device="cpu", dtype="float32")
+    model = TransformersBackend.load(str(tiny_models["translator"]), "main", cpu, role="t")
+    backend = Counting(model)
+    conf = config("guards.repair_num_beams=2")
+    (a,) = articles = [article()]
+    translate(articles, backend, conf.translator, [Source.ARTICLE], conf.runtime.batch_tokens)
+    first = len(backend.inputs)
+    guard(articles, Models(None, backend), conf)
+    # Random weights write no Arabic sentence worth keeping: every segment fails a check,
+    # is retried (bounded), and what is kept is flagged.
+    assert {f.segment for f in a.flags if not f.repaired} == {0, 1, 2}
+    assert first == 3 and len(backend.inputs) > first
+    assert all(2 <= f.attempts <= 3 for f in a.flags)
+    assert a.translations[Source.ARTICLE].count("\n\n") == 2
