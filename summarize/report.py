@@ -103,9 +103,10 @@ class Report:
 
     def add(self, result: ArticleResult) -> None:
         if self.strict and result.status is Status.FLAGGED:
-            why = "; ".join(f.describe() for f in result.flags if not f.repaired)
-            why = why or "; ".join(result.warnings)
-            reason = f"{result.name}: flagged, failed by --strict: {why}"
+            failed = [f for f in result.flags if not f.repaired]
+            checks = ", ".join(dict.fromkeys(f"{f.output} {f.check}" for f in failed))
+            why = f"{len(failed)} failed check(s): {checks}" if failed else "warnings"
+            reason = f"{result.name}: flagged, failed by --strict ({why}; see its sidecar)"
             result = dataclasses.replace(result, status=Status.FAILED, reason=reason)
         self.results.append(result)
         if self.sink is not None:
