@@ -127,6 +127,7 @@ def print_stdin_results(report: Report, *, as_json: bool, out: TextIO) -> None:
                 "reason": result.reason,
                 **{key: texts.get(key) for key in _SECTION_TITLES},
                 "warnings": list(result.warnings),
+                "flags": [flag.as_dict() for flag in result.flags],
             }
             out.write(json.dumps(payload, ensure_ascii=False) + "\n")
             continue

@@ -93,7 +93,9 @@ def test_stdin_mode_json() -> None:
     assert done.returncode == 0
     payload = json.loads(done.stdout)
     assert payload["summary"] == "Café owners met. They agreed."
-    assert set(payload) == {"status", "reason", "summary", "summary_ar", "article_ar", "warnings"}
+    keys = {"status", "reason", "summary", "summary_ar", "article_ar", "warnings", "flags"}
+    assert set(payload) == keys
+    assert payload["flags"] == []
 
 
 def test_bad_stdin_is_exit_1_with_the_reason_on_stderr() -> None:
@@ -323,3 +325,14 @@ def test_verbose_prints_each_flagged_article_with_its_checks(
     assert any("length_cap" in line for line in checks)
     assert main(["run", str(source), *ECHO, *LOOPING, *NO_REPAIR, "--force"]) == 0
     assert "flagged: " not in capsys.readouterr().err  # without -v, only the counts
+
+
+def test_stdin_json_carries_the_flags_and_strict_fails_it() -> None:
+    data = b"The vote passed on Tuesday after a long debate. It was close.\n"
+    done = run_stdin(["--json", *LOOPING, *NO_REPAIR], data)
+    payload = json.loads(done.stdout)
+    assert done.returncode == 0 and payload["status"] == "flagged"
+    assert {f["check"] for f in payload["flags"]} >= {"repetition", "length_cap"}
+    strict = run_stdin(["--json", "--strict", *LOOPING, *NO_REPAIR], data)
+    assert strict.returncode == 1
+    assert json.loads(strict.stdout)["status"] == "failed"

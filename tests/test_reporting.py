@@ -94,7 +94,7 @@ def test_stdin_json_prints_one_object_with_the_same_keys_for_every_outcome(
     done = run_stdin(["--json"], data, cwd=tmp_path)
     payload = json.loads(done.stdout)
     assert set(payload) == {
-        "status", "reason", "summary", "summary_ar", "article_ar", "warnings"
+        "status", "reason", "summary", "summary_ar", "article_ar", "warnings", "flags"
     }  # fmt: skip
     assert payload["status"] == status
     assert payload["reason"].startswith(reason)
