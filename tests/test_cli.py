@@ -307,6 +307,11 @@ def test_a_flagged_article_is_counted_apart_and_fails_only_under_strict(
     assert line["status"] == "failed" and line["flags"]
     assert (totals["totals"]["flagged"], totals["totals"]["failed"]) == (0, 1)
     assert totals["exit_code"] == 1
+    # A rerun finds it up to date, and still does not pass it.
+    assert main([*args, "--strict"]) == 1
+    assert "flagged when it was done, failed by --strict" in capsys.readouterr().err
+    assert main(args) == 0
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "0 articles done, 1 up to date"
 
 
 def test_verbose_prints_each_flagged_article_with_its_checks(
