@@ -113,16 +113,8 @@ class TranslatorSettings:
 
 
 #: every check of [guards] (see summarize.guards), on by default
-GUARD_CHECKS = (
-    "empty",
-    "identical",
-    "length_cap",
-    "repetition",
-    "script",
-    "length_ratio",
-    "summary_length",
-    "grounding",
-)
+GUARD_CHECKS: tuple[str, ...] = ("empty", "identical", "length_cap", "repetition", "script")
+GUARD_CHECKS += ("length_ratio", "summary_length", "grounding")
 
 
 @dataclass(frozen=True)

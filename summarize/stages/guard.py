@@ -71,11 +71,12 @@ def _check(segment: Generated, config: Config) -> list[Failure]:
     return check_segment(segment.source, segment.output, segment.hit_limit, config.guards)
 
 
-def _stronger(tokens: int, config: Config) -> GenerateOptions:
-    """A retry's decoding: repeats forbidden or penalised, another beam size; the same limit."""
+def _stronger(tokens: int, backend: Backend, config: Config) -> GenerateOptions:
+    """A retry's decoding: repeats forbidden or penalised, another beam size; the same limit
+    (lowered to the model's positions here, so the sidecar counts that once, not per retry)."""
     guards = config.guards
     return GenerateOptions(
-        max_new_tokens=translation_limit(tokens, config.translator),
+        max_new_tokens=min(translation_limit(tokens, config.translator), backend.max_output_tokens),
         num_beams=guards.repair_num_beams,
         no_repeat_ngram_size=guards.repair_no_repeat_ngram_size,
         length_penalty=config.translator.length_penalty,
@@ -94,7 +95,11 @@ _Retry = Callable[["_Suspect", Backend, Config], list[Task]]
 def _retry_stronger(suspect: _Suspect, backend: Backend, config: Config) -> list[Task]:
     seg = suspect.best
     text = _prefix(config) + seg.source
-    return [Task(suspect.article, suspect.index, text, seg.tokens, _stronger(seg.tokens, config))]
+    return [
+        Task(
+            suspect.article, suspect.index, text, seg.tokens, _stronger(seg.tokens, backend, config)
+        )
+    ]
 
 
 def _retry_sentences(suspect: _Suspect, backend: Backend, config: Config) -> list[Task]:
@@ -104,7 +109,7 @@ def _retry_sentences(suspect: _Suspect, backend: Backend, config: Config) -> lis
         return []
     texts = [_prefix(config) + s for s in sentences]
     return [
-        Task(suspect.article, suspect.index, text, tokens, _stronger(tokens, config))
+        Task(suspect.article, suspect.index, text, tokens, _stronger(tokens, backend, config))
         for text, tokens in zip(texts, backend.count_tokens(texts), strict=True)
     ]
 
