@@ -233,3 +233,15 @@ def test_a_tiny_random_model_gets_flagged_and_retried(tiny_models: dict[str, Pat
     assert first == 3 and len(backend.inputs) > first
     assert all(2 <= f.attempts <= 3 for f in a.flags)
     assert a.translations[Source.ARTICLE].count("\n\n") == 2
+
+
+def test_a_retry_the_engine_fails_costs_the_attempt_not_the_article() -> None:
+    def rule(text: str, options: GenerateOptions) -> tuple[str, bool]:
+        if repairing(options):
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
+        return "", False
+
+    (a,), backend = run_guarded(rule)
+    assert a.error is None
+    assert [(f.check, f.attempts, f.repaired) for f in a.flags] == [("empty", 1, False)] * 3
+    assert len(backend.inputs) > 3

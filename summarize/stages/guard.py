@@ -117,10 +117,16 @@ def _retry_sentences(suspect: _Suspect, backend: Backend, config: Config) -> lis
 def _retry(make: _Retry, suspects: list[_Suspect], backend: Backend, config: Config) -> None:
     """One round of retries for all suspects at once, batched; keep each one's best attempt."""
     planned = [(s, make(s, backend, config)) for s in suspects]
+    for suspect, own in planned:
+        # A retry the engine fails (out of memory with more beams) costs the attempt, not
+        # the article: its tasks belong to a copy of the record that shares its timings.
+        stand_in = dataclasses.replace(suspect.article)
+        for task in own:
+            task.owner = stand_in
     tasks = [task for _, own in planned for task in own]
     generate(tasks, backend, config.runtime.batch_tokens, Stage.TRANSLATE)
     for suspect, own in planned:
-        if not own or suspect.article.error is not None:
+        if not own or own[0].owner.error is not None:
             continue
         results = [t.result for t in own]
         if any(r is None for r in results):
