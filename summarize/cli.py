@@ -113,6 +113,11 @@ def _add_run(commands: Any, settings: argparse.ArgumentParser) -> argparse.Argum
         help="write outputs under DIR, mirroring the input tree (for read-only inputs)",
     )
     run_parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="count a flagged article (a guard check failed, or a warning) as failed: exit 1",
+    )
+    run_parser.add_argument(
         "--report",
         type=Path,
         metavar="FILE",
@@ -250,7 +255,7 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
         return _dry_run(args, config)
     own_files = [args.report] if args.report else []
     with report_sink(args.report) as jsonl:
-        report = Report(sink=ResultSink(jsonl))
+        report = Report(sink=ResultSink(jsonl), strict=args.strict)
         run(
             config,
             args.paths,
@@ -269,7 +274,7 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
         print_stdin_results(report, as_json=args.json, out=sys.stdout)
         if not args.json and not args.quiet and not args.verbose:  # -v logged them already
             print_stdin_warnings(report, err=sys.stderr)
-        print_report(report, quiet=args.quiet, err=sys.stderr)
+        print_report(report, quiet=args.quiet, verbose=bool(args.verbose), err=sys.stderr)
     return report.exit_code
 
 

@@ -19,6 +19,7 @@ from summarize.toml_text import read_toml, read_toml_value, toml_document
 __all__ = [
     "Config",
     "EvalSettings",
+    "GuardSettings",
     "InputSettings",
     "OutputSettings",
     "RuntimeSettings",
@@ -59,6 +60,16 @@ NUMBER_RANGES: dict[str, tuple[float, float]] = {
     "translator.max_length_extra": (0, 1_000_000),
     "translator.no_repeat_ngram_size": (0, 100),
     "translator.length_penalty": (-100.0, 100.0),
+    "guards.max_repetition": (0.0, 1.0),
+    "guards.min_script_share": (0.0, 1.0),
+    "guards.min_length_ratio": (0.0, 100.0),
+    "guards.max_length_ratio": (0.0, 100.0),
+    "guards.min_ratio_chars": (0, 1_000_000),
+    "guards.min_grounded": (0.0, 1.0),
+    "guards.repair_rounds": (0, 2),
+    "guards.repair_num_beams": (1, 64),
+    "guards.repair_no_repeat_ngram_size": (0, 100),
+    "guards.repair_repetition_penalty": (1.0, 100.0),
     "runtime.batch_tokens": (1, 100_000_000),
     "runtime.threads": (0, 4096),
     "runtime.wave_size": (1, 1_000_000),
@@ -99,6 +110,36 @@ class TranslatorSettings:
     no_repeat_ngram_size: int = 0
     length_penalty: float = 1.0
     quantization: str = "auto"
+
+
+#: every check of [guards] (see summarize.guards), on by default
+GUARD_CHECKS: tuple[str, ...] = ("empty", "identical", "length_cap", "repetition", "script")
+GUARD_CHECKS += ("length_ratio", "summary_length", "grounding")
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """Checks of every generated segment and summary, and how a failing segment is repaired.
+
+    The defaults suit distilbart-cnn-12-6 and opus-mt-en-ar (see the README's Output guards).
+    """
+
+    checks: list[str] = field(default_factory=lambda: list(GUARD_CHECKS))
+    #: the most of an output's words that may repeat the unit before them (a loop)
+    max_repetition: float = 0.4
+    #: the least share of an Arabic output's letters in Arabic script
+    min_script_share: float = 0.8
+    #: translation/source characters, for sources of at least min_ratio_chars characters
+    min_length_ratio: float = 0.5
+    max_length_ratio: float = 1.6
+    min_ratio_chars: int = 40
+    #: the least share of a summary's content words found in its article
+    min_grounded: float = 0.5
+    #: 0 only checks; 1 retries with stronger decoding; 2 also retries sentence by sentence
+    repair_rounds: int = 2
+    repair_num_beams: int = 5
+    repair_no_repeat_ngram_size: int = 3
+    repair_repetition_penalty: float = 1.3
 
 
 @dataclass(frozen=True)
@@ -147,6 +188,7 @@ class EvalSettings:
 class Config:
     summarizer: SummarizerSettings = field(default_factory=SummarizerSettings)
     translator: TranslatorSettings = field(default_factory=TranslatorSettings)
+    guards: GuardSettings = field(default_factory=GuardSettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
     input: InputSettings = field(default_factory=InputSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
@@ -328,6 +370,12 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
             f"{config.input.language_check!r} is not valid; choose one of: "
             + ", ".join(LANGUAGE_CHECKS),
         )
+
+    guards = config.guards
+    if any(check not in GUARD_CHECKS for check in guards.checks):
+        fail("guards.checks", f"must list only checks among: {', '.join(GUARD_CHECKS)}")
+    if guards.min_length_ratio > guards.max_length_ratio:
+        fail("guards.min_length_ratio", "must not be above guards.max_length_ratio")
 
     out = config.output
     names: dict[str, str] = {}

@@ -19,6 +19,7 @@ __all__ = [
     "JsonlReport",
     "ResultSink",
     "TqdmProgress",
+    "print_flagged",
     "print_report",
     "print_stdin_results",
     "print_stdin_warnings",
@@ -53,6 +54,7 @@ class JsonlReport:
                 "outputs": list(result.outputs),
                 "seconds": {k: round(v, 4) for k, v in result.seconds.items()},
                 "warnings": list(result.warnings),
+                "flags": [flag.as_dict() for flag in result.flags],
             }
         )
 
@@ -126,6 +128,7 @@ def print_stdin_results(report: Report, *, as_json: bool, out: TextIO) -> None:
                 "reason": result.reason,
                 **{key: texts.get(key) for key in _SECTION_TITLES},
                 "warnings": list(result.warnings),
+                "flags": [flag.as_dict() for flag in result.flags],
             }
             out.write(json.dumps(payload, ensure_ascii=False) + "\n")
             continue
@@ -141,7 +144,10 @@ def print_stdin_warnings(report: Report, *, err: TextIO) -> None:
                 print(f"summarize: warning: {result.name}: {warning}", file=err)
 
 
-def print_report(report: Report, *, quiet: bool, err: TextIO) -> None:
+def print_report(report: Report, *, quiet: bool, err: TextIO, verbose: bool = False) -> None:
+    """Failures, then (``verbose``) each flagged article with its checks, then the summary."""
+    if verbose:
+        print_flagged(report, err=err)
     for failure in report.failures:
         print(f"failed: {failure.reason}", file=err)
     if report.sink_error is not None:
@@ -150,6 +156,18 @@ def print_report(report: Report, *, quiet: bool, err: TextIO) -> None:
         print(f"summarize: interrupted by signal {report.interrupted}", file=err)
     if not quiet or report.interrupted is not None:
         print(report.summary_line(), file=err)
+
+
+def print_flagged(report: Report, *, err: TextIO) -> None:
+    """Each article with a failed check or a warning: the checks, repaired or not, and why."""
+    for result in report.results:
+        if result.status is not Status.FLAGGED and not result.flags:
+            continue
+        print(f"{result.status.value}: {result.name}", file=err)
+        for flag in result.flags:
+            print(f"  {flag.describe()}", file=err)
+        for warning in result.warnings:
+            print(f"  warning: {warning}", file=err)
 
 
 class TqdmProgress:

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field, fields
 
 from summarize.discovery import Job
 from summarize.outputs import Outputs
+from summarize.report import Flag
 from summarize.text import Document
 
-__all__ = ["Article", "Counts", "Source", "Stage", "alive"]
+__all__ = ["Article", "Counts", "Generated", "Source", "Stage", "alive"]
 
 
 class Source(str, enum.Enum):
@@ -26,6 +27,26 @@ class Stage(str, enum.Enum):
     SUMMARIZE = "summarize"
     TRANSLATE = "translate"
     WRITE = "write"
+
+
+@dataclass
+class Generated:
+    """One generated segment of a translated text, kept until the guard has checked it.
+
+    ``source`` is the segment as cut from the text (no language prefix), ``span`` its
+    characters [start, end) in that text; ``glue`` joins it to the previous segment of its
+    paragraph when the translation is put back together.
+    """
+
+    paragraph: int
+    source: str
+    span: tuple[int, int]
+    tokens: int
+    output: str
+    hit_limit: bool
+    glue: str = " "
+    #: its length limit was lowered to what the model can generate
+    capped: bool = False
 
 
 @dataclass
@@ -79,6 +100,10 @@ class Article:
     input_info: dict[str, object] = field(default_factory=dict)
     summary: str = ""
     translations: dict[Source, str] = field(default_factory=dict)
+    #: each translated text's segments, in order, as generated (then repaired by the guard)
+    generated: dict[Source, list[Generated]] = field(default_factory=dict)
+    #: the checks its outputs failed (see stages.guard)
+    flags: list[Flag] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
     seconds: dict[Stage, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -105,6 +130,7 @@ class Article:
         self.doc = None
         self.summary = ""
         self.translations = {}
+        self.generated = {}
 
 
 def alive(articles: list[Article]) -> list[Article]:

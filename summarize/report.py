@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["ArticleResult", "Report", "Status", "group_warnings"]
+__all__ = ["ArticleResult", "Flag", "Report", "Status", "group_warnings"]
 
 # A warning's location: "<stage>, paragraph 3: <what happened>" or "<stage> round 2: ...".
 _LOCATED = re.compile(
@@ -28,6 +29,48 @@ class Status(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class Flag:
+    """A check one generated text failed (see summarize.guards), for the sidecar and reports.
+
+    ``output`` is the output kind (summary, summary_ar, article_ar); ``segment`` the segment's
+    index in that text (0 for a summary); ``span`` its source's characters [start, end) in
+    the text it translates or summarises; ``value`` what was measured against ``threshold``;
+    ``attempts`` the generations tried; ``repaired`` whether a retry passed the check.
+    """
+
+    output: str
+    segment: int
+    span: tuple[int, int]
+    check: str
+    value: float
+    threshold: float
+    attempts: int = 1
+    repaired: bool = False
+
+    def describe(self) -> str:
+        """E.g. ``article_ar segment 3 (chars 120-260): repetition 0.82 > 0.4, 3 attempts``."""
+        start, end = self.span
+        done = "repaired" if self.repaired else "kept as is"
+        return (
+            f"{self.output} segment {self.segment} (characters {start}-{end}): {self.check} "
+            f"{self.value:g} (threshold {self.threshold:g}), {self.attempts} attempt"
+            f"{'s' if self.attempts != 1 else ''}, {done}"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "output": self.output,
+            "segment": self.segment,
+            "span": list(self.span),
+            "check": self.check,
+            "value": self.value,
+            "threshold": self.threshold,
+            "attempts": self.attempts,
+            "repaired": self.repaired,
+        }
+
+
+@dataclass(frozen=True)
 class ArticleResult:
     """What happened to one article; ``texts`` holds the outputs of a standard-input article."""
 
@@ -38,6 +81,8 @@ class ArticleResult:
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     texts: dict[str, str] | None = None
+    #: the checks its generated texts failed, repaired or not (see summarize.guards)
+    flags: tuple[Flag, ...] = ()
 
 
 @dataclass
@@ -55,8 +100,16 @@ class Report:
     sink_error: str | None = None
     #: ``K/N`` when the run took one shard of the articles (``--shard``)
     shard: str | None = None
+    #: --strict: a flagged article counts as failed (its outputs are written all the same)
+    strict: bool = False
 
     def add(self, result: ArticleResult) -> None:
+        if self.strict and result.status is Status.FLAGGED:
+            failed = [f for f in result.flags if not f.repaired]
+            checks = ", ".join(dict.fromkeys(f"{f.output} {f.check}" for f in failed))
+            why = f"{len(failed)} failed check(s): {checks}" if failed else "warnings"
+            reason = f"{result.name}: flagged, failed by --strict ({why}; see its sidecar)"
+            result = dataclasses.replace(result, status=Status.FAILED, reason=reason)
         self.results.append(result)
         if self.sink is not None:
             self.sink(result)

@@ -265,6 +265,7 @@ def signature(config: Config) -> str:
         if settings.backend != "ctranslate2":
             del values["quantization"]  # it changes the numbers only where an engine applies it
         parts += [f"{section}.{k}={v}" for k, v in _model_named(values).items()]
+    parts += [f"guards.{k}={v}" for k, v in dataclasses.asdict(config.guards).items()]
     parts.append(f"input.cleanup={config.input.cleanup}")
     parts.append(f"output.summarize={config.output.summarize}")
     parts.append(f"output.translate={','.join(config.output.translate)}")

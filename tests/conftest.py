@@ -21,13 +21,18 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 CONFIGS = ROOT / "configs"
 
-#: --set overrides that run the whole pipeline with the model-free echo engine.
-ECHO = [
-    "--set", "summarizer.backend=echo",
-    "--set", "summarizer.model=echo",
-    "--set", "translator.backend=echo",
-    "--set", "translator.model=echo",
-]  # fmt: skip
+#: The settings that run the whole pipeline with the model-free echo engine. Its
+#: "translation" is its English input, so the guards' script and identical checks are off.
+ECHO_SETTINGS = [
+    "summarizer.backend=echo",
+    "summarizer.model=echo",
+    "translator.backend=echo",
+    "translator.model=echo",
+    'guards.checks=["empty", "length_cap", "repetition", "length_ratio", "summary_length", '
+    '"grounding"]',
+]
+#: The same as --set options.
+ECHO = [item for setting in ECHO_SETTINGS for item in ("--set", setting)]
 
 
 @pytest.fixture(scope="session")

@@ -93,7 +93,9 @@ def test_stdin_mode_json() -> None:
     assert done.returncode == 0
     payload = json.loads(done.stdout)
     assert payload["summary"] == "Café owners met. They agreed."
-    assert set(payload) == {"status", "reason", "summary", "summary_ar", "article_ar", "warnings"}
+    keys = {"status", "reason", "summary", "summary_ar", "article_ar", "warnings", "flags"}
+    assert set(payload) == keys
+    assert payload["flags"] == []
 
 
 def test_bad_stdin_is_exit_1_with_the_reason_on_stderr() -> None:
@@ -249,3 +251,93 @@ def test_eval_prints_a_table_and_writes_json(
     # The reference is never taken as an article by a later run.
     assert main(["run", str(seeds_copy), *ECHO, "-q", "--dry-run"]) == 0
     assert "ref.summary" not in capsys.readouterr().out
+
+
+# --- output guards: repaired, flagged, --strict, -v and the --report file ----------------------
+
+LOOPING = ["--set", "translator.model=echo:loop=1"]
+NO_REPAIR = ["--set", "guards.repair_rounds=0"]
+
+
+def looping_article(tmp_path: Path) -> Path:
+    source = tmp_path / "vote.txt"
+    source.write_text("The vote passed on Tuesday after a long debate. It was close.\n")
+    return source
+
+
+def flags_of(source: Path) -> list[dict[str, object]]:
+    sidecar = source.with_name(f"{source.stem}.summarize.json")
+    flags: list[dict[str, object]] = json.loads(sidecar.read_text(encoding="utf-8"))["flags"]
+    return flags
+
+
+def test_a_looping_translation_is_repaired_and_the_article_is_done(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = looping_article(tmp_path)
+    assert main(["run", str(source), *ECHO, *LOOPING, "--strict"]) == 0
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "1 article done"
+    flags = flags_of(source)
+    assert {f["check"] for f in flags} >= {"repetition", "length_cap"}
+    assert {f["output"] for f in flags} == {"summary_ar", "article_ar"}
+    assert all(f["repaired"] and f["attempts"] == 2 for f in flags)
+    ar = tmp_path / "vote.ar.txt"
+    assert ar.read_text(encoding="utf-8").strip() == source.read_text().strip()
+
+
+def test_a_flagged_article_is_counted_apart_and_fails_only_under_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, report = looping_article(tmp_path), tmp_path / "report.jsonl"
+    args = ["run", str(source), *ECHO, *LOOPING, *NO_REPAIR, "--report", str(report)]
+    assert main(args) == 0
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "1 article done (1 flagged)"
+    line, totals = (json.loads(x) for x in report.read_text(encoding="utf-8").splitlines())
+    assert line["status"] == "flagged"
+    assert line["flags"] == flags_of(source)
+    assert not any(f["repaired"] for f in line["flags"])
+    assert (totals["totals"]["flagged"], totals["totals"]["failed"]) == (1, 0)
+
+    assert main([*args, "--force", "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert f"failed: {source}: flagged, failed by --strict (" in err
+    assert "article_ar length_cap, article_ar repetition" in err
+    assert err.strip().splitlines()[-1] == "0 articles done, 1 failed"
+    line, totals = (json.loads(x) for x in report.read_text(encoding="utf-8").splitlines())
+    assert line["status"] == "failed" and line["flags"]
+    assert (totals["totals"]["flagged"], totals["totals"]["failed"]) == (0, 1)
+    assert totals["exit_code"] == 1
+    # A rerun finds it up to date, and still does not pass it.
+    assert main([*args, "--strict"]) == 1
+    assert "flagged when it was done, failed by --strict" in capsys.readouterr().err
+    assert main(args) == 0
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "0 articles done, 1 up to date"
+
+
+def test_verbose_prints_each_flagged_article_with_its_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = looping_article(tmp_path)
+    assert main(["run", str(source), *ECHO, *LOOPING, *NO_REPAIR, "-v"]) == 0
+    err = capsys.readouterr().err
+    block = err[err.index(f"flagged: {source}") :].splitlines()
+    checks = [line for line in block[1:] if line.startswith("  ")]
+    assert any(
+        re.fullmatch(r"  article_ar segment 0 \(characters 0-\d+\): repetition [\d.]+ "
+                     r"\(threshold 0.4\), 1 attempt, kept as is", line)
+        for line in checks
+    )  # fmt: skip
+    assert any("length_cap" in line for line in checks)
+    assert main(["run", str(source), *ECHO, *LOOPING, *NO_REPAIR, "--force"]) == 0
+    assert "flagged: " not in capsys.readouterr().err  # without -v, only the counts
+
+
+def test_stdin_json_carries_the_flags_and_strict_fails_it() -> None:
+    data = b"The vote passed on Tuesday after a long debate. It was close.\n"
+    done = run_stdin(["--json", *LOOPING, *NO_REPAIR], data)
+    payload = json.loads(done.stdout)
+    assert done.returncode == 0 and payload["status"] == "flagged"
+    assert {f["check"] for f in payload["flags"]} >= {"repetition", "length_cap"}
+    strict = run_stdin(["--json", "--strict", *LOOPING, *NO_REPAIR], data)
+    assert strict.returncode == 1
+    assert json.loads(strict.stdout)["status"] == "failed"

@@ -110,6 +110,11 @@ def test_bad_config_names_the_file_and_key(tmp_path: Path, text: str, fragments:
         ("device=cpu", "SECTION.KEY=VALUE"),
         ("runtime.gpu=1", "valid keys in [runtime]"),
         ("runtime.batch_tokens=0", "at least 1"),
+        ('guards.checks=["loops"]', "guards.checks: must list only checks among: empty,"),
+        ("guards.min_length_ratio=2", "must not be above guards.max_length_ratio"),
+        ("guards.max_repetition=1.5", "at most 1.0"),
+        ("guards.repair_rounds=3", "at most 2"),
+        ("guards.repair_repetition_penalty=0.5", "at least 1.0"),
     ],
 )
 def test_bad_override_names_set(override: str, fragment: str) -> None:

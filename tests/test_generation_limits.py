@@ -15,7 +15,7 @@ from summarize.backends import Backend, GenerateOptions, Generation, load_backen
 from summarize.backends.echo import EchoBackend
 from summarize.config import Config, load_config
 from summarize.report import Report, Status
-from tests.conftest import CONFIGS, on_cpu
+from tests.conftest import CONFIGS, ECHO_SETTINGS, on_cpu
 
 ENGINES = ["transformers", "ctranslate2"]
 TEXTS = [
@@ -24,12 +24,7 @@ TEXTS = [
     ">>ara<< Scientists found a new species of frog in the forest.",
 ]
 TRANSLATE_ONLY = ["output.summarize=false", 'output.translate=["article"]']
-ECHO = [
-    "summarizer.backend=echo",
-    "summarizer.model=echo",
-    "translator.backend=echo",
-    "translator.model=echo",
-]
+ECHO = ECHO_SETTINGS
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -14,13 +14,9 @@ from summarize.backends import GenerateOptions, Generation
 from summarize.backends.echo import EchoBackend
 from summarize.config import Config, load_config
 from summarize.report import Status
+from tests.conftest import ECHO_SETTINGS
 
-ECHO = [
-    "summarizer.backend=echo",
-    "summarizer.model=echo",
-    "translator.backend=echo",
-    "translator.model=echo",
-]
+ECHO = ECHO_SETTINGS
 
 
 def echo_config(*overrides: str) -> Config:

@@ -94,7 +94,7 @@ def test_stdin_json_prints_one_object_with_the_same_keys_for_every_outcome(
     done = run_stdin(["--json"], data, cwd=tmp_path)
     payload = json.loads(done.stdout)
     assert set(payload) == {
-        "status", "reason", "summary", "summary_ar", "article_ar", "warnings"
+        "status", "reason", "summary", "summary_ar", "article_ar", "warnings", "flags"
     }  # fmt: skip
     assert payload["status"] == status
     assert payload["reason"].startswith(reason)
@@ -189,7 +189,7 @@ def test_group_warnings_keeps_distinct_warnings_apart() -> None:
     assert group_warnings(warnings) == warnings
 
 
-def test_a_cut_article_gets_grouped_warnings_in_sidecar_report_and_log(
+def test_a_cut_article_gets_its_cut_segments_flagged_in_sidecar_report_and_log(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     source = tmp_path / "a.txt"
@@ -199,19 +199,21 @@ def test_a_cut_article_gets_grouped_warnings_in_sidecar_report_and_log(
     sidecar = json.loads((tmp_path / "a.summarize.json").read_text(encoding="utf-8"))
     assert result.status is Status.FLAGGED
     assert list(result.warnings) == sidecar["warnings"]
-    # One line per text, however many segments were cut: e.g. "paragraphs 1-7 (40 times)".
-    cut = [w for w in result.warnings if "stopped at its length limit" in w]
-    paragraphs = sidecar["counts"]["paragraphs"]
-    assert len(cut) == 2
-    article = next(w for w in cut if w.startswith("article translation"))
-    head = f"article translation, paragraphs 1-{paragraphs} ("
-    assert article.startswith(head)
-    times = int(article[len(head) :].split(" ")[0])
-    assert paragraphs < times <= sidecar["counts"]["article_segments"]
+    assert [f.as_dict() for f in result.flags] == sidecar["flags"]
+    # Nearly every segment of the article was cut at its length limit; retries under the
+    # same limit cannot help, so each is kept as it is and flagged.
+    cut = [f for f in result.flags if f.check == "length_cap" and f.output == "article_ar"]
+    segments = sidecar["counts"]["article_segments"]
+    assert len(cut) > segments * 0.8
+    assert {f.segment for f in cut} <= set(range(segments))
+    assert not any(f.repaired for f in cut)
+    assert all(f.attempts >= 2 for f in cut)
+    # The summary's cut is a warning, grouped and logged once.
+    summary = [w for w in result.warnings if "stopped at their length limit" in w]
     logged = [
-        r.getMessage() for r in caplog.records if "stopped at its length limit" in r.getMessage()
+        r.getMessage() for r in caplog.records if "stopped at their length limit" in r.getMessage()
     ]
-    assert logged == [f"{source}: {w}" for w in cut]
+    assert logged == [f"{source}: {w}" for w in summary]
 
 
 # --- 9.4: the --report file -----------------------------------------------------------------

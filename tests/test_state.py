@@ -77,6 +77,10 @@ def test_other_settings_make_outputs_stale(tmp_path: Path) -> None:
         "translator.source_prefix=>>arz<<",
         "input.cleanup=false",
         'output.translate=["article"]',
+        "guards.repair_rounds=0",
+        "guards.repair_repetition_penalty=1.5",
+        "guards.max_repetition=0.3",
+        'guards.checks=["empty"]',
     ],
 )
 def test_signature_changes_with_anything_that_changes_outputs(override: str) -> None:

@@ -47,6 +47,8 @@ class GenerateOptions:
     min_new_tokens: int = 0
     no_repeat_ngram_size: int = 0
     length_penalty: float = 1.0
+    #: above 1, tokens already generated are made less likely (a guard's repair uses it)
+    repetition_penalty: float = 1.0
 
 
 @dataclass(frozen=True)

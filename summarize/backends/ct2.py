@@ -108,6 +108,7 @@ class CTranslate2Backend:
             min_decoding_length=options.min_new_tokens,
             no_repeat_ngram_size=options.no_repeat_ngram_size,
             length_penalty=options.length_penalty,
+            repetition_penalty=options.repetition_penalty,
             suppress_sequences=self.suppress or None,
             max_batch_size=math.ceil(len(source) / self.workers),
             # With the end token in the output, a hypothesis without it is one that was cut.

@@ -19,14 +19,19 @@ class EchoBackend:
     to make a slow engine for testing interruption and concurrency); ``load_delay=`` sleeps
     that long while loading, like a large model (``echo:delay=0.3,load_delay=5``);
     ``positions=N`` gives it a model's limits: at most N tokens in and N new tokens out, past
-    which it fails as a real model does.
+    which it fails as a real model does. ``loop=1`` makes it loop like a degenerate model: each
+    output is its first word repeated to the length limit, unless the options forbid repeats
+    (``no_repeat_ngram_size`` or ``repetition_penalty`` above 1), as a guard's repair does.
     """
 
     device = "cpu"
     dtype = "none"
 
-    def __init__(self, model_id: str, delay: float = 0.0, positions: int = 1_000_000) -> None:
+    def __init__(
+        self, model_id: str, delay: float = 0.0, positions: int = 1_000_000, loop: bool = False
+    ) -> None:
         self.model_id = model_id
+        self.loop = loop
         self.delay = delay
         self.max_input_tokens = positions
         self.max_output_tokens = positions
@@ -37,7 +42,7 @@ class EchoBackend:
         model = spec.model
         time.sleep(_option(model, "load_delay"))
         positions = int(_option(model, "positions")) or 1_000_000
-        return cls(model, _option(model, "delay"), positions)
+        return cls(model, _option(model, "delay"), positions, bool(_option(model, "loop")))
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(text.split()) + 1 for text in texts]  # +1: the end-of-sequence token
@@ -55,6 +60,9 @@ class EchoBackend:
         results = []
         for text in texts:
             words = _LANGUAGE_TOKEN.sub("", text).split()
+            repeats_allowed = options.no_repeat_ngram_size == 0 and options.repetition_penalty <= 1
+            if self.loop and words and repeats_allowed:
+                words = words[:1] * (options.max_new_tokens + 1)
             results.append(
                 Generation(
                     " ".join(words[: options.max_new_tokens]),

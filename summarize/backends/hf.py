@@ -141,6 +141,7 @@ class TransformersBackend:
         config.early_stopping = options.num_beams > 1
         config.no_repeat_ngram_size = options.no_repeat_ngram_size
         config.length_penalty = options.length_penalty
+        config.repetition_penalty = options.repetition_penalty
         config.do_sample = False
         return config
 

@@ -20,11 +20,12 @@ from summarize.progress import NoProgress, Progress
 from summarize.records import Article, Source, Stage, alive
 from summarize.report import ArticleResult, Report, Status
 from summarize.stages import Engines
+from summarize.stages.guard import guard
 from summarize.stages.read import read_one
 from summarize.stages.summarize import summarize
 from summarize.stages.translate import translate
 from summarize.stages.write import describe_engines, write
-from summarize.state import refresh, signature, stale_reason
+from summarize.state import read_sidecar, refresh, signature, stale_reason
 
 __all__ = ["run_local"]
 
@@ -126,12 +127,26 @@ def _pending(planned: list[Planned], ctx: _Context, left_out: Sequence[Skipped])
             continue
         current = (item.reason, Status.SKIPPED, "up to date")
         redo, status, why = _refresh(item, ctx) if item.touched else current
-        if redo is None:
+        if redo is None and status is Status.SKIPPED and _flagged_before(item, ctx):
+            why = f"{name}: flagged when it was done, failed by --strict (see its sidecar)"
+            ctx.report.add(ArticleResult(name, Status.FAILED, why))
+        elif redo is None:
             ctx.report.add(ArticleResult(name, status, why))
         else:
             log.debug("%s: to do (%s)", name, redo)
             pending.append(_Slot(Article(item.job, item.outputs, redo)))
     return pending
+
+
+def _flagged_before(item: Planned, ctx: _Context) -> bool:
+    """Under --strict, whether an up-to-date article's sidecar says it was flagged: a rerun
+    must not pass what the first run failed."""
+    if not ctx.report.strict or item.outputs is None:
+        return False
+    record = read_sidecar(item.outputs.sidecar) or {}
+    flags = record.get("flags") or []
+    unrepaired = any(isinstance(f, dict) and not f.get("repaired") for f in flags)
+    return unrepaired or bool(record.get("warnings"))
 
 
 def _refresh(item: Planned, ctx: _Context) -> tuple[str | None, Status, str]:
@@ -166,8 +181,9 @@ def _held_reason(got: Held) -> str:
 
 
 def _run_wave(wave: list[_Slot], engines: Engines, ctx: _Context, *, fail_fast: bool) -> None:
-    """Claim, read, summarize, translate and write one wave; with ``fail_fast``, stop the wave
-    at the first failure: articles not yet started stay not done, failed ones are reported."""
+    """Claim, read, summarize, translate, guard and write one wave; with ``fail_fast``, stop
+    the wave at the first failure: articles not yet started stay not done, failed ones are
+    reported."""
     config = ctx.config
     mine: list[_Slot] = []
     try:
@@ -191,6 +207,10 @@ def _run_wave(wave: list[_Slot], engines: Engines, ctx: _Context, *, fail_fast: 
             _refresh_claims(mine, ctx)
             ctx.progress.stage(stage.value)
             _generate(stage, alive([s.article for s in mine]), backend, ctx)
+        if _stopping(fail_fast, ctx, mine):
+            return
+        ctx.progress.stage("guard")
+        guard(alive([s.article for s in mine]), engines, config)
         _refresh_claims(mine, ctx)
         ctx.progress.stage("write")
         info = describe_engines(engines)

@@ -9,16 +9,14 @@ from summarize.backends import Backend, GenerateOptions
 from summarize.batching import Task, generate, limit_origin
 from summarize.chunking import Measure, pack_paragraphs, reassemble
 from summarize.config import TranslatorSettings
-from summarize.records import Article, Source, Stage
+from summarize.records import Article, Generated, Source, Stage
 from summarize.text import split_sentences
 
-__all__ = ["translate", "translation_limit"]
+__all__ = ["assemble", "translate", "translation_limit"]
 
 # Translation length limits are rounded up to a grid with this many steps per doubling (see
 # translation_limit): at most 1/8 more than asked, and similar segments batch together.
 _LIMIT_STEPS_PER_OCTAVE = 8
-# A translation this much shorter than its source (in characters) has likely dropped a sentence.
-_SHORT_TRANSLATION = 0.25
 
 
 def translate(
@@ -31,7 +29,9 @@ def translate(
     """Translate the ``sources`` (article and/or summary) of every article, batched together.
 
     Each text goes sentence by sentence into segments that never cross a paragraph; the
-    translations are joined back in order, every character of the source exactly once.
+    translations are joined back in order, every character of the source exactly once. The
+    segments stay on the record (``generated``) for the guard, which checks and repairs them
+    and joins them again (:func:`assemble`).
     """
     limit = min(settings.max_input_tokens, backend.max_input_tokens)
     prefix = f"{settings.source_prefix} " if settings.source_prefix else ""
@@ -52,7 +52,24 @@ def translate(
     generate([t for *_, tasks in texts for t in tasks], backend, batch_tokens, Stage.TRANSLATE)
     for article, source, tasks in texts:
         if article.error is None:
-            article.translations[source] = _assemble(article, source, tasks)
+            article.generated[source] = _generated(article, source, tasks, len(prefix))
+            article.translations[source] = assemble(article.generated[source])
+
+
+def assemble(segments: Sequence[Generated]) -> str:
+    """Join segment translations back into paragraphs, in source order."""
+    by_paragraph: dict[int, list[tuple[str, str]]] = {}
+    for seg in segments:
+        by_paragraph.setdefault(seg.paragraph, []).append((seg.glue, seg.output))
+    return "\n\n".join(reassemble(parts) for _, parts in sorted(by_paragraph.items()))
+
+
+def source_text(article: Article, source: Source) -> str:
+    """The text a source's segments are cut from, as their spans count characters."""
+    assert article.doc is not None
+    if source is Source.ARTICLE:
+        return article.doc.text
+    return " ".join(split_sentences(article.summary))
 
 
 def translation_limit(tokens: int, settings: TranslatorSettings) -> int:
@@ -93,27 +110,34 @@ def _tasks(
     ]
 
 
-def _assemble(article: Article, source: Source, tasks: list[Task]) -> str:
-    """Join segment translations back into paragraphs, in source order; warn of what looks cut."""
-    by_paragraph: dict[int, list[tuple[str, str]]] = {}
+def _generated(article: Article, source: Source, tasks: list[Task], prefix: int) -> list[Generated]:
+    """The tasks' outputs with their source and where it is; warns of outputs the model's own
+    limit cut (a setting to change, not a model failure: the guard checks the rest)."""
+    text = source_text(article, source)
+    starts = [0]
+    for block in text.split("\n\n"):
+        starts.append(starts[-1] + len(block) + 2)
+    segments: list[Generated] = []
+    cursor, paragraph = 0, -1
     for task in tasks:
-        paragraph, result = task.index, task.result
+        result = task.result
         assert result is not None
-        where = f"{source.value} translation, paragraph {paragraph + 1}"
+        if task.index != paragraph:
+            paragraph, cursor = task.index, starts[task.index]
+        piece = task.text[prefix:]
+        found = text.find(piece, cursor)
+        start = found if found >= 0 else cursor
+        cursor = start + len(piece)
         if result.hit_limit and task.capped:
             article.warnings.append(
-                f"{where}: a segment stopped at the model's output limit "
-                f"({limit_origin(task, '')}) and may be cut (lower translator.max_input_tokens)"
+                f"{source.value} translation, paragraph {paragraph + 1}: a segment stopped at "
+                f"the model's output limit ({limit_origin(task, '')}) and may be cut (lower "
+                "translator.max_input_tokens)"
             )
-        elif result.hit_limit:
-            article.warnings.append(
-                f"{where}: a segment stopped at its length limit and may be cut "
-                "(raise translator.max_length_ratio)"
+        segments.append(
+            Generated(
+                paragraph, piece, (start, cursor), task.tokens, result.text,
+                result.hit_limit, task.glue, task.capped,
             )
-        elif len(task.text) > 80 and len(result.text) < _SHORT_TRANSLATION * len(task.text):
-            article.warnings.append(
-                f"{where}: translation is much shorter than its source; a sentence may have "
-                "been dropped"
-            )
-        by_paragraph.setdefault(paragraph, []).append((task.glue, result.text))
-    return "\n\n".join(reassemble(parts) for _, parts in sorted(by_paragraph.items()))
+        )  # fmt: skip
+    return segments

@@ -55,7 +55,9 @@ def _finish(article: Article, config: Config, engines: EngineInfo, sig: str) -> 
     article.warnings = group_warnings(article.warnings)
     for warning in article.warnings:
         log.info("%s: %s", name, warning)
-    status = Status.FLAGGED if article.warnings else Status.DONE
+    # A repaired segment is recorded, but only a check still failed flags the article.
+    unrepaired = any(not flag.repaired for flag in article.flags)
+    status = Status.FLAGGED if article.warnings or unrepaired else Status.DONE
     by_source = {source.value: text for source, text in article.translations.items()}
     texts = texts_by_kind(article.summary, by_source)
     if article.outputs is None:  # standard input: the CLI prints the texts
@@ -66,6 +68,7 @@ def _finish(article: Article, config: Config, engines: EngineInfo, sig: str) -> 
             status,
             seconds=article.timings(),
             warnings=tuple(article.warnings),
+            flags=tuple(article.flags),
             texts={k: v for k, v in texts.items() if k in wanted},
         )
     outputs = article.outputs
@@ -85,6 +88,7 @@ def _finish(article: Article, config: Config, engines: EngineInfo, sig: str) -> 
         outputs=tuple(display_name(p) for p in (*outputs.texts(), outputs.sidecar)),
         seconds=article.timings(),
         warnings=tuple(article.warnings),
+        flags=tuple(article.flags),
     )
 
 
@@ -106,6 +110,7 @@ def _sidecar(article: Article, config: Config, engines: EngineInfo, sig: str) ->
         "seconds": {k: round(v, 4) for k, v in article.timings().items()},
         "removed_lines": article.doc.removed,
         "warnings": article.warnings,
+        "flags": [flag.as_dict() for flag in article.flags],
     }
 
 

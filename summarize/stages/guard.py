@@ -1,0 +1,168 @@
+"""Guard: check every generated segment and summary, retry what fails, flag what stays failed."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from summarize.backends import Backend, GenerateOptions
+from summarize.batching import Task, generate
+from summarize.config import Config
+from summarize.guards import Failure, check_segment, check_summary
+from summarize.outputs import KINDS
+from summarize.records import Article, Generated, Source, Stage, alive
+from summarize.report import Flag
+from summarize.stages import Engines
+from summarize.stages.translate import assemble, translation_limit
+from summarize.text import split_sentences
+
+__all__ = ["guard"]
+
+_KIND = {kind.translation_of: kind.key for kind in KINDS}
+
+
+@dataclass(eq=False)
+class _Suspect:
+    """A segment that failed a check: its first failures, and the best attempt so far."""
+
+    article: Article
+    source: Source
+    index: int
+    first: list[Failure]
+    best: Generated
+    failures: list[Failure]
+    attempts: int = 1
+
+
+def guard(articles: list[Article], engines: Engines, config: Config) -> None:
+    """Check the summary and every translated segment of each article (see summarize.guards).
+
+    A failing segment is generated again with stronger decoding, then, if it holds several
+    sentences, sentence by sentence (``guards.repair_rounds``), batched like the first time;
+    the attempt that fails the fewest checks is kept. Every check failed is recorded on the
+    article (``flags``), with whether a retry repaired it, and the translations are joined
+    again from the kept segments. An article's result depends on its own texts alone.
+    """
+    settings = config.guards
+    for article in alive(articles):
+        assert article.doc is not None
+        if config.output.summarize:
+            text = article.doc.text
+            for failure in check_summary(article.summary, text, settings):
+                article.flags.append(_flag("summary", 0, (0, len(text)), failure, 1, False))
+    suspects = [
+        _Suspect(article, source, index, failures, segment, failures)
+        for article in alive(articles)
+        for source, segments in article.generated.items()
+        for index, segment in enumerate(segments)
+        if (failures := _check(segment, config))
+    ]
+    translator = engines.translator
+    if translator is not None:
+        rounds = (_retry_stronger, _retry_sentences)[: settings.repair_rounds]
+        for retry in rounds:
+            _retry(retry, [s for s in suspects if s.failures], translator, config)
+    for suspect in suspects:
+        _settle(suspect)
+
+
+def _check(segment: Generated, config: Config) -> list[Failure]:
+    return check_segment(segment.source, segment.output, segment.hit_limit, config.guards)
+
+
+def _stronger(tokens: int, backend: Backend, config: Config) -> GenerateOptions:
+    """A retry's decoding: repeats forbidden or penalised, another beam size; the same limit
+    (lowered to the model's positions here, so the sidecar counts that once, not per retry)."""
+    guards = config.guards
+    return GenerateOptions(
+        max_new_tokens=min(translation_limit(tokens, config.translator), backend.max_output_tokens),
+        num_beams=guards.repair_num_beams,
+        no_repeat_ngram_size=guards.repair_no_repeat_ngram_size,
+        length_penalty=config.translator.length_penalty,
+        repetition_penalty=guards.repair_repetition_penalty,
+    )
+
+
+def _prefix(config: Config) -> str:
+    prefix = config.translator.source_prefix
+    return f"{prefix} " if prefix else ""
+
+
+_Retry = Callable[["_Suspect", Backend, Config], list[Task]]
+
+
+def _retry_stronger(suspect: _Suspect, backend: Backend, config: Config) -> list[Task]:
+    seg = suspect.best
+    text = _prefix(config) + seg.source
+    return [
+        Task(
+            suspect.article, suspect.index, text, seg.tokens, _stronger(seg.tokens, backend, config)
+        )
+    ]
+
+
+def _retry_sentences(suspect: _Suspect, backend: Backend, config: Config) -> list[Task]:
+    """A segment of several sentences, one sentence at a time (none for a single sentence)."""
+    sentences = split_sentences(suspect.best.source)
+    if len(sentences) < 2:
+        return []
+    texts = [_prefix(config) + s for s in sentences]
+    return [
+        Task(suspect.article, suspect.index, text, tokens, _stronger(tokens, backend, config))
+        for text, tokens in zip(texts, backend.count_tokens(texts), strict=True)
+    ]
+
+
+def _retry(make: _Retry, suspects: list[_Suspect], backend: Backend, config: Config) -> None:
+    """One round of retries for all suspects at once, batched; keep each one's best attempt."""
+    planned = [(s, make(s, backend, config)) for s in suspects]
+    for suspect, own in planned:
+        # A retry the engine fails (out of memory with more beams) costs the attempt, not
+        # the article: its tasks belong to a copy of the record that shares its timings.
+        stand_in = dataclasses.replace(suspect.article)
+        for task in own:
+            task.owner = stand_in
+    tasks = [task for _, own in planned for task in own]
+    generate(tasks, backend, config.runtime.batch_tokens, Stage.TRANSLATE)
+    for suspect, own in planned:
+        if not own or own[0].owner.error is not None:
+            continue
+        results = [t.result for t in own]
+        if any(r is None for r in results):
+            continue
+        attempt = dataclasses.replace(
+            suspect.best,
+            output=" ".join(r.text.strip() for r in results if r is not None and r.text.strip()),
+            hit_limit=any(r.hit_limit for r in results if r is not None),
+        )
+        suspect.attempts += 1
+        failures = _check(attempt, config)
+        if len(failures) < len(suspect.failures):
+            suspect.best, suspect.failures = attempt, failures
+
+
+def _settle(suspect: _Suspect) -> None:
+    """Record each check the segment failed, and put its best attempt back into the text."""
+    article, seg = suspect.article, suspect.best
+    if article.error is not None:
+        return
+    segments = article.generated[suspect.source]
+    segments[suspect.index] = seg
+    article.translations[suspect.source] = assemble(segments)
+    kind = _KIND[suspect.source.value]
+    still = {f.check: f for f in suspect.failures}
+    for failure in suspect.first:
+        kept = still.pop(failure.check, None)
+        flag = _flag(kind, suspect.index, seg.span, kept or failure, suspect.attempts, not kept)
+        article.flags.append(flag)
+    for failure in still.values():  # failed only by the attempt kept
+        article.flags.append(_flag(kind, suspect.index, seg.span, failure, suspect.attempts, False))
+
+
+def _flag(
+    kind: str, index: int, span: tuple[int, int], failure: Failure, attempts: int, repaired: bool
+) -> Flag:
+    return Flag(
+        kind, index, span, failure.check, failure.value, failure.threshold, attempts, repaired
+    )
