@@ -44,15 +44,30 @@ _START_TIMEOUT = 600.0
 
 
 def add_server_option(run_parser: argparse.ArgumentParser) -> None:
-    run_parser.add_argument(
+    """``--server`` and its variants; flags, not ``--server=MODE``: an optional value would
+    swallow the PATH after it (``--server -``)."""
+    group = run_parser.add_mutually_exclusive_group()
+    group.add_argument(
         "--server",
-        nargs="?",
+        dest="server",
+        action="store_const",
         const="use",
-        choices=_MODES,
-        metavar="MODE",
-        help="do the articles in a running `summarize serve` with these settings: use (the "
-        "default; none running is an error), auto (start one in the background if none), "
-        f"fallback (none running: do them here); also ${ENVIRONMENT}=1|auto|fallback",
+        help="do the articles in the running `summarize serve` with these settings (none "
+        f"running is an error); also ${ENVIRONMENT}=1",
+    )
+    group.add_argument(
+        "--auto-server",
+        dest="server",
+        action="store_const",
+        const="auto",
+        help=f"the same, starting one in the background if none runs; also ${ENVIRONMENT}=auto",
+    )
+    group.add_argument(
+        "--server-or-local",
+        dest="server",
+        action="store_const",
+        const="fallback",
+        help=f"the same, doing them here if none runs; also ${ENVIRONMENT}=fallback",
     )
 
 
@@ -158,7 +173,7 @@ def run_remote(
             return False
         raise UsageError(
             "no server runs with these settings; start one with `summarize serve` and the "
-            "same -c/--set options, or use --server=auto or --server=fallback"
+            "same -c/--set options, or use --auto-server or --server-or-local"
         )
     data = stdin.read() if stdin is not None else None
     request = {

@@ -120,8 +120,10 @@ def parse_request(message: dict[str, Any], own_signature: str) -> Request:
     stdin = message.get("stdin")
     if (stdin is not None) != (STDIN in paths):
         raise ProtocolError("stdin is given exactly when - is among the paths")
+    if stdin is not None and not isinstance(stdin, str):
+        raise ProtocolError("stdin is not base64")
     try:
-        data = None if stdin is None else base64.b64decode(_text(stdin, "stdin"), validate=True)
+        data = None if stdin is None else base64.b64decode(stdin, validate=True)
     except binascii.Error:
         raise ProtocolError("stdin is not base64") from None
     levels = message.get("log_levels", {})

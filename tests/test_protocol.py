@@ -1,0 +1,98 @@
+"""The server's wire and place: framing and its limit, the private folder, the peer check."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from pathlib import Path
+
+import pytest
+
+from summarize.errors import UsageError
+from summarize.protocol import (
+    ProtocolError,
+    from_result,
+    peer_allowed,
+    peer_uid,
+    receive,
+    send,
+    server_dir,
+    socket_path,
+    to_result,
+)
+from summarize.report import ArticleResult, Status
+from tests.serving import socket_folder
+
+
+def test_messages_round_trip_any_file_name() -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        message = {"paths": ["caf\u00e9.txt", "bad\udcff.txt"], "n": 3}
+        send(left, message)
+        assert receive(right) == message
+        left.close()
+        assert receive(right) is None  # closed between messages
+
+
+def test_an_oversized_or_cut_message_is_refused() -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        left.sendall(struct.pack(">I", 1000) + b"x" * 10)
+        with pytest.raises(ProtocolError, match="over the limit"):
+            receive(right, limit=100)
+    left, right = socket.socketpair()
+    with left, right:
+        left.sendall(struct.pack(">I", 10) + b"{}")
+        left.close()
+        with pytest.raises(ProtocolError, match="closed in the middle"):
+            receive(right)
+    left, right = socket.socketpair()
+    with left, right:
+        left.sendall(struct.pack(">I", 2) + b"[]")
+        with pytest.raises(ProtocolError, match="not a JSON object"):
+            receive(right)
+
+
+def test_only_the_same_user_is_allowed() -> None:
+    assert peer_allowed(1000, own=1000)
+    assert not peer_allowed(1001, own=1000)
+    assert not peer_allowed(0, own=1000)  # not even root
+    left, right = socket.socketpair()
+    with left, right:
+        assert peer_uid(right) == os.getuid()
+        assert peer_allowed(peer_uid(right))
+
+
+def test_the_folder_is_private_and_named_by_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket_folder() as folder:
+        monkeypatch.setenv("SUMMARIZE_SERVER_DIR", str(folder))
+        assert server_dir() == folder
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert socket_path("a") != socket_path("b")
+        assert socket_path("a") == socket_path("a")
+        assert len(str(socket_path("a"))) < 107
+        folder.chmod(0o755)
+        with pytest.raises(UsageError, match="open to other users"):
+            server_dir()
+        folder.chmod(0o700)
+        link = folder.parent / "link"
+        link.symlink_to(folder)
+        monkeypatch.setenv("SUMMARIZE_SERVER_DIR", str(link))
+        with pytest.raises(UsageError, match="not a folder of this user's"):
+            server_dir()
+
+
+def test_the_runtime_folder_is_used_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket_folder() as folder:
+        folder.mkdir(mode=0o700)
+        monkeypatch.delenv("SUMMARIZE_SERVER_DIR", raising=False)
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
+        assert server_dir() == Path(folder) / "summarize"
+
+
+def test_results_survive_the_wire() -> None:
+    result = ArticleResult(
+        "a.txt", Status.FLAGGED, "new", ("a.summary.txt",), {"read": 0.5}, ("cut",), {"x": "y"}
+    )
+    assert to_result(from_result(result)) == result
