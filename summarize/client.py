@@ -164,7 +164,7 @@ def run_remote(
         return False
     config_signature = signature(config)
     path = socket_path(config_signature)
-    conn = _connect(path)
+    conn = _connect(path) or _wait_for(path, None)  # a server may be loading its engines
     if conn is None and mode == "auto":
         conn = _start(args, path)
     if conn is None:
@@ -276,13 +276,20 @@ def _start(args: argparse.Namespace, path: Path) -> socket.socket | None:
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
         )
+    return _wait_for(path, process)
+
+
+def _wait_for(path: Path, process: subprocess.Popen[bytes] | None) -> socket.socket | None:
+    """A connection once the server loading its engines (holding the lock) listens; None if
+    none is loading, or the one started (``process``) ended with no other to wait for."""
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline:
         conn = _connect(path)
         if conn is not None:
             return conn
-        if process.poll() is not None and not _held(path.with_suffix(".lock")):
-            return None  # it ended, and no other caller's server is loading either
+        started = process is not None and process.poll() is None
+        if not started and not _held(path.with_suffix(".lock")):
+            return None
         time.sleep(0.05)
     return None
 
