@@ -19,10 +19,11 @@ from typing import Any, BinaryIO
 
 from summarize.config import Config
 from summarize.errors import UsageError
-from summarize.planning import Planned, plan
+from summarize.planning import plan
 from summarize.progress import Progress
 from summarize.protocol import VERSION, ProtocolError, receive, send, socket_path, to_result
 from summarize.report import ArticleResult, Report, Status
+from summarize.run_request import to_do
 from summarize.state import signature
 
 __all__ = [
@@ -126,10 +127,6 @@ def server_mode(option: str | None) -> str | None:
     return value
 
 
-def _todo(item: Planned) -> bool:
-    return item.reason is not None and item.error is None and not item.refused
-
-
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """The client's own look at the plan says nothing: the run (here or there) says it."""
@@ -160,7 +157,7 @@ def run_remote(
         planned = plan(
             config, args.paths, force=args.force, output_dir=args.output_dir, exclude=exclude
         )
-    if not any(_todo(p) for p in planned):
+    if not any(to_do(p) for p in planned):
         return False
     config_signature = signature(config)
     path = socket_path(config_signature)
@@ -192,7 +189,7 @@ def run_remote(
             for name in ("summarize", "summarize.progress")
         },
     }
-    _exchange(conn, request, report, progress, [p.job.name for p in planned if _todo(p)])
+    _exchange(conn, request, report, progress, [p.job.name for p in planned if to_do(p)])
     return True
 
 

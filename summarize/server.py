@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import fcntl
 import functools
@@ -19,15 +17,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from summarize.config import Config
-from summarize.discovery import STDIN, Skipped
 from summarize.engines import Models, load_models
 from summarize.errors import SummarizeError
-from summarize.planning import Planned, plan
+from summarize.planning import plan
 from summarize.protocol import (
-    VERSION,
     ProtocolError,
     from_result,
     peer_allowed,
@@ -37,10 +32,11 @@ from summarize.protocol import (
     socket_path,
 )
 from summarize.report import ArticleResult, Report, Status
+from summarize.run_request import Request, parse_request, to_do
 from summarize.runners.local import run_local
 from summarize.state import signature
 
-__all__ = ["Request", "parse_request", "serve"]
+__all__ = ["ServerRunning", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -48,115 +44,6 @@ log = logging.getLogger(__name__)
 _IO_TIMEOUT = 60.0
 _STOP = object()
 _INTERRUPTED = "not done: the run was interrupted"
-_FIELDS = {
-    "type", "version", "signature", "cwd", "paths", "force", "fail_fast", "output_dir",
-    "exclude", "stdin", "log_levels",
-}  # fmt: skip
-
-
-@dataclass(eq=False)
-class Request:
-    """One client's run: its arguments, its connection, and what the server planned for it."""
-
-    cwd: str
-    paths: list[str]
-    force: bool = False
-    fail_fast: bool = False
-    output_dir: str | None = None
-    exclude: list[str] = field(default_factory=list)
-    stdin: bytes | None = None
-    log_levels: dict[str, int] = field(default_factory=dict)
-    conn: socket.socket | None = None
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    planned: list[Planned] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    reported: set[str] = field(default_factory=set)
-
-    @property
-    def names(self) -> set[str]:
-        return {p.job.name for p in self.planned} | {s.name for s in self.skipped}
-
-    @property
-    def todo(self) -> list[Planned]:
-        return [p for p in self.planned if _todo(p)]
-
-    def tell(self, message: dict[str, Any]) -> None:
-        """Send a message unless the client has gone; a client that cannot take it has gone."""
-        if self.conn is None or self.cancelled.is_set():
-            return
-        with self.lock:
-            try:
-                send(self.conn, message)
-            except (OSError, ProtocolError):
-                self.cancelled.set()
-
-    def close(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(OSError):
-                self.conn.shutdown(socket.SHUT_RDWR)
-            self.conn.close()
-
-
-def parse_request(message: dict[str, Any], own_signature: str) -> Request:
-    """A run request, every field checked; ProtocolError says what is wrong with it."""
-    unknown = set(message) - _FIELDS
-    if unknown:
-        raise ProtocolError(f"unknown fields: {', '.join(sorted(unknown))}")
-    if message.get("version") != VERSION:
-        raise ProtocolError(f"protocol version {message.get('version')!r}, expected {VERSION}")
-    if message.get("signature") != own_signature:
-        raise ProtocolError("the request's settings are not this server's")
-    cwd = _text(message.get("cwd"), "cwd")
-    if not os.path.isabs(cwd):
-        raise ProtocolError("cwd is not an absolute path")
-    paths = message.get("paths")
-    if not isinstance(paths, list) or not paths:
-        raise ProtocolError("paths is not a list of paths")
-    exclude = message.get("exclude", [])
-    if not isinstance(exclude, list):
-        raise ProtocolError("exclude is not a list of paths")
-    output_dir = message.get("output_dir")
-    stdin = message.get("stdin")
-    if (stdin is not None) != (STDIN in paths):
-        raise ProtocolError("stdin is given exactly when - is among the paths")
-    if stdin is not None and not isinstance(stdin, str):
-        raise ProtocolError("stdin is not base64")
-    try:
-        data = None if stdin is None else base64.b64decode(stdin, validate=True)
-    except binascii.Error:
-        raise ProtocolError("stdin is not base64") from None
-    levels = message.get("log_levels", {})
-    if not isinstance(levels, dict) or not all(
-        isinstance(k, str) and type(v) is int for k, v in levels.items()
-    ):
-        raise ProtocolError("log_levels is not a map of logger names to levels")
-    return Request(
-        cwd=cwd,
-        paths=[_text(p, "paths") for p in paths],
-        force=_flag(message.get("force", False), "force"),
-        fail_fast=_flag(message.get("fail_fast", False), "fail_fast"),
-        output_dir=None if output_dir is None else _text(output_dir, "output_dir"),
-        exclude=[_text(p, "exclude") for p in exclude],
-        stdin=data,
-        log_levels=levels,
-    )
-
-
-def _text(value: object, name: str) -> str:
-    if not isinstance(value, str) or not value or "\0" in value:
-        raise ProtocolError(f"{name}: not a non-empty path without NUL")
-    return value
-
-
-def _flag(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise ProtocolError(f"{name} is not true or false")
-    return value
-
-
-def _todo(item: Planned) -> bool:
-    return item.reason is not None and item.error is None and not item.refused
 
 
 @dataclass
@@ -184,10 +71,13 @@ class _Forward(logging.Handler):
         if threading.current_thread() is not threading.main_thread():
             return
         progress = record.name.startswith("summarize.progress")
-        for req in self.recipients:
+        message = record.getMessage()
+        # "<article>: ..." goes to the client of that article alone
+        about = message.split(": ", 1)[0]
+        owners = [r for r in self.recipients if about in r.names]
+        for req in owners or self.recipients:
             level = req.log_levels.get("summarize.progress" if progress else "summarize", 30)
             if record.levelno >= level:
-                message = record.getMessage()
                 req.tell({"type": "log", "logger": record.name, "level": record.levelno,
                           "message": message})  # fmt: skip
 
@@ -358,7 +248,7 @@ class _Server:
             if group[0].fail_fast:
                 run(group[0].planned, group[0].skipped, fail_fast=True)
             else:
-                rest = [p for r in group for p in r.planned if not _todo(p)]
+                rest = [p for r in group for p in r.planned if not to_do(p)]
                 run(rest, [s for r in group for s in r.skipped])
                 todo = [p for r in group for p in r.todo]
                 while todo and report.interrupted is None:
@@ -430,7 +320,7 @@ def serve(
         os.chmod(path, 0o600)
         listener.listen(64)
         server = _Server(config, models, listener, path, gather)
-        logging.getLogger("summarize").addHandler(server.forward)
+        _forward_all(server.forward)
         threading.Thread(target=server.accept, daemon=True).start()
         ready(path)
         try:
@@ -440,6 +330,31 @@ def serve(
             server._close_listener()
     finally:
         os.close(lock)
+
+
+def _forward_all(forward: _Forward) -> None:
+    """Make every record, for the clients' levels; the server's own log keeps its levels."""
+    root = logging.getLogger("summarize")
+    progress = logging.getLogger("summarize.progress")
+    own = _OwnLevels(root.getEffectiveLevel(), progress.getEffectiveLevel())
+    for handler in root.handlers:
+        handler.addFilter(own)
+    root.setLevel(logging.DEBUG)
+    progress.setLevel(logging.NOTSET)
+    root.addHandler(forward)
+
+
+class _OwnLevels(logging.Filter):
+    """The levels the server's own log was set up with (cli._setup_logging)."""
+
+    def __init__(self, level: int, progress: int) -> None:
+        super().__init__()
+        self.level = level
+        self.progress = progress
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        progress = record.name.startswith("summarize.progress")
+        return record.levelno >= (self.progress if progress else self.level)
 
 
 def _lock(path: Path) -> int:

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from summarize.config import load_config
-from summarize.protocol import VERSION, ProtocolError, receive
-from summarize.server import parse_request
+from summarize.protocol import VERSION, receive
 from summarize.state import signature
 from tests.conftest import ECHO
 from tests.serving import TIMEOUT, Server, articles, environment, socket_folder, summarize
@@ -268,18 +267,6 @@ def test_malformed_and_oversized_requests_are_refused_and_the_server_goes_on(
         assert why in str(answer["message"])
     (story,) = articles(tmp_path, 1)
     assert summarize(tmp_path, sockets, "run", "--server", story.name).returncode == 0
-
-
-def test_requests_are_checked_field_by_field() -> None:
-    base = {"type": "run", "version": VERSION, "signature": "s", "cwd": "/", "paths": ["-"]}
-    with pytest.raises(ProtocolError, match="stdin"):
-        parse_request(base, "s")
-    with pytest.raises(ProtocolError, match="base64"):
-        parse_request({**base, "stdin": "!!"}, "s")
-    with pytest.raises(ProtocolError, match="force"):
-        parse_request({**base, "stdin": "", "force": "yes"}, "s")
-    request = parse_request({**base, "stdin": "aGk="}, "s")
-    assert (request.stdin, request.paths, request.force) == (b"hi", ["-"], False)
 
 
 def test_the_server_stops_when_idle_or_asked(sockets: Path, tmp_path: Path) -> None:
