@@ -55,14 +55,10 @@ def settings(echo: bool, cache: Path, threads: int) -> list[str]:
 
 
 def make_articles(folder: Path, count: int) -> list[Path]:
-    text = (ROOT / "seeds" / "kadhimi-ambassadors.txt").read_text(encoding="utf-8")
+    from tests.serving import articles  # the tests' articles: the seed, each made distinct
+
     folder.mkdir(parents=True)
-    paths = []
-    for i in range(count):
-        path = folder / f"story{i}.txt"
-        path.write_text(f"Story number {i} begins here today.\n{text}", encoding="utf-8")
-        paths.append(path)
-    return paths
+    return articles(folder, count)
 
 
 def command(flags: list[str], *args: str) -> list[str]:

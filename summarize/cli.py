@@ -250,8 +250,10 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
         report = Report(sink=ResultSink(jsonl))
         stdin = sys.stdin.buffer if "-" in args.paths else None
         progress = TqdmProgress(disable=args.quiet or not sys.stderr.isatty())
-        there = dict(report=report, progress=progress, stdin=stdin, exclude=own_files)
-        if mode is None or not run_remote(config, args, mode, **there):  # type: ignore[arg-type]
+        remote = mode is not None and run_remote(
+            config, args, mode, report=report, progress=progress, stdin=stdin, exclude=own_files
+        )
+        if not remote:  # no --server; nothing to generate; or no server and --server-or-local
             run(
                 config,
                 args.paths,

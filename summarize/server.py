@@ -119,6 +119,7 @@ class _Server:
                 return
             kind = message.get("type")
             if kind == "stop":
+                _unlink(self.path)  # gone for new callers before --stop returns
                 send(conn, {"type": "stopping", "pid": os.getpid()})
                 conn.close()
                 self.queue.put(_STOP)
