@@ -20,7 +20,7 @@ from pathlib import Path
 
 from summarize.config import Config
 from summarize.engines import Models, load_models
-from summarize.errors import SummarizeError
+from summarize.errors import Interrupted, SummarizeError
 from summarize.planning import plan
 from summarize.protocol import (
     ProtocolError,
@@ -269,7 +269,7 @@ class _Server:
             req.tell({"type": "end", "interrupted": report.interrupted})
             req.close()
         if report.interrupted is not None:
-            raise KeyboardInterrupt
+            raise Interrupted(report.interrupted)  # the server stops too
 
     def _engines(self) -> Models:
         return self.models

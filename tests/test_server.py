@@ -318,3 +318,25 @@ def test_auto_starts_a_server_in_the_background_that_later_calls_reuse(
     while any(sockets.glob("*.sock")) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(sockets.glob("*.sock"))
+
+
+def test_a_stopped_server_tells_its_callers_what_was_not_done(
+    sockets: Path, tmp_path: Path
+) -> None:
+    slow = Server(sockets, tmp_path / "server.log", "--set", "runtime.wave_size=1", settings=SLOW)
+    articles(tmp_path / "news", 3)
+    caller = subprocess.Popen(
+        [sys.executable, "-m", "summarize", "run", "--server", *SLOW, "news"],
+        cwd=tmp_path,
+        env=environment(sockets),
+        stderr=subprocess.PIPE,
+    )
+    slow.wait_for("echo generate:")
+    assert slow.stop() == 128 + signal.SIGTERM
+    _, err = caller.communicate(timeout=TIMEOUT)
+    assert caller.returncode == 128 + signal.SIGTERM
+    assert b"interrupted by signal 15" in err
+    assert b"not done" in err
+    done = complete_or_absent(tmp_path / "news")
+    assert list(done.values()).count(False) >= 2
+    assert not Path(slow.socket).exists()
