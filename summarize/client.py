@@ -172,7 +172,8 @@ def run_remote(
             "no server runs with these settings; start one with `summarize serve` and the "
             "same -c/--set options, or use --auto-server or --server-or-local"
         )
-    data = stdin.read() if stdin is not None else None
+    # As the read stage reads it: one byte past input.max_bytes says it is too large.
+    data = stdin.read(config.input.max_bytes + 1) if stdin is not None else None
     request = {
         "type": "run",
         "version": VERSION,
@@ -220,8 +221,10 @@ def _exchange(
             elif kind == "start":
                 progress.start(int(message["count"]))
             elif kind == "result":
-                report.add(to_result(message))
-                progress.advance()
+                result = to_result(message)
+                report.add(result)
+                if result.name in todo:  # the bar counts the articles to do, as a local run's
+                    progress.advance()
             elif kind == "error":
                 raise UsageError(f"the server: {message['message']}")
             elif kind == "end":
