@@ -21,10 +21,17 @@ from summarize.config import Config
 from summarize.errors import UsageError
 from summarize.planning import plan
 from summarize.progress import Progress
-from summarize.protocol import VERSION, ProtocolError, receive, send, socket_path, to_result
+from summarize.protocol import (
+    VERSION,
+    ProtocolError,
+    receive,
+    send,
+    settings_key,
+    socket_path,
+    to_result,
+)
 from summarize.report import ArticleResult, Report, Status
 from summarize.run_request import to_do
-from summarize.state import signature
 
 __all__ = [
     "ENVIRONMENT",
@@ -159,8 +166,8 @@ def run_remote(
         )
     if not any(to_do(p) for p in planned):
         return False
-    config_signature = signature(config)
-    path = socket_path(config_signature)
+    key = settings_key(config)
+    path = socket_path(key)
     conn = _connect(path) or _wait_for(path, None)  # a server may be loading its engines
     if conn is None and mode == "auto":
         conn = _start(args, path)
@@ -177,7 +184,7 @@ def run_remote(
     request = {
         "type": "run",
         "version": VERSION,
-        "signature": config_signature,
+        "settings": key,
         "cwd": os.getcwd(),
         "paths": list(args.paths),
         "force": args.force,
@@ -312,7 +319,7 @@ def _held(lock: Path) -> bool:
 def stop_server(config: Config) -> Path | None:
     """Ask the server with these settings to stop (it finishes what it has); its socket, or
     None if none runs."""
-    path = socket_path(signature(config))
+    path = socket_path(settings_key(config))
     conn = _connect(path)
     if conn is None:
         return None

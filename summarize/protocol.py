@@ -12,8 +12,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from summarize.config import Config, as_dict
 from summarize.errors import UsageError
 from summarize.report import ArticleResult, Status
+from summarize.state import signature
 
 __all__ = [
     "MAX_MESSAGE",
@@ -25,6 +27,7 @@ __all__ = [
     "receive",
     "send",
     "server_dir",
+    "settings_key",
     "socket_path",
     "to_result",
 ]
@@ -115,10 +118,18 @@ def server_dir() -> Path:
     return folder
 
 
-def socket_path(settings_signature: str) -> Path:
-    """The socket of the server for these settings: a run with other settings never finds it."""
-    digest = hashlib.sha256(settings_signature.encode("utf-8", "surrogatepass")).hexdigest()
-    return server_dir() / f"{digest[:16]}.sock"
+def settings_key(config: Config) -> str:
+    """What names a server: every setting, not only those of the signature (output names,
+    input globs, the device a sidecar records), and the models by content (the signature)."""
+    settings = json.dumps(as_dict(config), sort_keys=True, default=str)
+    text = f"{signature(config)}\n{settings}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def socket_path(key: str) -> Path:
+    """The socket of the server for these settings (:func:`settings_key`): a run with other
+    settings never finds it."""
+    return server_dir() / f"{key[:16]}.sock"
 
 
 def peer_uid(sock: socket.socket) -> int | None:

@@ -18,7 +18,7 @@ from summarize.protocol import VERSION, ProtocolError, send
 __all__ = ["Request", "parse_request", "to_do"]
 
 _FIELDS = {
-    "type", "version", "signature", "cwd", "paths", "force", "fail_fast", "output_dir",
+    "type", "version", "settings", "cwd", "paths", "force", "fail_fast", "output_dir",
     "exclude", "stdin", "log_levels",
 }  # fmt: skip
 
@@ -67,14 +67,14 @@ class Request:
             self.conn.close()
 
 
-def parse_request(message: dict[str, Any], own_signature: str) -> Request:
+def parse_request(message: dict[str, Any], own_settings: str) -> Request:
     """A run request, every field checked; ProtocolError says what is wrong with it."""
     unknown = set(message) - _FIELDS
     if unknown:
         raise ProtocolError(f"unknown fields: {', '.join(sorted(unknown))}")
     if message.get("version") != VERSION:
         raise ProtocolError(f"protocol version {message.get('version')!r}, expected {VERSION}")
-    if message.get("signature") != own_signature:
+    if message.get("settings") != own_settings:
         raise ProtocolError("the request's settings are not this server's")
     cwd = _text(message.get("cwd"), "cwd")
     if not os.path.isabs(cwd):

@@ -29,12 +29,12 @@ from summarize.protocol import (
     peer_uid,
     receive,
     send,
+    settings_key,
     socket_path,
 )
 from summarize.report import ArticleResult, Report, Status
 from summarize.run_request import Request, parse_request, to_do
 from summarize.runners.local import run_local
-from summarize.state import signature
 
 __all__ = ["ServerRunning", "serve"]
 
@@ -91,7 +91,7 @@ class _Server:
         self.models = models
         self.listener = listener
         self.gather = gather
-        self.signature = signature(config)
+        self.settings = settings_key(config)
         self.queue: queue.Queue[object] = queue.Queue()
         self.backlog: deque[Request] = deque()
         self.forward = _Forward()
@@ -126,7 +126,7 @@ class _Server:
                 return
             if kind != "run":
                 raise ProtocolError(f"unknown request type {kind!r}")
-            req = parse_request(message, self.signature)
+            req = parse_request(message, self.settings)
         except (ProtocolError, OSError) as exc:
             log.warning("refused a request: %s", exc)
             _refuse(conn, f"refused: {exc}")
@@ -311,7 +311,7 @@ def serve(
     socket left by a killed server is replaced. ``gather`` seconds after a request, the
     requests that arrived meanwhile share its waves.
     """
-    path = socket_path(signature(config))
+    path = socket_path(settings_key(config))
     lock = _lock(path.with_suffix(".lock"))
     try:
         models = load(config)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from summarize.config import load_config
 from summarize.errors import UsageError
 from summarize.protocol import (
     ProtocolError,
@@ -18,6 +19,7 @@ from summarize.protocol import (
     receive,
     send,
     server_dir,
+    settings_key,
     socket_path,
     to_result,
 )
@@ -69,9 +71,11 @@ def test_the_folder_is_private_and_named_by_the_settings(monkeypatch: pytest.Mon
         monkeypatch.setenv("SUMMARIZE_SERVER_DIR", str(folder))
         assert server_dir() == folder
         assert folder.stat().st_mode & 0o777 == 0o700
-        assert socket_path("a") != socket_path("b")
-        assert socket_path("a") == socket_path("a")
-        assert len(str(socket_path("a"))) < 107
+        default, other = load_config(None, []), load_config(None, ["output.summary={stem}.s.txt"])
+        assert settings_key(default) == settings_key(load_config(None, []))
+        assert settings_key(default) != settings_key(other)  # not in the signature, still apart
+        assert socket_path("a" * 64) != socket_path("b" * 64)
+        assert len(str(socket_path(settings_key(default)))) < 107
         folder.chmod(0o755)
         with pytest.raises(UsageError, match="open to other users"):
             server_dir()

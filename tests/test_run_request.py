@@ -7,11 +7,11 @@ import pytest
 from summarize.protocol import VERSION, ProtocolError
 from summarize.run_request import parse_request
 
-BASE = {"type": "run", "version": VERSION, "signature": "s", "cwd": "/", "paths": ["a.txt"]}
+BASE = {"type": "run", "version": VERSION, "settings": "s", "cwd": "/", "paths": ["a.txt"]}
 
 
 def test_requests_are_checked_field_by_field() -> None:
-    base = {"type": "run", "version": VERSION, "signature": "s", "cwd": "/", "paths": ["-"]}
+    base = {"type": "run", "version": VERSION, "settings": "s", "cwd": "/", "paths": ["-"]}
     with pytest.raises(ProtocolError, match="stdin"):
         parse_request(base, "s")
     with pytest.raises(ProtocolError, match="base64"):
@@ -26,7 +26,7 @@ def test_requests_are_checked_field_by_field() -> None:
     ("change", "why"),
     [
         ({"version": 0}, "protocol version"),
-        ({"signature": "t"}, "not this server's"),
+        ({"settings": "t"}, "not this server's"),
         ({"cwd": "rel"}, "absolute"),
         ({"paths": []}, "paths"),
         ({"paths": "a.txt"}, "paths"),

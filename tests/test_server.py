@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from summarize.config import load_config
-from summarize.protocol import VERSION, receive
-from summarize.state import signature
+from summarize.protocol import VERSION, receive, settings_key
 from tests.conftest import ECHO
 from tests.serving import TIMEOUT, Server, articles, environment, socket_folder, summarize
 
 SLOW = [*ECHO[:3], "summarizer.model=echo:delay=1.5", *ECHO[4:]]
+#: a wave per article, so a run has waves not yet started (every caller names the same settings)
+SLOW_WAVES = [*SLOW, "--set", "runtime.wave_size=1"]
 OUTPUTS = (".summary.txt", ".summary.ar.txt", ".ar.txt", ".summarize.json")
 # What differs between any two runs: when, how long, and the input's own mtime.
 VOLATILE = {"created", "seconds", "mtime_ns"}
@@ -166,9 +167,11 @@ def test_one_server_per_settings(server: Server, sockets: Path, tmp_path: Path) 
     assert second.returncode == 2
     assert b"already running" in second.stderr
     (story,) = articles(tmp_path, 1)
-    other = [*ECHO, "--set", "output.translate=[]"]
-    missed = summarize(tmp_path, sockets, "run", "--server", story.name, settings=other)
-    assert missed.returncode == 2  # other settings never reach this server
+    for other in ("output.translate=[]", "output.summary={stem}.short.txt", "runtime.threads=1"):
+        settings = [*ECHO, "--set", other]
+        missed = summarize(tmp_path, sockets, "run", "--server", story.name, settings=settings)
+        assert missed.returncode == 2, other  # other settings never reach this server
+        assert b"no server runs with these settings" in missed.stderr
 
 
 def complete_or_absent(folder: Path) -> dict[str, bool]:
@@ -187,12 +190,11 @@ def complete_or_absent(folder: Path) -> dict[str, bool]:
 def test_an_interrupted_caller_cancels_only_its_articles_not_yet_started(
     sockets: Path, tmp_path: Path
 ) -> None:
-    waves_of_one = ("--set", "runtime.wave_size=1")
-    slow = Server(sockets, tmp_path / "server.log", "--gather", "0", *waves_of_one, settings=SLOW)
+    slow = Server(sockets, tmp_path / "server.log", "--gather", "0", settings=SLOW_WAVES)
     try:
         articles(tmp_path / "mine", 3)
         caller = subprocess.Popen(
-            [sys.executable, "-m", "summarize", "run", "--server", *SLOW, "-q", "mine"],
+            [sys.executable, "-m", "summarize", "run", "--server", *SLOW_WAVES, "-q", "mine"],
             cwd=tmp_path,
             env=environment(sockets),
             stderr=subprocess.PIPE,
@@ -203,7 +205,7 @@ def test_an_interrupted_caller_cancels_only_its_articles_not_yet_started(
         assert caller.returncode == 128 + signal.SIGINT
         assert b"interrupted" in err
         (other,) = articles(tmp_path / "theirs", 1)
-        after = summarize(tmp_path, sockets, "run", "--server", str(other), settings=SLOW)
+        after = summarize(tmp_path, sockets, "run", "--server", str(other), settings=SLOW_WAVES)
         assert after.returncode == 0  # the server goes on serving others
         done = complete_or_absent(tmp_path / "mine")
         assert list(done.values()).count(True) <= 1  # at most the wave under way at Ctrl-C
@@ -250,7 +252,7 @@ def test_malformed_and_oversized_requests_are_refused_and_the_server_goes_on(
     server: Server, sockets: Path, tmp_path: Path
 ) -> None:
     good = {
-        "type": "run", "version": VERSION, "signature": signature(load_config(None, [
+        "type": "run", "version": VERSION, "settings": settings_key(load_config(None, [
             o for o in ECHO if o != "--set"])), "cwd": str(tmp_path), "paths": ["a.txt"],
     }  # fmt: skip
     for payload, why in (
@@ -258,7 +260,7 @@ def test_malformed_and_oversized_requests_are_refused_and_the_server_goes_on(
         (struct.pack(">I", 5) + b"{nope", "not a JSON message"),
         (framed({**good, "paths": ["a\0b"]}), "without NUL"),
         (framed({**good, "template": "{stem}"}), "unknown fields"),
-        (framed({**good, "signature": "other"}), "not this server's"),
+        (framed({**good, "settings": "other"}), "not this server's"),
         (framed({**good, "cwd": "relative"}), "not an absolute path"),
         (framed({**good, "type": "exec"}), "unknown request type"),
     ):
@@ -323,10 +325,10 @@ def test_auto_starts_a_server_in_the_background_that_later_calls_reuse(
 def test_a_stopped_server_tells_its_callers_what_was_not_done(
     sockets: Path, tmp_path: Path
 ) -> None:
-    slow = Server(sockets, tmp_path / "server.log", "--set", "runtime.wave_size=1", settings=SLOW)
+    slow = Server(sockets, tmp_path / "server.log", settings=SLOW_WAVES)
     articles(tmp_path / "news", 3)
     caller = subprocess.Popen(
-        [sys.executable, "-m", "summarize", "run", "--server", *SLOW, "news"],
+        [sys.executable, "-m", "summarize", "run", "--server", *SLOW_WAVES, "news"],
         cwd=tmp_path,
         env=environment(sockets),
         stderr=subprocess.PIPE,
