@@ -235,7 +235,13 @@ class _Server:
         """The group's articles through the local runner: first those with nothing to generate,
         then waves of runtime.wave_size over all the group's articles, skipping a client's
         articles once it has gone."""
-        os.chdir(group[0].cwd)
+        try:
+            os.chdir(group[0].cwd)  # gone since it was planned
+        except OSError as exc:
+            for req in group:
+                req.tell({"type": "error", "message": _os_error(exc)})
+                req.close()
+            return
         report = _Routed(owners={name: req for req in group for name in req.names})
         self.forward.recipients = list(group)
         stdin = next((io.BytesIO(r.stdin) for r in group if r.stdin is not None), None)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -342,3 +344,30 @@ def test_a_stopped_server_tells_its_callers_what_was_not_done(
     done = complete_or_absent(tmp_path / "news")
     assert list(done.values()).count(False) >= 2
     assert not Path(slow.socket).exists()
+
+
+def test_a_caller_of_another_user_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The listening side of the peer check, in process: a fake peer uid stands for another
+    user, whom the tests cannot be."""
+    from summarize import server as served
+    from summarize.engines import Models
+
+    monkeypatch.setattr(served, "peer_uid", lambda conn: os.getuid() + 1)
+    with socket_folder() as folder:
+        folder.mkdir(mode=0o700)
+        path = folder / "x.sock"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(path))
+        listener.listen(1)
+        config = load_config(None, [o for o in ECHO if o != "--set"])
+        server = served._Server(config, Models(None, None), listener, path, 0.0)
+        thread = threading.Thread(target=server.accept, daemon=True)
+        thread.start()
+        try:
+            answer = raw_exchange(str(path), b"")
+            assert answer is not None and "is not the user who started" in str(answer["message"])
+            assert server.queue.empty()
+        finally:
+            listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+            thread.join(timeout=TIMEOUT)
