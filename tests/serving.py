@@ -100,3 +100,15 @@ def summarize(
         timeout=TIMEOUT,
         check=False,
     )
+
+
+def start_caller(
+    cwd: Path, sockets: Path, *args: str, settings: Sequence[str] = ECHO
+) -> subprocess.Popen[bytes]:
+    """A `summarize run --server` call left running (to interrupt it, or to run several)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "summarize", "run", "--server", *settings, *args],
+        cwd=cwd,
+        env=environment(sockets),
+        stderr=subprocess.PIPE,
+    )

@@ -9,20 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from summarize import protocol
 from summarize.config import load_config
 from summarize.errors import UsageError
-from summarize.protocol import (
-    ProtocolError,
-    from_result,
-    peer_allowed,
-    peer_uid,
-    receive,
-    send,
-    server_dir,
-    settings_key,
-    socket_path,
-    to_result,
-)
 from summarize.report import ArticleResult, Status
 from tests.serving import socket_folder
 
@@ -31,60 +20,62 @@ def test_messages_round_trip_any_file_name() -> None:
     left, right = socket.socketpair()
     with left, right:
         message = {"paths": ["caf\u00e9.txt", "bad\udcff.txt"], "n": 3}
-        send(left, message)
-        assert receive(right) == message
+        protocol.send(left, message)
+        assert protocol.receive(right) == message
         left.close()
-        assert receive(right) is None  # closed between messages
+        assert protocol.receive(right) is None  # closed between messages
 
 
 def test_an_oversized_or_cut_message_is_refused() -> None:
     left, right = socket.socketpair()
     with left, right:
         left.sendall(struct.pack(">I", 1000) + b"x" * 10)
-        with pytest.raises(ProtocolError, match="over the limit"):
-            receive(right, limit=100)
+        with pytest.raises(protocol.ProtocolError, match="over the limit"):
+            protocol.receive(right, limit=100)
     left, right = socket.socketpair()
     with left, right:
         left.sendall(struct.pack(">I", 10) + b"{}")
         left.close()
-        with pytest.raises(ProtocolError, match="closed in the middle"):
-            receive(right)
+        with pytest.raises(protocol.ProtocolError, match="closed in the middle"):
+            protocol.receive(right)
     left, right = socket.socketpair()
     with left, right:
         left.sendall(struct.pack(">I", 2) + b"[]")
-        with pytest.raises(ProtocolError, match="not a JSON object"):
-            receive(right)
+        with pytest.raises(protocol.ProtocolError, match="not a JSON object"):
+            protocol.receive(right)
 
 
 def test_only_the_same_user_is_allowed() -> None:
-    assert peer_allowed(1000, own=1000)
-    assert not peer_allowed(1001, own=1000)
-    assert not peer_allowed(0, own=1000)  # not even root
+    assert protocol.peer_allowed(1000, own=1000)
+    assert not protocol.peer_allowed(1001, own=1000)
+    assert not protocol.peer_allowed(0, own=1000)  # not even root
     left, right = socket.socketpair()
     with left, right:
-        assert peer_uid(right) == os.getuid()
-        assert peer_allowed(peer_uid(right))
+        assert protocol.peer_uid(right) == os.getuid()
+        assert protocol.peer_allowed(protocol.peer_uid(right))
 
 
 def test_the_folder_is_private_and_named_by_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     with socket_folder() as folder:
         monkeypatch.setenv("SUMMARIZE_SERVER_DIR", str(folder))
-        assert server_dir() == folder
+        assert protocol.server_dir() == folder
         assert folder.stat().st_mode & 0o777 == 0o700
         default, other = load_config(None, []), load_config(None, ["output.summary={stem}.s.txt"])
-        assert settings_key(default) == settings_key(load_config(None, []))
-        assert settings_key(default) != settings_key(other)  # not in the signature, still apart
-        assert socket_path("a" * 64) != socket_path("b" * 64)
-        assert len(str(socket_path(settings_key(default)))) < 107
+        assert protocol.settings_key(default) == protocol.settings_key(load_config(None, []))
+        assert protocol.settings_key(default) != protocol.settings_key(
+            other
+        )  # not in the signature, still apart
+        assert protocol.socket_path("a" * 64) != protocol.socket_path("b" * 64)
+        assert len(str(protocol.socket_path(protocol.settings_key(default)))) < 107
         folder.chmod(0o755)
         with pytest.raises(UsageError, match="open to other users"):
-            server_dir()
+            protocol.server_dir()
         folder.chmod(0o700)
         link = folder.parent / "link"
         link.symlink_to(folder)
         monkeypatch.setenv("SUMMARIZE_SERVER_DIR", str(link))
         with pytest.raises(UsageError, match="not a folder of this user's"):
-            server_dir()
+            protocol.server_dir()
 
 
 def test_the_runtime_folder_is_used_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,11 +83,11 @@ def test_the_runtime_folder_is_used_when_set(monkeypatch: pytest.MonkeyPatch) ->
         folder.mkdir(mode=0o700)
         monkeypatch.delenv("SUMMARIZE_SERVER_DIR", raising=False)
         monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
-        assert server_dir() == Path(folder) / "summarize"
+        assert protocol.server_dir() == Path(folder) / "summarize"
 
 
 def test_results_survive_the_wire() -> None:
     result = ArticleResult(
         "a.txt", Status.FLAGGED, "new", ("a.summary.txt",), {"read": 0.5}, ("cut",), {"x": "y"}
     )
-    assert to_result(from_result(result)) == result
+    assert protocol.to_result(protocol.from_result(result)) == result

@@ -20,7 +20,15 @@ import pytest
 from summarize.config import load_config
 from summarize.protocol import VERSION, receive, settings_key
 from tests.conftest import ECHO
-from tests.serving import TIMEOUT, Server, articles, environment, socket_folder, summarize
+from tests.serving import (
+    TIMEOUT,
+    Server,
+    articles,
+    environment,
+    socket_folder,
+    start_caller,
+    summarize,
+)
 
 SLOW = [*ECHO[:3], "summarizer.model=echo:delay=1.5", *ECHO[4:]]
 #: a wave per article, so a run has waves not yet started (every caller names the same settings)
@@ -123,15 +131,7 @@ def test_concurrent_callers_share_the_engine_calls_of_one_batch(
             Path(f"{story.with_suffix('')}{suffix}").unlink()
     served = Server(sockets, tmp_path / "server.log", "--gather", "8")
     try:
-        callers = [
-            subprocess.Popen(
-                [sys.executable, "-m", "summarize", "run", "--server", *ECHO, str(story)],
-                cwd=tmp_path,
-                env=environment(sockets),
-                stderr=subprocess.PIPE,
-            )
-            for story in stories
-        ]
+        callers = [start_caller(tmp_path, sockets, str(story), settings=ECHO) for story in stories]
         assert [c.wait(timeout=TIMEOUT) for c in callers] == [0, 0, 0, 0]
         assert served.engine_calls() == batch
     finally:
@@ -195,12 +195,7 @@ def test_an_interrupted_caller_cancels_only_its_articles_not_yet_started(
     slow = Server(sockets, tmp_path / "server.log", "--gather", "0", settings=SLOW_WAVES)
     try:
         articles(tmp_path / "mine", 3)
-        caller = subprocess.Popen(
-            [sys.executable, "-m", "summarize", "run", "--server", *SLOW_WAVES, "-q", "mine"],
-            cwd=tmp_path,
-            env=environment(sockets),
-            stderr=subprocess.PIPE,
-        )
+        caller = start_caller(tmp_path, sockets, "-q", "mine", settings=SLOW_WAVES)
         slow.wait_for("echo generate:")  # the engine is on the first wave
         caller.send_signal(signal.SIGINT)
         _, err = caller.communicate(timeout=TIMEOUT)
@@ -216,25 +211,33 @@ def test_an_interrupted_caller_cancels_only_its_articles_not_yet_started(
         slow.stop()
 
 
-def test_a_server_that_dies_mid_run_fails_the_articles_it_did_not_finish(
-    sockets: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("end", "code", "said"),
+    [
+        # killed: its callers fail the articles it did not finish
+        ("kill", 1, b"failed: news/story1.txt: not done: the server stopped before it was done"),
+        # stopped: it ends between two steps, and its callers report what was not done
+        ("stop", 128 + signal.SIGTERM, b"interrupted by signal 15"),
+    ],
+)
+def test_a_server_that_ends_mid_run(
+    sockets: Path, tmp_path: Path, end: str, code: int, said: bytes
 ) -> None:
-    slow = Server(sockets, tmp_path / "server.log", settings=SLOW)
-    articles(tmp_path / "news", 2)
-    caller = subprocess.Popen(
-        [sys.executable, "-m", "summarize", "run", "--server", *SLOW, "news"],
-        cwd=tmp_path,
-        env=environment(sockets),
-        stderr=subprocess.PIPE,
-    )
+    slow = Server(sockets, tmp_path / "server.log", settings=SLOW_WAVES)
+    articles(tmp_path / "news", 3)
+    caller = start_caller(tmp_path, sockets, "news", settings=SLOW_WAVES)
     slow.wait_for("echo generate:")
-    slow.process.kill()
-    slow.process.wait(timeout=TIMEOUT)
+    if end == "kill":
+        slow.process.kill()
+        slow.process.wait(timeout=TIMEOUT)
+    else:
+        assert slow.stop() == 128 + signal.SIGTERM
+        assert not Path(slow.socket).exists()
     _, err = caller.communicate(timeout=TIMEOUT)
-    assert caller.returncode == 1
-    assert b"the server stopped before this run was done" in err
-    assert b"failed: news/story0.txt: not done: the server stopped" in err
-    assert complete_or_absent(tmp_path / "news") == {"story0.txt": False, "story1.txt": False}
+    assert caller.returncode == code
+    assert said in err
+    done = complete_or_absent(tmp_path / "news")
+    assert list(done.values()).count(False) >= 2  # the waves not started
 
 
 def raw_exchange(path: str, payload: bytes) -> dict[str, object] | None:
@@ -322,28 +325,6 @@ def test_auto_starts_a_server_in_the_background_that_later_calls_reuse(
     while any(sockets.glob("*.sock")) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(sockets.glob("*.sock"))
-
-
-def test_a_stopped_server_tells_its_callers_what_was_not_done(
-    sockets: Path, tmp_path: Path
-) -> None:
-    slow = Server(sockets, tmp_path / "server.log", settings=SLOW_WAVES)
-    articles(tmp_path / "news", 3)
-    caller = subprocess.Popen(
-        [sys.executable, "-m", "summarize", "run", "--server", *SLOW_WAVES, "news"],
-        cwd=tmp_path,
-        env=environment(sockets),
-        stderr=subprocess.PIPE,
-    )
-    slow.wait_for("echo generate:")
-    assert slow.stop() == 128 + signal.SIGTERM
-    _, err = caller.communicate(timeout=TIMEOUT)
-    assert caller.returncode == 128 + signal.SIGTERM
-    assert b"interrupted by signal 15" in err
-    assert b"not done" in err
-    done = complete_or_absent(tmp_path / "news")
-    assert list(done.values()).count(False) >= 2
-    assert not Path(slow.socket).exists()
 
 
 def test_a_caller_of_another_user_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
