@@ -165,6 +165,7 @@ class _Server:
             group = [first]
             if not first.fail_fast:
                 stopping |= self._gather(group)
+            log.debug("serving %d request(s) together", len(group))
             self._run(group)
 
     def _gather(self, group: list[Request]) -> bool:
@@ -175,9 +176,9 @@ class _Server:
                 self.backlog.remove(waiting)
                 group.append(waiting)
         deadline = time.monotonic() + self.gather
-        while (left := deadline - time.monotonic()) > 0:
+        while True:  # within the wait, and all that queued while the engines were busy
             try:
-                got = self.queue.get(timeout=left)
+                got = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
             if got is _STOP:

@@ -139,6 +139,22 @@ def test_concurrent_callers_share_the_engine_calls_of_one_batch(
     assert all(Path(f"{s.with_suffix('')}{x}").exists() for s in stories for x in OUTPUTS)
 
 
+def test_calls_that_queue_while_the_engines_are_busy_share_the_next_waves(
+    sockets: Path, tmp_path: Path
+) -> None:
+    slow = Server(sockets, tmp_path / "server.log", "--gather", "0", settings=SLOW)
+    try:
+        stories = articles(tmp_path / "news", 3)
+        first = start_caller(tmp_path, sockets, str(stories[0]), settings=SLOW)
+        slow.wait_for("echo generate:")  # busy for three engine calls of 1.5 s
+        later = [start_caller(tmp_path, sockets, str(s), settings=SLOW) for s in stories[1:]]
+        for caller in (first, *later):
+            assert caller.wait(timeout=TIMEOUT) == 0
+        assert "serving 2 request(s) together" in slow.text()
+    finally:
+        slow.stop()
+
+
 def test_a_killed_servers_socket_is_replaced(sockets: Path, tmp_path: Path) -> None:
     (story,) = articles(tmp_path, 1)
     first = Server(sockets, tmp_path / "first.log")
