@@ -13,6 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from summarize.client import (
+    add_serve_command,
+    add_server_option,
+    run_remote,
+    server_mode,
+    stop_server,
+)
 from summarize.config import Config, load_config_with_origins, to_toml
 from summarize.console import (
     ResultSink,
@@ -65,6 +72,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     _add_download(commands, settings)
     _add_eval(commands, settings)
     _add_cache(commands, settings)
+    add_serve_command(commands, settings)
     config_parser = commands.add_parser("config", help="inspect the configuration")
     config_commands = config_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     config_commands.add_parser(
@@ -139,6 +147,7 @@ def _add_run(commands: Any, settings: argparse.ArgumentParser) -> argparse.Argum
     run_parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no summary line"
     )
+    add_server_option(run_parser)
     return run_parser
 
 
@@ -236,6 +245,8 @@ def _command(args: argparse.Namespace) -> int:
             return _cmd_eval(args, config)
         if args.command == "cache":
             return _cmd_cache(args)
+        if args.command == "serve":
+            return _cmd_serve(args, config)
         sys.stdout.write(to_toml(config, origins))
         return 0
     except SummarizeError as exc:
@@ -254,20 +265,28 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     if args.dry_run:
         return _dry_run(args, config)
     own_files = [args.report] if args.report else []
+    mode = server_mode(args.server)
     with report_sink(args.report) as jsonl:
-        report = Report(sink=ResultSink(jsonl), strict=args.strict)
-        run(
-            config,
-            args.paths,
-            force=args.force,
-            output_dir=args.output_dir,
-            fail_fast=args.fail_fast,
-            stdin=sys.stdin.buffer if "-" in args.paths else None,
-            progress=TqdmProgress(disable=args.quiet or not sys.stderr.isatty()),
-            report=report,
-            exclude=own_files,
-            shard=args.shard,
+        shard = None if args.shard is None else str(args.shard)
+        report = Report(sink=ResultSink(jsonl), strict=args.strict, shard=shard)
+        stdin = sys.stdin.buffer if "-" in args.paths else None
+        progress = TqdmProgress(disable=args.quiet or not sys.stderr.isatty())
+        remote = mode is not None and run_remote(
+            config, args, mode, report=report, progress=progress, stdin=stdin, exclude=own_files
         )
+        if not remote:  # no --server; nothing to generate; or no server and --server-or-local
+            run(
+                config,
+                args.paths,
+                force=args.force,
+                output_dir=args.output_dir,
+                fail_fast=args.fail_fast,
+                stdin=stdin,
+                progress=progress,
+                report=report,
+                exclude=own_files,
+                shard=args.shard,
+            )
         if jsonl is not None:
             jsonl.totals(report)
             report.sink_error = jsonl.error
@@ -320,6 +339,22 @@ def _planned_label(item: Planned) -> str:
     if item.error is not None:
         return f"cannot be done: {item.error}"
     return item.label
+
+
+def _cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    if args.stop:
+        stopped = stop_server(config)
+        print(
+            f"summarize: {f'stopped {stopped}' if stopped else 'no server runs'}", file=sys.stderr
+        )
+        return 0 if stopped else 1
+    from summarize.server import serve
+
+    def ready(path: Path) -> None:
+        print(f"summarize: serving on {path}", file=sys.stderr, flush=True)
+
+    serve(config, idle_timeout=args.idle_timeout, gather=args.gather, ready=ready)
+    return 0
 
 
 def _cmd_download(args: argparse.Namespace, config: Config) -> int:

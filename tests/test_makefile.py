@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ECHO, ROOT, SEEDS
+from tests.serving import environment, socket_folder
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
 
@@ -118,3 +119,36 @@ def test_parallel_make_and_a_failing_article(project: Path) -> None:
     for name in ("a", "b", "c"):  # the good articles are all built despite the failure
         assert (project / "articles" / f"{name}.summarize.json").exists()
     assert not (project / "articles" / "worse.summarize.json").exists()
+
+
+def readme_server_recipe() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### A warm server", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
+    recipe = next((b for b in blocks if " make -j8 " in b), None)
+    assert recipe, "the warm server section has no make recipe"
+    return recipe
+
+
+def test_make_j4_through_the_readmes_server_recipe(project: Path) -> None:
+    flags = shlex.join(ECHO)
+    recipe = readme_server_recipe().replace("-c configs/cpu.toml", flags).replace("-j8", "-j4")
+    command = f"{shlex.quote(sys.executable)} -m summarize"
+    with socket_folder() as sockets:
+        done = subprocess.run(
+            ["bash", "-euc", f'summarize() {{ {command} "$@"; }}\n{recipe}'],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+            env={**environment(sockets), "MAKEFLAGS": "", "SUMMARIZE": command},
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.count(" run ") == 3  # one call per article, all through the server
+        logs = list(sockets.glob("*.log"))
+        assert len(logs) == 1
+        assert logs[0].read_text(encoding="utf-8").count("serving on") == 1  # one server for all
+        assert not list(sockets.glob("*.sock"))  # stopped by the recipe's last line
+    for name in ("a", "b", "c"):
+        assert all((project / "articles" / f"{name}{s}").exists() for s in OUTPUTS)

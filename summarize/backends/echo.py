@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Sequence
@@ -9,6 +10,8 @@ from collections.abc import Sequence
 from summarize.backends import GenerateOptions, Generation, LoadSpec
 
 # Marian-style target-language tokens are consumed by a real model, so echo drops them too.
+log = logging.getLogger(__name__)
+
 _LANGUAGE_TOKEN = re.compile(r"^>>\w+<<\s*")
 
 
@@ -48,6 +51,7 @@ class EchoBackend:
         return [len(text.split()) + 1 for text in texts]  # +1: the end-of-sequence token
 
     def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
+        log.debug("echo generate: %d texts", len(texts))  # the tests count engine calls by it
         if self.delay:
             time.sleep(self.delay)
         if options.max_new_tokens > self.max_output_tokens:

@@ -1,0 +1,169 @@
+"""The warm server against one batch call: N single-file calls, 8 concurrent calls, client start-up.
+
+Every figure is the wall time of real `summarize` processes, as a shell or make runs them:
+
+- batch N: one `summarize run DIR` over N articles (start-up and model load included);
+- served N: N `summarize run --server FILE` calls one after another, to a warm server;
+- concurrent 8: eight `summarize run --server FILE` calls started at once (as `make -j8`);
+- the server's own start-up (loading the engines) once, reported apart;
+- the client's start-up: `import summarize.cli`, and a whole `run --server` call on an up-to-date
+  article (planning only), with torch, transformers and ctranslate2 never imported.
+
+Models: the stand-ins of the default architectures (standins.py) through CTranslate2, with the
+throughput benchmark's fixed output lengths; `--echo` uses the model-free echo engine instead
+(the figures then measure the tool's own overhead only, and are labelled so).
+
+    .venv/bin/python benchmarks/server.py            # about 5 minutes on the 2-core CPU
+    .venv/bin/python benchmarks/server.py --echo     # seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(HERE), str(ROOT)]
+
+ECHO = [
+    "summarizer.backend=echo",
+    "summarizer.model=echo",
+    "translator.backend=echo",
+    "translator.model=echo",
+]
+TARGETS = {"served": 1.15, "concurrent": 1.25, "client": 0.3}
+
+
+def settings(echo: bool, cache: Path, threads: int) -> list[str]:
+    if echo:
+        return ECHO
+    import standins
+    from contenders import tool_overrides
+
+    dirs = {
+        "summarizer": standins.ensure("summarizer", cache / "distilbart-cnn-12-6"),
+        "translator": standins.ensure("translator", cache / "opus-mt-en-ar"),
+    }
+    return tool_overrides(dirs, "cpu", "ctranslate2", threads)
+
+
+def make_articles(folder: Path, count: int) -> list[Path]:
+    from tests.serving import articles  # the tests' articles: the seed, each made distinct
+
+    folder.mkdir(parents=True)
+    return articles(folder, count)
+
+
+def command(flags: list[str], *args: str) -> list[str]:
+    sets = [x for item in flags for x in ("--set", item)]
+    return [sys.executable, "-m", "summarize", *args[:1], *sets, *args[1:]]
+
+
+def timed(commands: list[list[str]], cwd: Path, env: dict[str, str]) -> float:
+    """Wall seconds for ``commands`` started together, to the last one's end."""
+    started = time.perf_counter()
+    processes = [
+        subprocess.Popen(c, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for c in commands
+    ]
+    for process in processes:
+        _, err = process.communicate(timeout=1800)
+        if process.returncode != 0:
+            raise SystemExit(f"failed ({process.returncode}): {err.decode()}")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--echo", action="store_true", help="the echo engine, not the models")
+    parser.add_argument("-n", type=int, default=4, help="articles of the sequential comparison")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        / "summarize-benchmarks",
+    )
+    args = parser.parse_args()
+    cache = args.cache_dir.expanduser().resolve()
+    os.environ.setdefault("SUMMARIZE_CACHE", str(cache / "summarize-cache"))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    flags = settings(args.echo, cache, args.threads)
+    work = Path(tempfile.mkdtemp(prefix="srv", dir="/tmp"))
+    env = {**os.environ, "SUMMARIZE_SERVER_DIR": str(work / "s"), "PYTHONPATH": str(ROOT)}
+    env.pop("SUMMARIZE_SERVER", None)
+    rows: list[tuple[str, float]] = []
+    try:
+        for n in (args.n, 8):
+            make_articles(work / f"batch{n}", n)
+            rows.append(
+                (
+                    f"batch {n}: one `run DIR` call",
+                    timed([command(flags, "run", f"batch{n}")], work, env),
+                )
+            )
+        started = time.perf_counter()
+        log = open(work / "server.log", "wb")  # noqa: SIM115 -- open for the server's life
+        server = subprocess.Popen(command(flags, "serve"), env=env, stderr=log, stdout=log)
+        while b"serving on" not in (work / "server.log").read_bytes():
+            if server.poll() is not None:
+                raise SystemExit((work / "server.log").read_text())
+            time.sleep(0.05)
+        load = time.perf_counter() - started
+        try:
+            served = make_articles(work / "served", args.n)
+            seconds = sum(
+                timed([command(flags, "run", "--server", str(p))], work, env) for p in served
+            )
+            rows.append((f"served {args.n}: {args.n} `run --server FILE` calls in turn", seconds))
+            together = make_articles(work / "together", 8)
+            calls = [command(flags, "run", "--server", str(p)) for p in together]
+            rows.append(
+                ("concurrent 8: 8 `run --server FILE` calls at once", timed(calls, work, env))
+            )
+            again = timed([command(flags, "run", "--server", str(together[0]))], work, env)
+        finally:
+            server.terminate()
+            server.wait(timeout=120)
+            log.close()
+        probe = (
+            "import sys, summarize.cli; "
+            "assert not {'torch', 'transformers', 'ctranslate2'} & set(sys.modules)"
+        )
+        bare = timed([[sys.executable, "-c", "pass"]], work, env)
+        imported = min(timed([[sys.executable, "-c", probe]], work, env) for _ in range(3))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    engine = (
+        "echo engine (no model: the tool's own overhead only)"
+        if args.echo
+        else ("stand-ins of the default models, CTranslate2 int8, fixed output lengths")
+    )
+    print(f"engines: {engine}; {args.threads} threads; {os.cpu_count()} CPUs")
+    print(f"server start-up (engines loaded once): {load:.1f} s\n")
+    print("| calls | seconds | / batch |")
+    print("|---|---|---|")
+    batch = {args.n: rows[0][1], 8: rows[1][1]}
+    for label, value in rows:
+        n = args.n if not label.startswith(("concurrent", "batch 8")) else 8
+        print(f"| {label} | {value:.1f} | {value / batch[n]:.2f} |")
+    print(
+        f"\nclient start-up, `import summarize.cli` (no torch): {imported:.2f} s "
+        f"(bare python {bare:.2f} s, so {imported - bare:.2f} s of the tool's own)"
+    )
+    print(f"a `run --server` call on an up-to-date article: {again:.2f} s")
+    print(
+        f"targets: served <= {TARGETS['served']}x batch, concurrent <= "
+        f"{TARGETS['concurrent']}x batch, client start-up < {TARGETS['client']} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,335 @@
+"""The client of the warm server: find or start one for these settings, send a run, take results."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from summarize.config import Config
+from summarize.errors import UsageError
+from summarize.planning import plan
+from summarize.progress import Progress
+from summarize.protocol import (
+    VERSION,
+    ProtocolError,
+    receive,
+    send,
+    settings_key,
+    socket_path,
+    to_result,
+)
+from summarize.report import ArticleResult, Report, Status
+from summarize.run_request import to_do
+
+__all__ = [
+    "ENVIRONMENT",
+    "add_serve_command",
+    "add_server_option",
+    "run_remote",
+    "server_mode",
+    "stop_server",
+]
+
+log = logging.getLogger(__name__)
+
+#: ``SUMMARIZE_SERVER=1`` (or use, auto, fallback) does what ``run --server`` does
+ENVIRONMENT = "SUMMARIZE_SERVER"
+_MODES = ("use", "auto", "fallback")
+#: how long --server=auto waits for the server it started to load its engines
+_START_TIMEOUT = 600.0
+
+
+def add_server_option(run_parser: argparse.ArgumentParser) -> None:
+    """``--server`` and its variants; flags, not ``--server=MODE``: an optional value would
+    swallow the PATH after it (``--server -``)."""
+    group = run_parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--server",
+        dest="server",
+        action="store_const",
+        const="use",
+        help="do the articles in the running `summarize serve` with these settings (none "
+        f"running is an error); also ${ENVIRONMENT}=1",
+    )
+    group.add_argument(
+        "--auto-server",
+        dest="server",
+        action="store_const",
+        const="auto",
+        help=f"the same, starting one in the background if none runs; also ${ENVIRONMENT}=auto",
+    )
+    group.add_argument(
+        "--server-or-local",
+        dest="server",
+        action="store_const",
+        const="fallback",
+        help=f"the same, doing them here if none runs; also ${ENVIRONMENT}=fallback",
+    )
+
+
+def add_serve_command(commands: Any, settings: argparse.ArgumentParser) -> None:
+    serve = commands.add_parser(
+        "serve",
+        parents=[settings],
+        help="load the models once and do the articles of `summarize run --server` calls",
+        description="Listen on a Unix socket in a private folder ($XDG_RUNTIME_DIR/summarize, "
+        "else summarize-UID in the temporary folder), named by these settings; runs with "
+        "other settings never reach it. Runs that arrive close together share batches.",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        type=_seconds(0.001, 365 * 86400),
+        default=1800.0,
+        metavar="S",
+        help="stop after S seconds without a run (default 1800)",
+    )
+    serve.add_argument(
+        "--gather",
+        type=_seconds(0.0, 60.0),
+        default=0.2,
+        metavar="S",
+        help="after a run arrives, wait S seconds for others to share its batches (default 0.2)",
+    )
+    serve.add_argument("--stop", action="store_true", help="stop the server for these settings")
+
+
+def _seconds(low: float, high: float) -> Any:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a number of seconds in {low}..{high}"
+            )
+        return value
+
+    return parse
+
+
+def server_mode(option: str | None) -> str | None:
+    """The mode ``--server`` or $SUMMARIZE_SERVER asks for; None for a local run."""
+    if option is not None:
+        return option
+    value = os.environ.get(ENVIRONMENT, "").strip().lower()
+    if value in ("", "0", "no", "off", "false"):
+        return None
+    if value in ("1", "yes", "on", "true"):
+        return "use"
+    if value not in _MODES:
+        raise UsageError(f"{ENVIRONMENT}={value!r}: choose 1 (or use), auto or fallback, or 0")
+    return value
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """The client's own look at the plan says nothing: the run (here or there) says it."""
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def run_remote(
+    config: Config,
+    args: argparse.Namespace,
+    mode: str,
+    *,
+    report: Report,
+    progress: Progress,
+    stdin: BinaryIO | None,
+    exclude: list[Path],
+) -> bool:
+    """Send the run to the server with these settings; False if it is to be done here (nothing
+    to generate, so no engine is needed; or no server and ``mode`` fallback).
+
+    Raises UsageError where the local run would (the plan is made here first, with the same
+    rules), and when no server runs in mode ``use``.
+    """
+    with _quiet():
+        planned = plan(
+            config,
+            args.paths,
+            force=args.force,
+            output_dir=args.output_dir,
+            exclude=exclude,
+            shard=args.shard,
+        )
+    if not any(to_do(p) for p in planned):
+        return False
+    key = settings_key(config)
+    path = socket_path(key)
+    conn = _connect(path) or _wait_for(path, None)  # a server may be loading its engines
+    if conn is None and mode == "auto":
+        conn = _start(args, path)
+    if conn is None:
+        if mode == "fallback":
+            log.info("no server runs with these settings: doing the articles here")
+            return False
+        raise UsageError(
+            "no server runs with these settings; start one with `summarize serve` and the "
+            "same -c/--set options, or use --auto-server or --server-or-local"
+        )
+    # As the read stage reads it: one byte past input.max_bytes says it is too large.
+    data = stdin.read(config.input.max_bytes + 1) if stdin is not None else None
+    request = {
+        "type": "run",
+        "version": VERSION,
+        "settings": key,
+        "cwd": os.getcwd(),
+        "paths": list(args.paths),
+        "force": args.force,
+        "fail_fast": args.fail_fast,
+        "output_dir": None if args.output_dir is None else str(args.output_dir),
+        "exclude": [str(p) for p in exclude],
+        "stdin": None if data is None else base64.b64encode(data).decode("ascii"),
+        "shard": None if args.shard is None else str(args.shard),
+        "log_levels": {
+            name: logging.getLogger(name).getEffectiveLevel()
+            for name in ("summarize", "summarize.progress")
+        },
+    }
+    _exchange(conn, request, report, progress, [p.job.name for p in planned if to_do(p)])
+    return True
+
+
+def _exchange(
+    conn: socket.socket,
+    request: dict[str, Any],
+    report: Report,
+    progress: Progress,
+    todo: list[str],
+) -> None:
+    """Send the request, then add each result the server streams back to ``report``.
+
+    Ctrl-C closes the connection, which cancels this run's articles not yet started; a server
+    that goes away mid-run fails the articles it did not report.
+    """
+    ended = False
+    try:
+        send(conn, request)
+        while not ended:
+            message = receive(conn)
+            if message is None:
+                break
+            kind = message.get("type")
+            if kind == "log":
+                logging.getLogger(str(message["logger"])).log(
+                    int(message["level"]), "%s", message["message"]
+                )
+            elif kind == "start":
+                progress.start(int(message["count"]))
+            elif kind == "result":
+                result = to_result(message)
+                report.add(result)
+                if result.name in todo:  # the bar counts the articles to do, as a local run's
+                    progress.advance()
+            elif kind == "error":
+                raise UsageError(f"the server: {message['message']}")
+            elif kind == "end":
+                ended = True
+                report.interrupted = message["interrupted"]
+    except KeyboardInterrupt as exc:
+        conn.close()
+        report.interrupted = getattr(exc, "signum", signal.SIGINT)
+        _unreported(report, todo, Status.NOT_DONE, "not done: the run was interrupted")
+        return
+    except (OSError, ProtocolError, KeyError, ValueError, TypeError) as exc:
+        log.error("lost the server: %s", exc)
+    finally:
+        conn.close()
+    if not ended:
+        log.error("the server stopped before this run was done (see its log)")
+        why = "{}: not done: the server stopped before it was done"
+        _unreported(report, todo, Status.FAILED, why)
+
+
+def _unreported(report: Report, todo: list[str], status: Status, why: str) -> None:
+    seen = {r.name for r in report.results}
+    for name in todo:
+        if name not in seen:
+            report.add(ArticleResult(name, status, why.format(name)))
+
+
+def _connect(path: Path) -> socket.socket | None:
+    """A connection to the server at ``path``; None if none listens there (a socket left by a
+    killed server refuses: the next server replaces it)."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(str(path))
+    except (FileNotFoundError, ConnectionRefusedError):
+        conn.close()
+        return None
+    return conn
+
+
+def _start(args: argparse.Namespace, path: Path) -> socket.socket | None:
+    """Start a server for these settings in the background (its log next to its socket), and
+    connect once it has loaded; None if it ended without serving."""
+    command = [sys.executable, "-m", "summarize", "serve"]
+    if args.config is not None:
+        command += ["-c", str(args.config)]
+    for item in args.overrides:
+        command += ["--set", item]
+    with open(path.with_suffix(".log"), "ab") as out:
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+        )
+    return _wait_for(path, process)
+
+
+def _wait_for(path: Path, process: subprocess.Popen[bytes] | None) -> socket.socket | None:
+    """A connection once the server loading its engines (holding the lock) listens; None if
+    none is loading, or the one started (``process``) ended with no other to wait for."""
+    deadline = time.monotonic() + _START_TIMEOUT
+    while time.monotonic() < deadline:
+        conn = _connect(path)
+        if conn is not None:
+            return conn
+        started = process is not None and process.poll() is None
+        if not started and not _held(path.with_suffix(".lock")):
+            return None
+        time.sleep(0.05)
+    return None
+
+
+def _held(lock: Path) -> bool:
+    """Whether a server holds the lock of these settings (it may be loading its engines)."""
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def stop_server(config: Config) -> Path | None:
+    """Ask the server with these settings to stop (it finishes what it has); its socket, or
+    None if none runs."""
+    path = socket_path(settings_key(config))
+    conn = _connect(path)
+    if conn is None:
+        return None
+    with conn:
+        send(conn, {"type": "stop", "version": VERSION})
+        receive(conn)
+    return path

@@ -1,0 +1,175 @@
+"""The warm server's wire and place: framed JSON messages, the socket's private folder, peers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import stat
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from summarize.config import Config, as_dict
+from summarize.errors import UsageError
+from summarize.report import ArticleResult, Status
+from summarize.state import signature
+
+__all__ = [
+    "MAX_MESSAGE",
+    "VERSION",
+    "ProtocolError",
+    "from_result",
+    "peer_allowed",
+    "peer_uid",
+    "receive",
+    "send",
+    "server_dir",
+    "settings_key",
+    "socket_path",
+    "to_result",
+]
+
+#: the protocol's version: a client and a server of different versions refuse each other
+VERSION = 1
+#: the largest message either side accepts (a request carries standard input, at most
+#: input.max_bytes, as base64)
+MAX_MESSAGE = 64 * 1024 * 1024
+_HEADER = struct.Struct(">I")
+#: overrides where the sockets live (tests: a short folder, as a socket path has at most 107 bytes)
+DIR_VARIABLE = "SUMMARIZE_SERVER_DIR"
+
+
+class ProtocolError(Exception):
+    """A message that is cut short, too large or not a JSON object."""
+
+
+def send(sock: socket.socket, message: dict[str, Any]) -> None:
+    """One message: a 4-byte big-endian length, then that many bytes of ASCII JSON.
+
+    ASCII (``ensure_ascii``) carries any file name Python holds, lone surrogates included.
+    """
+    data = json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    if len(data) > MAX_MESSAGE:
+        raise ProtocolError(f"message of {len(data)} bytes, over the limit of {MAX_MESSAGE}")
+    sock.sendall(_HEADER.pack(len(data)) + data)
+
+
+def receive(sock: socket.socket, limit: int = MAX_MESSAGE) -> dict[str, Any] | None:
+    """The next message, or None if the other side closed the connection between messages."""
+    header = _exactly(sock, _HEADER.size, at_start=True)
+    if header is None:
+        return None
+    (size,) = _HEADER.unpack(header)
+    if size > limit:
+        raise ProtocolError(f"message of {size} bytes, over the limit of {limit}")
+    data = _exactly(sock, size, at_start=False)
+    assert data is not None
+    try:
+        message = json.loads(data.decode("ascii"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProtocolError(f"not a JSON message ({exc})") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("not a JSON object")
+    return message
+
+
+def _exactly(sock: socket.socket, size: int, *, at_start: bool) -> bytes | None:
+    chunks, got = [], 0
+    while got < size:
+        chunk = sock.recv(min(size - got, 1 << 20))
+        if not chunk:
+            if at_start and got == 0:
+                return None
+            raise ProtocolError("the connection closed in the middle of a message")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def server_dir() -> Path:
+    """The private folder of this user's sockets: created 0700, refused if anyone else can
+    enter it or it is not ours ($SUMMARIZE_SERVER_DIR, else $XDG_RUNTIME_DIR/summarize, else
+    summarize-UID in the temporary folder)."""
+    chosen = os.environ.get(DIR_VARIABLE)
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if chosen:
+        folder = Path(chosen)
+    elif runtime and os.path.isabs(runtime):
+        folder = Path(runtime) / "summarize"
+    else:
+        folder = Path(tempfile.gettempdir()) / f"summarize-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.lstat()
+    except OSError as exc:
+        raise UsageError(
+            f"{folder}: cannot make the server folder ({exc.strerror or exc})"
+        ) from None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise UsageError(f"{folder}: the server folder is not a folder of this user's")
+    if info.st_mode & 0o077:
+        raise UsageError(
+            f"{folder}: the server folder is open to other users (mode "
+            f"{stat.S_IMODE(info.st_mode):o}); make it 0700 or remove it"
+        )
+    return folder
+
+
+def settings_key(config: Config) -> str:
+    """What names a server: every setting, not only those of the signature (output names,
+    input globs, the device a sidecar records), and the models by content (the signature)."""
+    settings = json.dumps(as_dict(config), sort_keys=True, default=str)
+    text = f"{signature(config)}\n{settings}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def socket_path(key: str) -> Path:
+    """The socket of the server for these settings (:func:`settings_key`): a run with other
+    settings never finds it."""
+    return server_dir() / f"{key[:16]}.sock"
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The user id of the process at the other end (Linux SO_PEERCRED), or None if unknown."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return None
+    creds = sock.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return int(uid)
+
+
+def peer_allowed(uid: int | None, own: int | None = None) -> bool:
+    """Only the user who started the server may use it (where the OS names the peer; elsewhere
+    the 0700 folder is the guard)."""
+    return uid is None or uid == (os.getuid() if own is None else own)
+
+
+def from_result(result: ArticleResult) -> dict[str, Any]:
+    """An article's result as a message."""
+    return {
+        "type": "result",
+        "name": result.name,
+        "status": result.status.value,
+        "reason": result.reason,
+        "outputs": list(result.outputs),
+        "seconds": result.seconds,
+        "warnings": list(result.warnings),
+        "texts": result.texts,
+    }
+
+
+def to_result(message: dict[str, Any]) -> ArticleResult:
+    """The result a ``result`` message carries (from the server this client chose to trust)."""
+    return ArticleResult(
+        name=str(message["name"]),
+        status=Status(message["status"]),
+        reason=str(message["reason"]),
+        outputs=tuple(message["outputs"]),
+        seconds={str(k): float(v) for k, v in message["seconds"].items()},
+        warnings=tuple(message["warnings"]),
+        texts=message["texts"],
+    )

@@ -1,0 +1,382 @@
+"""The warm server: engines loaded once; requests arriving together share waves of the runner."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import io
+import logging
+import os
+import queue
+import signal
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from summarize.config import Config
+from summarize.engines import Models, load_models
+from summarize.errors import Interrupted, SummarizeError
+from summarize.planning import plan
+from summarize.protocol import (
+    ProtocolError,
+    from_result,
+    peer_allowed,
+    peer_uid,
+    receive,
+    send,
+    settings_key,
+    socket_path,
+)
+from summarize.report import ArticleResult, Report, Status
+from summarize.run_request import Request, parse_request, to_do
+from summarize.runners.local import run_local
+
+__all__ = ["ServerRunning", "serve"]
+
+log = logging.getLogger(__name__)
+
+#: how long a connection may take to send its request, and a client to take a message
+_IO_TIMEOUT = 60.0
+_STOP = object()
+_INTERRUPTED = "not done: the run was interrupted"
+
+
+@dataclass
+class _Routed(Report):
+    """The report of a shared wave: each result goes to the client whose article it is."""
+
+    owners: dict[str, Request] = field(default_factory=dict)
+
+    def add(self, result: ArticleResult) -> None:
+        super().add(result)
+        owner = self.owners.get(result.name)
+        if owner is not None:
+            owner.reported.add(result.name)
+            owner.tell(from_result(result))
+
+
+class _Forward(logging.Handler):
+    """The run's log records, to the clients whose run it is, at each client's own levels."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.recipients: list[Request] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        progress = record.name.startswith("summarize.progress")
+        message = record.getMessage()
+        # "<article>: ..." goes to the client of that article alone
+        about = message.split(": ", 1)[0]
+        owners = [r for r in self.recipients if about in r.names]
+        for req in owners or self.recipients:
+            level = req.log_levels.get("summarize.progress" if progress else "summarize", 30)
+            if record.levelno >= level:
+                req.tell({"type": "log", "logger": record.name, "level": record.levelno,
+                          "message": message})  # fmt: skip
+
+
+class _Server:
+    def __init__(
+        self, config: Config, models: Models, listener: socket.socket, path: Path, gather: float
+    ) -> None:
+        self.config = config
+        self.path = path
+        self.models = models
+        self.listener = listener
+        self.gather = gather
+        self.settings = settings_key(config)
+        self.queue: queue.Queue[object] = queue.Queue()
+        self.backlog: deque[Request] = deque()
+        self.forward = _Forward()
+
+    def accept(self) -> None:
+        """Take connections until the listener closes; each is read in its own thread."""
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            uid = peer_uid(conn)
+            if not peer_allowed(uid):
+                log.warning("refused a connection from user %s", uid)
+                _refuse(conn, f"refused: user {uid} is not the user who started the server")
+                continue
+            threading.Thread(target=self.connection, args=(conn,), daemon=True).start()
+
+    def connection(self, conn: socket.socket) -> None:
+        conn.settimeout(_IO_TIMEOUT)
+        try:
+            message = receive(conn)
+            if message is None:
+                conn.close()
+                return
+            kind = message.get("type")
+            if kind == "stop":
+                _unlink(self.path)  # gone for new callers before --stop returns
+                send(conn, {"type": "stopping", "pid": os.getpid()})
+                conn.close()
+                self.queue.put(_STOP)
+                return
+            if kind != "run":
+                raise ProtocolError(f"unknown request type {kind!r}")
+            req = parse_request(message, self.settings)
+        except (ProtocolError, OSError) as exc:
+            log.warning("refused a request: %s", exc)
+            _refuse(conn, f"refused: {exc}")
+            return
+        req.conn = conn
+        self.queue.put(req)
+        while True:  # a client that closes its end has gone (Ctrl-C): drop what has not started
+            try:
+                if not conn.recv(4096):
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        req.cancelled.set()
+
+    def loop(self, idle_timeout: float) -> None:
+        """Serve groups of requests until stopped or idle; a stop signal ends it after the
+        steps it cannot cut, its clients told which articles were not done."""
+        stopping = False
+        while True:
+            if self.backlog:
+                first: object = self.backlog.popleft()
+            else:
+                try:
+                    first = self.queue.get(timeout=0 if stopping else idle_timeout)
+                except queue.Empty:
+                    return
+            if first is _STOP:
+                self._close_listener()
+                stopping = True
+                continue
+            assert isinstance(first, Request)
+            if not self._planned(first):
+                continue
+            group = [first]
+            if not first.fail_fast:
+                stopping |= self._gather(group)
+            log.debug("serving %d request(s) together", len(group))
+            self._run(group)
+
+    def _gather(self, group: list[Request]) -> bool:
+        """Add the requests that arrive within the gathering wait and can share the group's
+        waves; the others wait for a later group. Returns whether a stop arrived."""
+        for waiting in list(self.backlog):
+            if self._joins(group, waiting):
+                self.backlog.remove(waiting)
+                group.append(waiting)
+        deadline = time.monotonic() + self.gather
+        while True:  # within the wait, and all that queued while the engines were busy
+            try:
+                got = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if got is _STOP:
+                self._close_listener()
+                return True
+            assert isinstance(got, Request)
+            item = got
+            if item.cancelled.is_set():
+                item.close()
+            elif not self._planned(item):
+                continue
+            elif self._joins(group, item):
+                group.append(item)
+            else:
+                self.backlog.append(item)
+        return False
+
+    def _joins(self, group: list[Request], item: Request) -> bool:
+        """Whether ``item`` can share the group's waves: same folder and --force, no
+        --fail-fast, and no article name in common (results are routed by name)."""
+        first = group[0]
+        if item.fail_fast or item.cwd != first.cwd or item.force != first.force:
+            return False
+        taken = set().union(*(g.names for g in group))
+        return not (item.names & taken)
+
+    def _planned(self, req: Request) -> bool:
+        """Plan a request with the same rules as a local run, in the client's folder; a
+        request whose plan fails is answered with the error and dropped."""
+        self.forward.recipients = [req]
+        try:
+            os.chdir(req.cwd)
+            req.planned = plan(
+                self.config,
+                req.paths,
+                force=req.force,
+                output_dir=Path(req.output_dir) if req.output_dir else None,
+                exclude=[Path(p) for p in req.exclude],
+                skipped=req.skipped,
+                shard=req.shard,
+            )
+        except (SummarizeError, OSError) as exc:
+            text = str(exc) if isinstance(exc, SummarizeError) else _os_error(exc)
+            req.tell({"type": "error", "message": text})
+            req.close()
+            return False
+        finally:
+            self.forward.recipients = []
+        if not req.planned and not req.skipped:
+            req.tell({"type": "end", "interrupted": None})
+            req.close()
+            return False
+        return True
+
+    def _run(self, group: list[Request]) -> None:
+        """The group's articles through the local runner: first those with nothing to generate,
+        then waves of runtime.wave_size over all the group's articles, skipping a client's
+        articles once it has gone."""
+        try:
+            os.chdir(group[0].cwd)  # gone since it was planned
+        except OSError as exc:
+            for req in group:
+                req.tell({"type": "error", "message": _os_error(exc)})
+                req.close()
+            return
+        report = _Routed(owners={name: req for req in group for name in req.names})
+        self.forward.recipients = list(group)
+        stdin = next((io.BytesIO(r.stdin) for r in group if r.stdin is not None), None)
+        run = functools.partial(
+            run_local, self.config, load=self._engines, force=group[0].force, stdin=stdin,
+            report=report,
+        )  # fmt: skip
+        try:
+            for req in group:
+                req.tell({"type": "start", "count": len(req.todo)})
+            if group[0].fail_fast:
+                run(group[0].planned, group[0].skipped, fail_fast=True)
+            else:
+                rest = [p for r in group for p in r.planned if not to_do(p)]
+                run(rest, [s for r in group for s in r.skipped])
+                todo = [p for r in group for p in r.todo]
+                while todo and report.interrupted is None:
+                    todo = [p for p in todo if not report.owners[p.job.name].cancelled.is_set()]
+                    size = self.config.runtime.wave_size
+                    wave, todo = todo[:size], todo[size:]
+                    run(wave)
+        except KeyboardInterrupt as exc:
+            report.interrupted = getattr(exc, "signum", signal.SIGINT)
+        finally:
+            self.forward.recipients = []
+        for req in group:
+            if report.interrupted is not None:
+                for item in req.todo:
+                    if item.job.name not in req.reported:
+                        report.add(ArticleResult(item.job.name, Status.NOT_DONE, _INTERRUPTED))
+            req.tell({"type": "end", "interrupted": report.interrupted})
+            req.close()
+        if report.interrupted is not None:
+            raise Interrupted(report.interrupted)  # the server stops too
+
+    def _engines(self) -> Models:
+        return self.models
+
+    def _close_listener(self) -> None:
+        """Take no more connections (the socket goes now); what is queued is still served."""
+        self.listener.close()
+        _unlink(self.path)
+
+
+def _refuse(conn: socket.socket, text: str) -> None:
+    with contextlib.suppress(OSError, ProtocolError):
+        send(conn, {"type": "error", "message": text})
+    conn.close()
+
+
+def _os_error(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def serve(
+    config: Config,
+    *,
+    idle_timeout: float,
+    gather: float,
+    ready: Callable[[Path], None] = lambda path: None,
+    load: Callable[[Config], Models] = load_models,
+) -> None:
+    """Load the engines once and serve the runs of clients with these settings on a Unix
+    socket, until ``--stop``, a stop signal or ``idle_timeout`` seconds without a request.
+
+    One server per settings: a lock next to the socket says one is running; without it, a
+    socket left by a killed server is replaced. ``gather`` seconds after a request, the
+    requests that arrived meanwhile share its waves.
+    """
+    path = socket_path(settings_key(config))
+    lock = _lock(path.with_suffix(".lock"))
+    try:
+        models = load(config)
+        _unlink(path)  # we hold the lock: a socket here is a killed server's
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(path))
+        os.chmod(path, 0o600)
+        listener.listen(64)
+        server = _Server(config, models, listener, path, gather)
+        _forward_all(server.forward)
+        threading.Thread(target=server.accept, daemon=True).start()
+        ready(path)
+        try:
+            server.loop(idle_timeout)
+        finally:
+            logging.getLogger("summarize").removeHandler(server.forward)
+            server._close_listener()
+    finally:
+        os.close(lock)
+
+
+def _forward_all(forward: _Forward) -> None:
+    """Make every record, for the clients' levels; the server's own log keeps its levels."""
+    root = logging.getLogger("summarize")
+    progress = logging.getLogger("summarize.progress")
+    own = _OwnLevels(root.getEffectiveLevel(), progress.getEffectiveLevel())
+    for handler in root.handlers:
+        handler.addFilter(own)
+    root.setLevel(logging.DEBUG)
+    progress.setLevel(logging.NOTSET)
+    root.addHandler(forward)
+
+
+class _OwnLevels(logging.Filter):
+    """The levels the server's own log was set up with (cli._setup_logging)."""
+
+    def __init__(self, level: int, progress: int) -> None:
+        super().__init__()
+        self.level = level
+        self.progress = progress
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        progress = record.name.startswith("summarize.progress")
+        return record.levelno >= (self.progress if progress else self.level)
+
+
+def _lock(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ServerRunning(
+            f"a server for these settings is already running ({path.with_suffix('.sock')})"
+        ) from None
+    return fd
+
+
+class ServerRunning(SummarizeError):
+    """Another server already serves these settings."""

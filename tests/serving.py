@@ -1,0 +1,114 @@
+"""Real `summarize serve` processes for the tests: started, awaited and stopped under timeouts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.conftest import ECHO, SEEDS
+
+#: every wait of these tests ends by then, so a hang fails instead of stalling the suite
+TIMEOUT = 60
+
+
+@contextmanager
+def socket_folder() -> Iterator[Path]:
+    """A short folder for the sockets: pytest's tmp_path can pass the 107-byte socket limit."""
+    root = Path(tempfile.mkdtemp(prefix="sv", dir="/tmp"))
+    try:
+        yield root / "s"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def environment(sockets: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "SUMMARIZE_SERVER_DIR": str(sockets), **extra}
+    env.pop("SUMMARIZE_SERVER", None)
+    return env
+
+
+def articles(folder: Path, count: int) -> list[Path]:
+    """``count`` different articles (a distinct first sentence each) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (SEEDS / "kadhimi-ambassadors.txt").read_text(encoding="utf-8")
+    made = []
+    for i in range(count):
+        path = folder / f"story{i}.txt"
+        path.write_text(f"Story number {i} begins here today.\n{text}", encoding="utf-8")
+        made.append(path)
+    return made
+
+
+class Server:
+    """A `summarize serve` process with its log in a file."""
+
+    def __init__(self, sockets: Path, log: Path, *args: str, settings: Sequence[str] = ECHO):
+        self.log = log
+        self.settings = list(settings)
+        self.env = environment(sockets)
+        with open(log, "wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "summarize", "serve", *self.settings, "-vv", *args],
+                stdout=out,
+                stderr=out,
+                env=self.env,
+            )
+        self.socket = self.wait_for("serving on ").split("serving on ", 1)[1].strip()
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for(self, needle: str) -> str:
+        """The first log line with ``needle``, once the server has written it."""
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            for line in self.text().splitlines():
+                if needle in line:
+                    return line
+            if self.process.poll() is not None and needle not in self.text():
+                raise AssertionError(f"the server ended: {self.text()}")
+            time.sleep(0.05)
+        raise AssertionError(f"no {needle!r} in the server's log: {self.text()}")
+
+    def engine_calls(self) -> int:
+        return self.text().count("echo generate:")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=TIMEOUT)
+
+
+def summarize(
+    cwd: Path, sockets: Path, *args: str, settings: Sequence[str] = ECHO, stdin: bytes = b""
+) -> subprocess.CompletedProcess[bytes]:
+    """One `summarize` call in ``cwd``, under a timeout."""
+    return subprocess.run(
+        [sys.executable, "-m", "summarize", *args[:1], *settings, *args[1:]],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        env=environment(sockets),
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def start_caller(
+    cwd: Path, sockets: Path, *args: str, settings: Sequence[str] = ECHO
+) -> subprocess.Popen[bytes]:
+    """A `summarize run --server` call left running (to interrupt it, or to run several)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "summarize", "run", "--server", *settings, *args],
+        cwd=cwd,
+        env=environment(sockets),
+        stderr=subprocess.PIPE,
+    )

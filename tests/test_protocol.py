@@ -1,0 +1,93 @@
+"""The server's wire and place: framing and its limit, the private folder, the peer check."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from pathlib import Path
+
+import pytest
+
+from summarize import protocol
+from summarize.config import load_config
+from summarize.errors import UsageError
+from summarize.report import ArticleResult, Status
+from tests.serving import socket_folder
+
+
+def test_messages_round_trip_any_file_name() -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        message = {"paths": ["caf\u00e9.txt", "bad\udcff.txt"], "n": 3}
+        protocol.send(left, message)
+        assert protocol.receive(right) == message
+        left.close()
+        assert protocol.receive(right) is None  # closed between messages
+
+
+def test_an_oversized_or_cut_message_is_refused() -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        left.sendall(struct.pack(">I", 1000) + b"x" * 10)
+        with pytest.raises(protocol.ProtocolError, match="over the limit"):
+            protocol.receive(right, limit=100)
+    left, right = socket.socketpair()
+    with left, right:
+        left.sendall(struct.pack(">I", 10) + b"{}")
+        left.close()
+        with pytest.raises(protocol.ProtocolError, match="closed in the middle"):
+            protocol.receive(right)
+    left, right = socket.socketpair()
+    with left, right:
+        left.sendall(struct.pack(">I", 2) + b"[]")
+        with pytest.raises(protocol.ProtocolError, match="not a JSON object"):
+            protocol.receive(right)
+
+
+def test_only_the_same_user_is_allowed() -> None:
+    assert protocol.peer_allowed(1000, own=1000)
+    assert not protocol.peer_allowed(1001, own=1000)
+    assert not protocol.peer_allowed(0, own=1000)  # not even root
+    left, right = socket.socketpair()
+    with left, right:
+        assert protocol.peer_uid(right) == os.getuid()
+        assert protocol.peer_allowed(protocol.peer_uid(right))
+
+
+def test_the_folder_is_private_and_named_by_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket_folder() as folder:
+        monkeypatch.setenv("SUMMARIZE_SERVER_DIR", str(folder))
+        assert protocol.server_dir() == folder
+        assert folder.stat().st_mode & 0o777 == 0o700
+        default, other = load_config(None, []), load_config(None, ["output.summary={stem}.s.txt"])
+        assert protocol.settings_key(default) == protocol.settings_key(load_config(None, []))
+        assert protocol.settings_key(default) != protocol.settings_key(
+            other
+        )  # not in the signature, still apart
+        assert protocol.socket_path("a" * 64) != protocol.socket_path("b" * 64)
+        assert len(str(protocol.socket_path(protocol.settings_key(default)))) < 107
+        folder.chmod(0o755)
+        with pytest.raises(UsageError, match="open to other users"):
+            protocol.server_dir()
+        folder.chmod(0o700)
+        link = folder.parent / "link"
+        link.symlink_to(folder)
+        monkeypatch.setenv("SUMMARIZE_SERVER_DIR", str(link))
+        with pytest.raises(UsageError, match="not a folder of this user's"):
+            protocol.server_dir()
+
+
+def test_the_runtime_folder_is_used_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket_folder() as folder:
+        folder.mkdir(mode=0o700)
+        monkeypatch.delenv("SUMMARIZE_SERVER_DIR", raising=False)
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
+        assert protocol.server_dir() == Path(folder) / "summarize"
+
+
+def test_results_survive_the_wire() -> None:
+    result = ArticleResult(
+        "a.txt", Status.FLAGGED, "new", ("a.summary.txt",), {"read": 0.5}, ("cut",), {"x": "y"}
+    )
+    assert protocol.to_result(protocol.from_result(result)) == result
