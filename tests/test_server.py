@@ -97,7 +97,7 @@ def test_a_run_through_the_server_is_the_same_as_a_local_run(
         ["run", "--dry-run", "news"],
         ["run", "--force", "--fail-fast", "news/story1.txt"],
         ["run", "-o", "out", "news/story2.txt"],
-        ["run", "--force", "--report", "shard.jsonl", "--shard", "1/2", "news"],
+        ["run", "--force", "--report", "shard.jsonl", "--shard", "1/3", "news"],
         ["run", "--force", "--strict", "news/story0.txt"],
     ):
         local = summarize(here, sockets, *call)
