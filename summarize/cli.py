@@ -26,7 +26,7 @@ from summarize.discovery import Skipped
 from summarize.download import download_models
 from summarize.errors import SummarizeError
 from summarize.interrupts import stop_on_signals
-from summarize.pipeline import Planned, plan, run
+from summarize.pipeline import RUNNERS, Planned, plan, run
 from summarize.planning import Shard
 from summarize.report import Report
 from summarize.version import __version__
@@ -127,6 +127,18 @@ def _add_run(commands: Any, settings: argparse.ArgumentParser) -> argparse.Argum
         metavar="K/N",
         help="take only shard K of N (0 <= K < N): N runs with K = 0..N-1 share the articles "
         "without overlap (a Slurm array, one run per GPU)",
+    )
+    run_parser.add_argument(
+        "--runner",
+        choices=RUNNERS,
+        default="local",
+        help="where the articles are done: this process (local), or a Ray cluster (ray; "
+        "needs pip install 'summarize[ray]', models per actor from the [ray] settings)",
+    )
+    run_parser.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="with --runner ray, the cluster to join (default: RAY_ADDRESS, else a local Ray)",
     )
     run_parser.add_argument(
         "--json", action="store_true", help="with -, print one JSON object instead of plain text"
@@ -262,6 +274,8 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
             report=report,
             exclude=own_files,
             shard=args.shard,
+            runner=args.runner,
+            ray_address=args.ray_address,
         )
         if jsonl is not None:
             jsonl.totals(report)

@@ -21,6 +21,7 @@ __all__ = [
     "EvalSettings",
     "InputSettings",
     "OutputSettings",
+    "RaySettings",
     "RuntimeSettings",
     "SummarizerSettings",
     "TranslatorSettings",
@@ -65,6 +66,9 @@ NUMBER_RANGES: dict[str, tuple[float, float]] = {
     "runtime.claim_timeout": (1, 100 * 365 * 24 * 3600),
     # Standard input is read into one buffer of this size.
     "input.max_bytes": (1, 1_000_000_000),
+    "ray.actors": (1, 100_000),
+    "ray.gpus_per_actor": (0, 64),
+    "ray.cpus_per_actor": (0.01, 1024),
 }
 _DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
@@ -142,6 +146,17 @@ class EvalSettings:
 
 
 @dataclass(frozen=True)
+class RaySettings:
+    """The actor pools of ``--runner ray``: speed only, never what is written (not in the
+    signature). Each of the summarizer and translator gets a pool of ``actors``, each actor
+    holding its model once; a fractional ``cpus_per_actor`` leaves CPUs to reading and writing."""
+
+    actors: int = 1
+    gpus_per_actor: float = 0.0
+    cpus_per_actor: float = 0.5
+
+
+@dataclass(frozen=True)
 class Config:
     summarizer: SummarizerSettings = field(default_factory=SummarizerSettings)
     translator: TranslatorSettings = field(default_factory=TranslatorSettings)
@@ -149,6 +164,7 @@ class Config:
     input: InputSettings = field(default_factory=InputSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     eval: EvalSettings = field(default_factory=EvalSettings)
+    ray: RaySettings = field(default_factory=RaySettings)
 
     @property
     def templates(self) -> dict[str, str]:
