@@ -184,6 +184,20 @@ def test_an_article_claimed_by_another_run_is_left_to_it(local_ray: object, tmp_
 
 
 @pytest.mark.usefixtures("deadline")
+def test_fail_fast_stops_at_the_first_failure_and_reports_every_article_once(
+    local_ray: object, tmp_path: Path
+) -> None:
+    root = _tree(tmp_path / "tree")
+    report = run(_echo("input.max_bytes=10000"), [str(root)], runner="ray", fail_fast=True)
+    names = [r.name for r in report.results]
+    assert len(names) == len(set(names)) == len(plan(_echo(), [str(root)]))
+    assert [Path(r.name).name for r in report.failures] == ["huge.txt"]
+    assert report.count(Status.NOT_DONE) > 0
+    assert report.exit_code != 0
+    assert not list(root.rglob("*.claim"))
+
+
+@pytest.mark.usefixtures("deadline")
 def test_pools_that_leave_no_cpu_to_read_and_write_are_refused(
     local_ray: object, tmp_path: Path
 ) -> None:

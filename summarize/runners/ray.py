@@ -15,25 +15,25 @@ from summarize.config import Config
 from summarize.discovery import Skipped
 from summarize.engines import Models, check_models, load_engine
 from summarize.errors import SummarizeError, UsageError
-from summarize.interrupts import held
 from summarize.planning import Planned
-from summarize.progress import NoProgress, Progress
+from summarize.progress import Progress
 from summarize.records import Article, Source, alive
 from summarize.report import Report, Status
 from summarize.runners.local import (
     _FAIL_FAST,
     _claim,
     _Context,
+    _context,
     _not_done,
-    _pending,
+    _release,
     _report,
     _Slot,
+    _to_do,
 )
 from summarize.stages.read import read
 from summarize.stages.summarize import summarize
 from summarize.stages.translate import translate
 from summarize.stages.write import describe_engines, write
-from summarize.state import signature
 
 __all__ = ["run_ray"]
 
@@ -69,17 +69,10 @@ def run_ray(
     latest when the run ends.
     """
     ray = import_ray()
-    ctx = _Context(
-        config, signature(config), force, None, progress or NoProgress(),
-        report if report is not None else Report(),
-        tuple(Source(target) for target in config.output.translate),
-    )  # fmt: skip
-    pending = _pending(planned, ctx, left_out)
-    if any(slot.article.outputs is None for slot in pending):
+    if any(item.job.path is None for item in planned):
         raise UsageError("--runner ray reads files; standard input ('-') needs the local runner")
-    if fail_fast and ctx.report.failures:
-        _not_done(pending, ctx.report, _FAIL_FAST)
-        return ctx.report
+    ctx = _context(config, force, None, progress, report)
+    pending = _to_do(planned, ctx, left_out, fail_fast=fail_fast)
     if not pending:
         return ctx.report
     check_models(config)  # a missing model fails here, before any article is claimed
@@ -96,11 +89,7 @@ def run_ray(
         ctx.report.interrupted = getattr(exc, "signum", signal.SIGINT)
         _not_done(pending, ctx.report, "not done: the run was interrupted")
     finally:
-        with held():  # a second signal must not leave a claim behind
-            for slot in pending:
-                if slot.claim is not None:
-                    slot.claim.release()
-                    slot.claim = None
+        _release(pending)
         if started_here:
             ray.shutdown()
     return ctx.report
@@ -180,10 +169,7 @@ def _stream(ray: Any, mine: list[_Slot], ctx: _Context, *, fail_fast: bool) -> N
     for index, result in _results(data):
         slot = mine[index]
         _report(slot, ctx, result)
-        with held():
-            if slot.claim is not None:
-                slot.claim.release()
-                slot.claim = None
+        _release([slot])
         if fail_fast and result.status is Status.FAILED:
             return
         if time.monotonic() - refreshed > refresh_every:
