@@ -197,6 +197,27 @@ def test_fail_fast_stops_at_the_first_failure_and_reports_every_article_once(
     assert not list(root.rglob("*.claim"))
 
 
+def test_the_command_line_starts_a_local_ray_for_the_run(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
+    root = _tree(tmp_path / "tree")
+    report = tmp_path / "report.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_worker_niceness": "0"}
+    env.pop("RAY_ADDRESS", None)
+    argv = ["run", str(root), *ECHO, "--runner", "ray", "--report", str(report), "-q"]
+    done = subprocess.run(
+        [sys.executable, "-m", "summarize", *argv, "--set", "input.max_bytes=10000"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RAY_TEST_SECONDS,
+    )
+    assert done.returncode == 1, done.stderr  # huge.txt failed; the rest done
+    totals = json.loads(report.read_text(encoding="utf-8").splitlines()[-1])
+    assert totals["totals"]["failed"] == 1
+    assert len(list(root.rglob("*.summary.ar.txt"))) == 7
+    assert not list(root.rglob("*.claim"))
+
+
 @pytest.mark.usefixtures("deadline")
 def test_pools_that_leave_no_cpu_to_read_and_write_are_refused(
     local_ray: object, tmp_path: Path
