@@ -65,8 +65,13 @@ def run_ray(
     ``address`` (or RAY_ADDRESS) joins a running cluster; without it, a Ray already started in
     this process is used, else a local one is started and shut down at the end. With
     ``fail_fast`` it stops at the first failure; on KeyboardInterrupt it stops and reports the
-    rest not done. Claims are released as each article's result comes back, all of them at the
-    latest when the run ends.
+    rest not done (an article already in the pipeline may still be written, whole: the next run
+    finds it up to date).
+
+    Claims are taken here, on the driver, not in the workers: one process holds each claim's
+    lock from before the article is read until its result is back, exactly as a local run
+    does, so local runs, shard runs and Ray runs over one tree never do an article twice, and
+    a worker that dies leaves no claim behind. They are released as each result comes back.
     """
     ray = import_ray()
     if any(item.job.path is None for item in planned):
