@@ -75,9 +75,10 @@ def local_ray() -> Iterator[object]:
     """A local Ray for this module: 2 CPUs, no dashboard, a short temp dir (socket paths must
     stay under 107 bytes), workers at normal priority, shut down at the end."""
     ray = pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
-    # Ray's own (case-sensitive) name; at nice 15, workers starve behind a busy machine.
-    os.environ["RAY_worker_niceness"] = "0"  # noqa: SIM112
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    # Ray's workers run at nice 15 unless told (its own lower-case name): they starve when busy.
+    env = {"RAY_worker_niceness": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+    before = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     ray.init(
         num_cpus=2,
@@ -92,6 +93,11 @@ def local_ray() -> Iterator[object]:
     finally:
         ray.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture
