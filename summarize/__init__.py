@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 from summarize.version import __version__
 
 if TYPE_CHECKING:
-    from summarize.config import Config, load_config
+    from summarize.config import load_config
     from summarize.engines import Models, load_models
     from summarize.pipeline import run
+    from summarize.settings import Config
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

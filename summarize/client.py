@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from summarize.config import Config
 from summarize.errors import UsageError
 from summarize.planning import plan
 from summarize.progress import Progress
@@ -32,6 +31,7 @@ from summarize.protocol import (
 )
 from summarize.report import ArticleResult, Report, Status
 from summarize.run_request import to_do
+from summarize.settings import Config
 
 __all__ = [
     "ENVIRONMENT",

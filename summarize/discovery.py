@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from summarize.config import InputSettings
 from summarize.errors import UsageError
+from summarize.settings import InputSettings
 from summarize.templates import owner_regex, template_regex
 
 __all__ = ["STDIN", "STDIN_NAME", "Job", "Skipped", "display_name", "find_inputs"]

@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from summarize.backends.huggingface import hub_offline
-from summarize.config import Config, SummarizerSettings, TranslatorSettings
 from summarize.engines import load_spec
 from summarize.errors import ModelError
+from summarize.settings import Config, SummarizerSettings, TranslatorSettings
 
 __all__ = ["Fetched", "download_models", "fetch_from_hub"]
 

@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass
 
 from summarize.backends import Backend, LoadSpec, load_backend
-from summarize.config import Config, SummarizerSettings, TranslatorSettings
 from summarize.errors import UsageError
+from summarize.settings import Config, SummarizerSettings, TranslatorSettings
 
-__all__ = ["Models", "load_models", "load_spec", "needed_models"]
+__all__ = ["Models", "check_models", "load_engine", "load_models", "load_spec", "needed_models"]
 
 log = logging.getLogger(__name__)
 #: shown by default when stderr is a log file (see cli._setup_logging)
@@ -60,21 +60,30 @@ def needed_models(models: Models, config: Config) -> Models:
 
 def load_models(config: Config) -> Models:
     """Load the engines the configuration needs; raise ModelError with advice if one fails."""
-    _check_models(config)
+    check_models(config)
     started = time.perf_counter()
     progress_log.info("loading models")
     summarizer = translator = None
     if config.needs_summarizer:
-        summarizer = load_backend(load_spec("summarizer", config))
-        _check_summary_limits(summarizer, config.summarizer)
+        summarizer = load_engine("summarizer", config)
     if config.needs_translator:
-        translator = load_backend(load_spec("translator", config))
-        _check_prefix(translator, config.translator.source_prefix)
+        translator = load_engine("translator", config)
     progress_log.info("models loaded in %.1f s", time.perf_counter() - started)
     return Models(summarizer, translator)
 
 
-def _check_models(config: Config) -> None:
+def load_engine(role: str, config: Config) -> Backend:
+    """Load the engine of one ``role`` (summarizer or translator), with its load-time checks:
+    a runner that loads each engine in its own process (one per Ray actor) calls this."""
+    engine = load_backend(load_spec(role, config))
+    if role == "summarizer":
+        _check_summary_limits(engine, config.summarizer)
+    else:
+        _check_prefix(engine, config.translator.source_prefix)
+    return engine
+
+
+def check_models(config: Config) -> None:
     """Every model is local or in the cache, or the hub answers: else one error naming all."""
     wanted = [
         (role, settings.model, settings.revision)

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from summarize.config import TRANSLATABLE, Config
 from summarize.discovery import find_inputs
 from summarize.errors import ConfigError, InputError, UsageError
 from summarize.outputs import KINDS, TRANSLATIONS, Outputs, output_paths
+from summarize.settings import TRANSLATABLE, Config
 from summarize.state import read_sidecar
 from summarize.templates import format_name
 from summarize.text import decode, normalize, split_sentences

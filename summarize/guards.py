@@ -6,7 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from summarize.config import GuardSettings
+from summarize.settings import GuardSettings
 
 __all__ = [
     "Failure",

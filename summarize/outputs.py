@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from summarize.config import EvalSettings, OutputSettings
 from summarize.discovery import Job, display_name
+from summarize.settings import EvalSettings, OutputSettings
 from summarize.templates import format_name
 
 __all__ = [

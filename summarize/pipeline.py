@@ -7,15 +7,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from summarize.config import Config
 from summarize.discovery import Skipped
 from summarize.engines import Models, load_models, needed_models
+from summarize.errors import UsageError
 from summarize.planning import Planned, Shard, plan
 from summarize.progress import Progress
 from summarize.report import Report
 from summarize.runners.local import run_local
+from summarize.settings import Config
 
-__all__ = ["Models", "Planned", "Progress", "load_models", "plan", "run"]
+__all__ = ["RUNNERS", "Models", "Planned", "Progress", "load_models", "plan", "run"]
+
+#: where the articles are done (``--runner``)
+RUNNERS = ("local", "ray")
 
 
 def run(
@@ -31,6 +35,8 @@ def run(
     report: Report | None = None,
     exclude: Sequence[Path] = (),
     shard: Shard | None = None,
+    runner: str = "local",
+    ray_address: str | None = None,
 ) -> Report:
     """Process every article under ``paths`` that is not up to date; never raises per article.
 
@@ -43,9 +49,18 @@ def run(
     with the articles not done. With ``fail_fast`` no article starts a step after a failure.
     Files in ``exclude`` (the run's own report) are never inputs; paths that discovery leaves
     out are reported as skipped. With ``shard`` only that share of the articles is seen (see
-    :class:`~summarize.planning.Shard`). The articles go through the local runner (the only one
-    yet).
+    :class:`~summarize.planning.Shard`). The articles go through the ``runner``: ``"local"``
+    (this process), or ``"ray"`` (a Ray cluster at ``ray_address``, or a local Ray; see
+    :func:`~summarize.runners.ray.run_ray`), which loads its models in its own actors.
     """
+    if runner not in RUNNERS:
+        raise UsageError(f"runner {runner!r}: choose one of {', '.join(RUNNERS)}")
+    if runner == "ray" and models is not None:
+        raise UsageError("the Ray runner loads its models in its actors: pass no models")
+    if runner == "ray":
+        from summarize.runners.ray import import_ray  # imports ray: only when asked for
+
+        import_ray()  # missing, it says what to install before anything is planned
     if models is not None:
         models = needed_models(models, config)
     left_out: list[Skipped] = []
@@ -60,6 +75,19 @@ def run(
     )
     report = report if report is not None else Report()
     report.shard = None if shard is None else str(shard)
+    if runner == "ray":
+        from summarize.runners.ray import run_ray
+
+        return run_ray(
+            config,
+            planned,
+            left_out,
+            address=ray_address,
+            force=force,
+            fail_fast=fail_fast,
+            progress=progress,
+            report=report,
+        )
     return run_local(
         config,
         planned,

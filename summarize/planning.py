@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from summarize.config import Config
 from summarize.discovery import Job, Skipped, find_inputs
 from summarize.errors import UsageError
 from summarize.outputs import Outputs, name_too_long, output_paths, overlaps
+from summarize.settings import Config
 from summarize.state import assess, signature
 
 __all__ = ["Planned", "Shard", "plan"]

@@ -12,9 +12,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from summarize.config import Config, as_dict
+from summarize.config import as_dict
 from summarize.errors import UsageError
 from summarize.report import ArticleResult, Status
+from summarize.settings import Config
 from summarize.state import signature
 
 __all__ = [

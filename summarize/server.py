@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from summarize.config import Config
 from summarize.engines import Models, load_models
 from summarize.errors import Interrupted, SummarizeError
 from summarize.planning import plan
@@ -35,6 +34,7 @@ from summarize.protocol import (
 from summarize.report import ArticleResult, Report, Status
 from summarize.run_request import Request, parse_request, to_do
 from summarize.runners.local import run_local
+from summarize.settings import Config
 
 __all__ = ["ServerRunning", "serve"]
 

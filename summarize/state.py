@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from summarize.config import Config
 from summarize.outputs import Outputs, sidecar_text, write_atomic
+from summarize.settings import Config
 from summarize.version import __version__
 
 __all__ = [

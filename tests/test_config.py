@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from summarize.config import Config, load_config, to_toml
+from summarize.config import load_config, to_toml
 from summarize.errors import ConfigError
+from summarize.settings import Config
 from tests.conftest import CONFIGS
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from summarize.cli import main
-from summarize.config import NUMBER_RANGES, Config
+from summarize.config import NUMBER_RANGES
+from summarize.settings import Config
 from tests.conftest import ECHO
 
 

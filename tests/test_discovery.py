@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from summarize.config import Config, InputSettings
 from summarize.discovery import Job, find_inputs
 from summarize.errors import UsageError
+from summarize.settings import Config, InputSettings
 
 IN = InputSettings()
 RESERVED = Config().reserved_names

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from summarize.config import Config, load_config
+from summarize.config import load_config
 from summarize.discovery import find_inputs
 from summarize.errors import ConfigError, UsageError
 from summarize.evaluation import (
@@ -20,6 +20,7 @@ from summarize.evaluation import (
     to_json,
     translation_scores,
 )
+from summarize.settings import Config
 
 SUMMARY = "The council approved the new budget on Monday. Schools will get more money."
 SUMMARY_AR = "وافق المجلس على الميزانية الجديدة يوم الاثنين، وستحصل المدارس على أموال إضافية."

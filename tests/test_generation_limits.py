@@ -13,8 +13,9 @@ import pytest
 from summarize import Models, load_models, run
 from summarize.backends import Backend, GenerateOptions, Generation, load_backend
 from summarize.backends.echo import EchoBackend
-from summarize.config import Config, load_config
+from summarize.config import load_config
 from summarize.report import Report, Status
+from summarize.settings import Config
 from tests.conftest import CONFIGS, ECHO_SETTINGS, on_cpu
 
 ENGINES = ["transformers", "ctranslate2"]

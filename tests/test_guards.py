@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from summarize.config import GuardSettings
 from summarize.guards import (
     check_segment,
     check_summary,
@@ -12,6 +11,7 @@ from summarize.guards import (
     repetition_share,
     script_share,
 )
+from summarize.settings import GuardSettings
 
 DEFAULTS = GuardSettings()
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ECHO, ROOT, SEEDS
+from summarize.config import load_config, to_toml
+from tests.conftest import ECHO, ECHO_SETTINGS, ROOT, SEEDS
 from tests.serving import environment, socket_folder
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
@@ -131,8 +132,9 @@ def readme_server_recipe() -> str:
 
 
 def test_make_j4_through_the_readmes_server_recipe(project: Path) -> None:
-    flags = shlex.join(ECHO)
-    recipe = readme_server_recipe().replace("-c configs/cpu.toml", flags).replace("-j8", "-j4")
+    # The echo settings as a config file, as the recipe names one (a list value has spaces).
+    (project / "echo.toml").write_text(to_toml(load_config(None, ECHO_SETTINGS)), "utf-8")
+    recipe = readme_server_recipe().replace("configs/cpu.toml", "echo.toml").replace("-j8", "-j4")
     command = f"{shlex.quote(sys.executable)} -m summarize"
     with socket_folder() as sockets:
         done = subprocess.run(

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from summarize.config import TRANSLATABLE, EvalSettings, OutputSettings, load_config
+from summarize.config import load_config
 from summarize.outputs import KINDS, TRANSLATIONS, Outputs, output_paths, write_atomic
+from summarize.settings import TRANSLATABLE, EvalSettings, OutputSettings
 from tests.test_state import done
 
 OUT = OutputSettings()

@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 from summarize import Models, run
 from summarize.backends.echo import EchoBackend
 from summarize.cli import main
-from summarize.config import Config, load_config
+from summarize.config import load_config
 from summarize.errors import ConfigError, UsageError
 from summarize.outputs import Outputs, output_paths, write_outputs
 from summarize.pipeline import plan
 from summarize.report import Status
+from summarize.settings import Config
 from summarize.state import assess, fingerprint, signature
 from tests.conftest import ECHO
 

@@ -12,8 +12,9 @@ import pytest
 from summarize import Models, run
 from summarize.backends import GenerateOptions, Generation
 from summarize.backends.echo import EchoBackend
-from summarize.config import Config, load_config
+from summarize.config import load_config
 from summarize.report import Status
+from summarize.settings import Config
 from tests.conftest import ECHO_SETTINGS
 
 ECHO = ECHO_SETTINGS

@@ -6,10 +6,10 @@ import pickle
 from pathlib import Path
 
 from summarize import load_config, load_models, run
-from summarize.config import Config
 from summarize.discovery import Job
 from summarize.outputs import output_paths
 from summarize.records import Article, Counts, Source, Stage
+from summarize.settings import Config
 from summarize.stages.read import read
 from summarize.stages.summarize import summarize
 from summarize.stages.translate import translate

@@ -11,10 +11,11 @@ import pytest
 
 from summarize import Models
 from summarize.backends import GenerateOptions, Generation
-from summarize.config import Config, load_config
+from summarize.config import load_config
 from summarize.discovery import Job
 from summarize.records import Article, Source
 from summarize.report import Flag
+from summarize.settings import Config
 from summarize.stages.guard import guard
 from summarize.stages.translate import translate
 from summarize.text import Document, split_sentences

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from summarize.config import InputSettings
 from summarize.discovery import Job
 from summarize.records import Article, Stage
+from summarize.settings import InputSettings
 from summarize.stages.read import read
 
 TEXT = "The council met on Monday. It voted twice.\n\nThe mayor spoke. Nobody left early.\n"

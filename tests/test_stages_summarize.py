@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from summarize.backends.echo import EchoBackend
-from summarize.config import SummarizerSettings
 from summarize.discovery import Job
 from summarize.records import Article
+from summarize.settings import SummarizerSettings
 from summarize.stages.summarize import summarize
 from summarize.text import Document
 

@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from summarize.backends.echo import EchoBackend
-from summarize.config import TranslatorSettings
 from summarize.discovery import Job
 from summarize.records import Article, Source
+from summarize.settings import TranslatorSettings
 from summarize.stages.translate import translate, translation_limit
 from summarize.text import Document
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from summarize.config import Config
 from summarize.discovery import Job
 from summarize.outputs import output_paths
 from summarize.records import Article, Source, Stage
 from summarize.report import Status
+from summarize.settings import Config
 from summarize.stages.write import write
 from summarize.text import Document
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from summarize.config import OutputSettings, load_config
+from summarize.config import load_config
 from summarize.outputs import Outputs, output_paths, write_outputs
+from summarize.settings import OutputSettings
 from summarize.state import fingerprint, signature, stale_reason
 
 OUT = OutputSettings()

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from summarize import run
-from summarize.config import Config, load_config
+from summarize.config import load_config
 from summarize.report import Report, Status
+from summarize.settings import Config
 
 ECHO = [
     "summarizer.backend=echo",

@@ -11,7 +11,6 @@ from typing import BinaryIO
 
 from summarize.backends import Backend
 from summarize.claims import Claim, Held, claim
-from summarize.config import Config
 from summarize.discovery import Skipped, display_name
 from summarize.interrupts import held
 from summarize.outputs import Outputs, remove_temporaries
@@ -19,6 +18,7 @@ from summarize.planning import Planned
 from summarize.progress import NoProgress, Progress
 from summarize.records import Article, Source, Stage, alive
 from summarize.report import ArticleResult, Report, Status
+from summarize.settings import Config
 from summarize.stages import Engines
 from summarize.stages.guard import guard
 from summarize.stages.read import read_one
@@ -78,15 +78,8 @@ def run_local(
     and no claim, and reports the articles not done. With ``fail_fast`` no article starts a step
     after a failure.
     """
-    ctx = _Context(
-        config, signature(config), force, stdin, progress or NoProgress(),
-        report if report is not None else Report(),
-        tuple(Source(target) for target in config.output.translate),
-    )  # fmt: skip
-    pending = _pending(planned, ctx, left_out)
-    if fail_fast and ctx.report.failures:
-        _not_done(pending, ctx.report, _FAIL_FAST)
-        return ctx.report
+    ctx = _context(config, force, stdin, progress, report)
+    pending = _to_do(planned, ctx, left_out, fail_fast=fail_fast)
     if not pending:
         return ctx.report
     size = config.runtime.wave_size
@@ -103,6 +96,32 @@ def run_local(
         ctx.report.interrupted = getattr(exc, "signum", signal.SIGINT)
         _not_done(pending, ctx.report, "not done: the run was interrupted")
     return ctx.report
+
+
+def _context(
+    config: Config,
+    force: bool,
+    stdin: BinaryIO | None,
+    progress: Progress | None,
+    report: Report | None,
+) -> _Context:
+    return _Context(
+        config, signature(config), force, stdin, progress or NoProgress(),
+        report if report is not None else Report(),
+        tuple(Source(target) for target in config.output.translate),
+    )  # fmt: skip
+
+
+def _to_do(
+    planned: list[Planned], ctx: _Context, left_out: Sequence[Skipped], *, fail_fast: bool
+) -> list[_Slot]:
+    """The articles to do; the others reported. None at all when ``fail_fast`` and a planned
+    article failed already: the rest are then reported not done."""
+    pending = _pending(planned, ctx, left_out)
+    if fail_fast and ctx.report.failures:
+        _not_done(pending, ctx.report, _FAIL_FAST)
+        return []
+    return pending
 
 
 def _not_done(pending: list[_Slot], report: Report, reason: str) -> None:
@@ -219,11 +238,16 @@ def _run_wave(wave: list[_Slot], engines: Engines, ctx: _Context, *, fail_fast: 
             _report(slot, ctx, result)
             slot.article.drop_texts()
     finally:
-        with held():  # a second signal must not leave a claim behind
-            for slot in wave:
-                if slot.claim is not None:
-                    slot.claim.release()
-                    slot.claim = None
+        _release(wave)
+
+
+def _release(slots: list[_Slot]) -> None:
+    """Release the claims of ``slots``: a second signal must not leave one behind."""
+    with held():
+        for slot in slots:
+            if slot.claim is not None:
+                slot.claim.release()
+                slot.claim = None
 
 
 def _generate(stage: Stage, articles: list[Article], backend: Backend, ctx: _Context) -> None:

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from summarize.backends import Backend, GenerateOptions
 from summarize.batching import Task, generate
-from summarize.config import Config
 from summarize.guards import Failure, check_segment, check_summary
 from summarize.outputs import KINDS
 from summarize.records import Article, Generated, Source, Stage, alive
 from summarize.report import Flag
+from summarize.settings import Config
 from summarize.stages import Engines
 from summarize.stages.translate import assemble, translation_limit
 from summarize.text import split_sentences

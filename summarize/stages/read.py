@@ -6,10 +6,10 @@ import errno
 import time
 from typing import BinaryIO
 
-from summarize.config import InputSettings
 from summarize.discovery import Job, display_name
 from summarize.errors import InputError
 from summarize.records import Article, Stage
+from summarize.settings import InputSettings
 from summarize.state import FileTooLarge, fingerprint, read_snapshot
 from summarize.text import Document, detect_language, parse
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from summarize.backends import Backend, GenerateOptions
 from summarize.batching import Task, by_owner, generate, limit_origin
 from summarize.chunking import Piece, pack
-from summarize.config import SummarizerSettings
 from summarize.records import Article, Stage
+from summarize.settings import SummarizerSettings
 from summarize.text import split_sentences
 
 __all__ = ["summarize"]

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from summarize.backends import Backend, GenerateOptions
 from summarize.batching import Task, generate, limit_origin
 from summarize.chunking import Measure, pack_paragraphs, reassemble
-from summarize.config import TranslatorSettings
 from summarize.records import Article, Generated, Source, Stage
+from summarize.settings import TranslatorSettings
 from summarize.text import split_sentences
 
 __all__ = ["assemble", "translate", "translation_limit"]

@@ -8,11 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from summarize.config import Config, as_dict
+from summarize.config import as_dict
 from summarize.discovery import display_name
 from summarize.outputs import Outputs, output_paths, texts_by_kind, write_outputs
 from summarize.records import Article, Stage
 from summarize.report import ArticleResult, Status, group_warnings
+from summarize.settings import Config
 from summarize.stages import Engines
 from summarize.version import __version__
 
