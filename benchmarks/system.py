@@ -19,6 +19,11 @@ from harness import copy_corpus, write_corpus
 ROOT = Path(__file__).resolve().parent.parent
 ECHO = [
     f"{role}.{key}=echo" for role in ("summarizer", "translator") for key in ("backend", "model")
+] + [
+    # The echo engine "translates" into English: the script and identical checks would flag,
+    # and retry, every segment, which is not the pipeline's memory or a rerun's cost.
+    'guards.checks=["empty", "length_cap", "repetition", "length_ratio", "summary_length", '
+    '"grounding"]'
 ]
 
 # Started from this (large) process, a child's ru_maxrss would include our own RSS at fork
