@@ -48,7 +48,7 @@ def test_counting_backend_passes_calls_through_and_records_them() -> None:
     assert counting.count_tokens(texts) == inner.count_tokens(texts) == [6, 4]
     [call] = counting.calls
     assert call.texts == texts and call.options == options and call.outputs == outputs
-    assert call.seconds >= 0
+    assert isinstance(call.seconds, float)  # each call carries its duration
     tally = counting.tally()
     # asked: ceil(1.2 x source tokens) a row; decoded: every row runs to the call's limit
     assert tally == Tally(rows=2, requested=8 + 5, decoded=6, stopped_early=1, calls=1)
@@ -94,7 +94,8 @@ def test_count_rows_and_timed() -> None:
     runs: list[str] = []
     seconds, cpu, note = timed(lambda: runs.append("run"), 3, lambda: runs.append("prepare"))
     assert runs == ["prepare", "run"] * 3
-    assert seconds >= 0 and cpu >= 0 and note.startswith("; best of ")
+    assert isinstance(seconds, float) and isinstance(cpu, float)
+    assert note.startswith("; best of ")
     assert timed(lambda: None)[2] == ""
 
 
