@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from summarize.client import (
+    LocalWork,
     run_remote,
     server_mode,
     stop_server,
@@ -96,17 +98,21 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
         report = Report(sink=ResultSink(jsonl), strict=args.strict, shard=shard)
         stdin = sys.stdin.buffer if "-" in args.paths else None
         progress = TqdmProgress(disable=args.quiet or not sys.stderr.isatty())
-        remote = mode is not None and run_remote(
-            config, args, mode, report=report, progress=progress, stdin=stdin, exclude=own_files
-        )
-        if not remote:  # no --server; nothing to generate; or no server and --server-or-local
+        here: LocalWork | None = LocalWork()
+        if mode is not None:
+            here = run_remote(
+                config, args, mode, report=report, progress=progress, stdin=stdin,
+                exclude=own_files,
+            )  # fmt: skip
+        if here is not None:  # no --server; nothing to generate; or --server-or-local
             run(
                 config,
                 args.paths,
                 force=args.force,
                 output_dir=args.output_dir,
                 fail_fast=args.fail_fast,
-                stdin=stdin,
+                stdin=stdin if here.stdin is None else io.BytesIO(here.stdin),
+                only=here.only,
                 progress=progress,
                 report=report,
                 exclude=own_files,

@@ -14,9 +14,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from summarize.discovery import Skipped
 from summarize.errors import UsageError
 from summarize.planning import plan
 from summarize.progress import Progress
@@ -35,6 +37,7 @@ from summarize.settings import Config
 
 __all__ = [
     "ENVIRONMENT",
+    "LocalWork",
     "add_serve_command",
     "add_server_option",
     "run_remote",
@@ -144,6 +147,16 @@ def _quiet() -> Iterator[None]:
         logging.disable(logging.NOTSET)
 
 
+@dataclass(frozen=True)
+class LocalWork:
+    """The part of a run this process does itself: all of it, or what a lost server left."""
+
+    #: the names of the articles to do; None for every article of the run
+    only: frozenset[str] | None = None
+    #: standard input as read for the server, if it was (stdin can be read only once)
+    stdin: bytes | None = None
+
+
 def run_remote(
     config: Config,
     args: argparse.Namespace,
@@ -153,13 +166,15 @@ def run_remote(
     progress: Progress,
     stdin: BinaryIO | None,
     exclude: list[Path],
-) -> bool:
-    """Send the run to the server with these settings; False if it is to be done here (nothing
-    to generate, so no engine is needed; or no server and ``mode`` fallback).
+) -> LocalWork | None:
+    """Send the run to the server with these settings; None once the server has done it all.
 
-    Raises UsageError where the local run would (the plan is made here first, with the same
-    rules), and when no server runs in mode ``use``.
+    What is left to do here: the whole run when nothing is to be generated (no engine needed)
+    or, in ``mode`` fallback, when no server runs; and in that mode, the articles a server
+    that went away mid-run did not finish. Raises UsageError where the local run would (the
+    plan is made here first, with the same rules), and when no server runs in mode ``use``.
     """
+    skipped: list[Skipped] = []
     with _quiet():
         planned = plan(
             config,
@@ -167,10 +182,11 @@ def run_remote(
             force=args.force,
             output_dir=args.output_dir,
             exclude=exclude,
+            skipped=skipped,
             shard=args.shard,
         )
     if not any(to_do(p) for p in planned):
-        return False
+        return LocalWork()
     key = settings_key(config)
     path = socket_path(key)
     conn = _connect(path) or _wait_for(path, None)  # a server may be loading its engines
@@ -179,7 +195,7 @@ def run_remote(
     if conn is None:
         if mode == "fallback":
             log.info("no server runs with these settings: doing the articles here")
-            return False
+            return LocalWork()
         raise UsageError(
             "no server runs with these settings; start one with `summarize serve` and the "
             "same -c/--set options, or use --auto-server or --server-or-local"
@@ -203,8 +219,21 @@ def run_remote(
             for name in ("summarize", "summarize.progress")
         },
     }
-    _exchange(conn, request, report, progress, [p.job.name for p in planned if to_do(p)])
-    return True
+    todo = [p.job.name for p in planned if to_do(p)]
+    if _exchange(conn, request, report, progress, todo):
+        return None
+    if mode == "fallback":
+        every = [p.job.name for p in planned] + [s.name for s in skipped]
+        left = frozenset(every) - {r.name for r in report.results}
+        log.warning(
+            "the server stopped before this run was done: doing the %d article(s) it did not "
+            "finish here",
+            len(left),
+        )
+        return LocalWork(only=left, stdin=data)
+    log.error("the server stopped before this run was done (see its log)")
+    _unreported(report, todo, Status.FAILED, "{}: not done: the server stopped before it was done")
+    return None
 
 
 def _exchange(
@@ -213,11 +242,11 @@ def _exchange(
     report: Report,
     progress: Progress,
     todo: list[str],
-) -> None:
-    """Send the request, then add each result the server streams back to ``report``.
+) -> bool:
+    """Send the request, then add each result the server streams back to ``report``; False if
+    the server went away before the end of the run.
 
-    Ctrl-C closes the connection, which cancels this run's articles not yet started; a server
-    that goes away mid-run fails the articles it did not report.
+    Ctrl-C closes the connection, which cancels this run's articles not yet started.
     """
     ended = False
     try:
@@ -247,15 +276,12 @@ def _exchange(
         conn.close()
         report.interrupted = getattr(exc, "signum", signal.SIGINT)
         _unreported(report, todo, Status.NOT_DONE, "not done: the run was interrupted")
-        return
+        return True
     except (OSError, ProtocolError, KeyError, ValueError, TypeError) as exc:
-        log.error("lost the server: %s", exc)
+        log.warning("lost the server: %s", exc)
     finally:
         conn.close()
-    if not ended:
-        log.error("the server stopped before this run was done (see its log)")
-        why = "{}: not done: the server stopped before it was done"
-        _unreported(report, todo, Status.FAILED, why)
+    return ended
 
 
 def _unreported(report: Report, todo: list[str], status: Status, why: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -37,6 +37,7 @@ def run(
     shard: Shard | None = None,
     runner: str = "local",
     ray_address: str | None = None,
+    only: Collection[str] | None = None,
 ) -> Report:
     """Process every article under ``paths`` that is not up to date; never raises per article.
 
@@ -52,6 +53,8 @@ def run(
     :class:`~summarize.planning.Shard`). The articles go through the ``runner``: ``"local"``
     (this process), or ``"ray"`` (a Ray cluster at ``ray_address``, or a local Ray; see
     :func:`~summarize.runners.ray.run_ray`), which loads its models in its own actors.
+    With ``only``, just the articles (and left-out paths) of those names are planned and
+    reported: a run that takes over what a lost server did not finish.
     """
     if runner not in RUNNERS:
         raise UsageError(f"runner {runner!r}: choose one of {', '.join(RUNNERS)}")
@@ -73,6 +76,9 @@ def run(
         skipped=left_out,
         shard=shard,
     )
+    if only is not None:
+        planned = [p for p in planned if p.job.name in only]
+        left_out = [s for s in left_out if s.name in only]
     report = report if report is not None else Report()
     report.shard = None if shard is None else str(shard)
     if runner == "ray":

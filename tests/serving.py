@@ -103,11 +103,12 @@ def summarize(
 
 
 def start_caller(
-    cwd: Path, sockets: Path, *args: str, settings: Sequence[str] = ECHO
+    cwd: Path, sockets: Path, *args: str, settings: Sequence[str] = ECHO, mode: str = "--server"
 ) -> subprocess.Popen[bytes]:
-    """A `summarize run --server` call left running (to interrupt it, or to run several)."""
+    """A `summarize run --server` call (or another ``mode``) left running, to interrupt it or
+    to run several."""
     return subprocess.Popen(
-        [sys.executable, "-m", "summarize", "run", "--server", *settings, *args],
+        [sys.executable, "-m", "summarize", "run", mode, *settings, *args],
         cwd=cwd,
         env=environment(sockets),
         stderr=subprocess.PIPE,

@@ -258,6 +258,56 @@ def test_a_server_that_ends_mid_run(
     assert list(done.values()).count(False) >= 2  # the waves not started
 
 
+def test_a_caller_that_may_run_locally_finishes_what_a_killed_server_left(
+    sockets: Path, tmp_path: Path
+) -> None:
+    slow = Server(sockets, tmp_path / "server.log", settings=SLOW_WAVES)
+    articles(tmp_path / "news", 3)
+    articles(tmp_path / "local" / "news", 3)
+    local = summarize(tmp_path / "local", sockets, "run", "news", settings=SLOW_WAVES)
+    assert local.returncode == 0
+    caller = start_caller(
+        tmp_path, sockets, "news", "--report", "news.jsonl", settings=SLOW_WAVES,
+        mode="--server-or-local",
+    )  # fmt: skip
+    slow.wait_for("echo generate:")
+    slow.process.kill()
+    slow.process.wait(timeout=TIMEOUT)
+    _, err = caller.communicate(timeout=TIMEOUT)
+    assert caller.returncode == 0, err.decode()
+    assert b"the server stopped before this run was done: doing the" in err
+    assert b"3 articles done" in err
+    assert snapshot(tmp_path / "news") == snapshot(tmp_path / "local" / "news")
+    lines = [json.loads(line) for line in (tmp_path / "news.jsonl").read_text().splitlines()]
+    reported = [line["path"] for line in lines if "path" in line]
+    assert sorted(reported) == [f"news/story{i}.txt" for i in range(3)]  # each once
+    assert lines[-1]["exit_code"] == 0
+    assert lines[-1]["summary"].startswith("3 articles done")
+
+
+def test_standard_input_is_done_here_when_the_server_is_killed_with_it(
+    sockets: Path, tmp_path: Path
+) -> None:
+    slow = Server(sockets, tmp_path / "server.log", settings=SLOW_WAVES)
+    text = b"The minister spoke on Friday. He said the talks would go on.\n"
+    local = summarize(tmp_path, sockets, "run", "-", settings=SLOW_WAVES, stdin=text)
+    (tmp_path / "input").write_bytes(text)
+    with open(tmp_path / "input", "rb") as given:
+        caller = subprocess.Popen(
+            [sys.executable, "-m", "summarize", "run", "--server-or-local", *SLOW_WAVES, "-"],
+            cwd=tmp_path, env=environment(sockets), stdin=given, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+    slow.wait_for("echo generate:")
+    slow.process.kill()
+    slow.process.wait(timeout=TIMEOUT)
+    out, err = caller.communicate(timeout=TIMEOUT)
+    assert caller.returncode == local.returncode == 0, err.decode()
+    assert b"doing the 1 article(s) it did not finish here" in err
+    assert out == local.stdout
+    assert b"minister" in out
+
+
 def raw_exchange(path: str, payload: bytes) -> dict[str, object] | None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.settimeout(TIMEOUT)
