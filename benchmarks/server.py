@@ -7,7 +7,10 @@ Every figure is the wall time of real `summarize` processes, as a shell or make 
 - concurrent 8: eight `summarize run --server FILE` calls started at once (as `make -j8`);
 - the server's own start-up (loading the engines) once, reported apart;
 - the client's start-up: `import summarize.cli`, and a whole `run --server` call on an up-to-date
-  article (planning only), with torch, transformers and ctranslate2 never imported.
+  article (planning only), with torch, transformers and ctranslate2 never imported;
+- a profile of batch N against served N: the engine batches each made (their count and size,
+  from the `-vv` log) and the seconds spent in them against everything else, which says where
+  the difference between the two comes from.
 
 Models: the stand-ins of the default architectures (standins.py) through CTranslate2, with the
 throughput benchmark's fixed output lengths; `--echo` uses the model-free echo engine instead
@@ -21,11 +24,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -66,8 +71,11 @@ def command(flags: list[str], *args: str) -> list[str]:
     return [sys.executable, "-m", "summarize", *args[:1], *sets, *args[1:]]
 
 
-def timed(commands: list[list[str]], cwd: Path, env: dict[str, str]) -> float:
-    """Wall seconds for ``commands`` started together, to the last one's end."""
+def timed(
+    commands: list[list[str]], cwd: Path, env: dict[str, str], log: list[str] | None = None
+) -> float:
+    """Wall seconds for ``commands`` started together, to the last one's end; their stderr
+    lines are added to ``log``."""
     started = time.perf_counter()
     processes = [
         subprocess.Popen(c, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -77,7 +85,38 @@ def timed(commands: list[list[str]], cwd: Path, env: dict[str, str]) -> float:
         _, err = process.communicate(timeout=1800)
         if process.returncode != 0:
             raise SystemExit(f"failed ({process.returncode}): {err.decode()}")
+        if log is not None:
+            log.extend(err.decode(errors="replace").splitlines())
     return time.perf_counter() - started
+
+
+_BATCH = re.compile(r"(summarize|translate|guard): a batch of (\d+) inputs in ([\d.]+) s")
+
+
+@dataclass
+class Profile:
+    """The engine batches of a run, read from its -vv log, against its wall time."""
+
+    wall: float
+    batches: dict[str, list[int]] = field(default_factory=dict)
+    engine: float = 0.0
+
+    @classmethod
+    def read(cls, wall: float, lines: list[str]) -> Profile:
+        profile = cls(wall)
+        for line in lines:
+            found = _BATCH.search(line)
+            if found:
+                stage, size, seconds = found.groups()
+                profile.batches.setdefault(stage, []).append(int(size))
+                profile.engine += float(seconds)
+        return profile
+
+    def shape(self, stage: str) -> str:
+        sizes = self.batches.get(stage, [])
+        if not sizes:
+            return "none"
+        return f"{len(sizes)} of {sum(sizes) / len(sizes):.1f} inputs"
 
 
 def main() -> None:
@@ -100,29 +139,32 @@ def main() -> None:
     env = {**os.environ, "SUMMARIZE_SERVER_DIR": str(work / "s"), "PYTHONPATH": str(ROOT)}
     env.pop("SUMMARIZE_SERVER", None)
     rows: list[tuple[str, float]] = []
+    profiles: dict[str, Profile] = {}
     try:
         for n in (args.n, 8):
             make_articles(work / f"batch{n}", n)
-            rows.append(
-                (
-                    f"batch {n}: one `run DIR` call",
-                    timed([command(flags, "run", f"batch{n}")], work, env),
-                )
-            )
+            lines: list[str] = []
+            seconds = timed([command(flags, "run", "-vv", f"batch{n}")], work, env, lines)
+            rows.append((f"batch {n}: one `run DIR` call", seconds))
+            profiles.setdefault("batch", Profile.read(seconds, lines))
         started = time.perf_counter()
-        log = open(work / "server.log", "wb")  # noqa: SIM115 -- open for the server's life
-        server = subprocess.Popen(command(flags, "serve"), env=env, stderr=log, stdout=log)
-        while b"serving on" not in (work / "server.log").read_bytes():
+        server_log = work / "server.log"
+        log = open(server_log, "wb")  # noqa: SIM115 -- open for the server's life
+        server = subprocess.Popen(command(flags, "serve", "-vv"), env=env, stderr=log, stdout=log)
+        while b"serving on" not in server_log.read_bytes():
             if server.poll() is not None:
-                raise SystemExit((work / "server.log").read_text())
+                raise SystemExit(server_log.read_text())
             time.sleep(0.05)
         load = time.perf_counter() - started
         try:
             served = make_articles(work / "served", args.n)
+            before = len(server_log.read_bytes())
             seconds = sum(
                 timed([command(flags, "run", "--server", str(p))], work, env) for p in served
             )
             rows.append((f"served {args.n}: {args.n} `run --server FILE` calls in turn", seconds))
+            text = server_log.read_bytes()[before:].decode(errors="replace")
+            profiles["served"] = Profile.read(seconds, text.splitlines())
             together = make_articles(work / "together", 8)
             calls = [command(flags, "run", "--server", str(p)) for p in together]
             rows.append(
@@ -154,6 +196,7 @@ def main() -> None:
     for label, value in rows:
         n = args.n if not label.startswith(("concurrent", "batch 8")) else 8
         print(f"| {label} | {value:.1f} | {value / batch[n]:.2f} |")
+    print_profile(profiles["batch"], profiles["served"], args.n)
     print(
         f"\nclient start-up, `import summarize.cli` (no torch): {imported:.2f} s "
         f"(bare python {bare:.2f} s, so {imported - bare:.2f} s of the tool's own)"
@@ -163,6 +206,21 @@ def main() -> None:
         f"targets: served <= {TARGETS['served']}x batch, concurrent <= "
         f"{TARGETS['concurrent']}x batch, client start-up < {TARGETS['client']} s"
     )
+
+
+def print_profile(batch: Profile, served: Profile, n: int) -> None:
+    """Where batch N and served N spend their time: engine batches against the rest."""
+    print(f"\nprofile of {n} articles | one `run DIR` call | {n} served calls in turn |")
+    print("|---|---|---|")
+    for stage in ("summarize", "translate", "guard"):
+        if stage in batch.batches or stage in served.batches:
+            print(f"| {stage} batches | {batch.shape(stage)} | {served.shape(stage)} |")
+    print(f"| seconds in engine batches | {batch.engine:.1f} | {served.engine:.1f} |")
+    print(
+        "| seconds in everything else (start-up, load, planning, I/O, waiting) | "
+        f"{batch.wall - batch.engine:.1f} | {served.wall - served.engine:.1f} |"
+    )
+    print(f"| wall seconds | {batch.wall:.1f} | {served.wall:.1f} |")
 
 
 if __name__ == "__main__":

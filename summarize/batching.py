@@ -134,7 +134,9 @@ def _generate_batch(batch: list[Task], backend: Backend, stage: Stage) -> None:
             raise
         reason, out_of_memory = str(exc) or type(exc).__name__, _is_out_of_memory(exc)
     else:
-        _share_time(live, stage, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        log.debug("%s: a batch of %d inputs in %.3f s", stage.value, len(live), seconds)
+        _share_time(live, stage, seconds)
         for task, result in zip(live, results, strict=True):
             task.result = result
         return

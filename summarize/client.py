@@ -103,7 +103,8 @@ def add_serve_command(commands: Any, settings: argparse.ArgumentParser) -> None:
         type=_seconds(0.0, 60.0),
         default=0.2,
         metavar="S",
-        help="after a run arrives, wait S seconds for others to share its batches (default 0.2)",
+        help="after a run arrives, wait for others to share its batches until none has come "
+        "for S seconds, at most 10 S (default 0.2)",
     )
     serve.add_argument("--stop", action="store_true", help="stop the server for these settings")
 

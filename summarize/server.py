@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 #: how long a connection may take to send its request, and a client to take a message
 _IO_TIMEOUT = 60.0
 _STOP = object()
+#: the gathering wait ends at the latest this many ``gather`` waits after the first request
+_GATHER_SPAN = 10
 _INTERRUPTED = "not done: the run was interrupted"
 
 
@@ -170,15 +172,22 @@ class _Server:
 
     def _gather(self, group: list[Request]) -> bool:
         """Add the requests that arrive within the gathering wait and can share the group's
-        waves; the others wait for a later group. Returns whether a stop arrived."""
+        waves; the others wait for a later group. Returns whether a stop arrived.
+
+        The wait starts again with each request that joins, since callers started together
+        (``make -j8``) arrive spread over their start-up, more so on a busy machine; it ends
+        ``gather`` seconds after the last one, and at most ``_GATHER_SPAN`` waits after the
+        first."""
         for waiting in list(self.backlog):
             if self._joins(group, waiting):
                 self.backlog.remove(waiting)
                 group.append(waiting)
-        deadline = time.monotonic() + self.gather
+        now = time.monotonic()
+        deadline, latest = now + self.gather, now + self.gather * _GATHER_SPAN
         while True:  # within the wait, and all that queued while the engines were busy
             try:
-                got = self.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                wait = min(deadline, latest) - time.monotonic()
+                got = self.queue.get(timeout=max(0.0, wait))
             except queue.Empty:
                 break
             if got is _STOP:
@@ -192,6 +201,7 @@ class _Server:
                 continue
             elif self._joins(group, item):
                 group.append(item)
+                deadline = time.monotonic() + self.gather
             else:
                 self.backlog.append(item)
         return False

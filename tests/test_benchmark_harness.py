@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -155,3 +156,26 @@ def test_a_sampled_baseline_is_projected_to_the_whole_corpus() -> None:
     assert a.projected_tokens == 4 * SUMMARY_TOKENS + 400
     assert a.projected_seconds == pytest.approx(4 * 10.0 + 400 * 0.2)
     assert "projected to all 4" in a.note
+
+
+def test_the_server_benchmarks_profile_reads_every_batch_the_run_logs(
+    seeds_copy: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from server import Profile
+
+    loaded = echo_models()
+    assert loaded.translator is not None
+    counting = CountingBackend(loaded.translator, requested_translation)
+    config = load_config(None, ECHO_SETTINGS)
+    caplog.set_level(logging.DEBUG, logger="summarize.batching")
+    report = run(config, [str(seeds_copy)], models=Models(loaded.summarizer, counting))
+    assert report.exit_code == 0
+
+    profile = Profile.read(9.0, [record.getMessage() for record in caplog.records])
+
+    sizes = [len(call.texts) for call in counting.calls]
+    assert sorted(profile.batches["translate"]) == sorted(sizes)
+    assert profile.batches["summarize"] == [1]  # the one seed article
+    assert profile.shape("translate") == f"{len(sizes)} of {sum(sizes) / len(sizes):.1f} inputs"
+    assert profile.shape("guard") == "none"
+    assert isinstance(profile.engine, float)

@@ -141,6 +141,24 @@ def test_concurrent_callers_share_the_engine_calls_of_one_batch(
     assert all(Path(f"{s.with_suffix('')}{x}").exists() for s in stories for x in OUTPUTS)
 
 
+def test_callers_arriving_one_after_another_keep_the_gathering_wait_open(
+    sockets: Path, tmp_path: Path
+) -> None:
+    # Each caller comes 1.2 s after the one before: the third is 2.4 s after the first, past a
+    # single wait of 2 s, but within 2 s of the second.
+    served = Server(sockets, tmp_path / "server.log", "--gather", "2")
+    try:
+        stories = articles(tmp_path / "news", 3)
+        callers = []
+        for story in stories:
+            callers.append(start_caller(tmp_path, sockets, str(story)))
+            time.sleep(1.2)
+        assert [c.wait(timeout=TIMEOUT) for c in callers] == [0, 0, 0]
+        assert "serving 3 request(s) together" in served.text()
+    finally:
+        served.stop()
+
+
 def test_calls_that_queue_while_the_engines_are_busy_share_the_next_waves(
     sockets: Path, tmp_path: Path
 ) -> None:
