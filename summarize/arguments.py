@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from summarize.client import add_serve_command, add_server_option
+from summarize.client import add_serve_command, add_server_option, server_flags
 from summarize.pipeline import RUNNERS
 from summarize.planning import Shard
 from summarize.version import __version__
@@ -48,7 +49,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parents=[settings],
         help="print the effective configuration and where each value came from",
     )
-    args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    try:
+        given = server_flags(given)
+    except ValueError as exc:
+        run_parser.error(str(exc))
+    args = parser.parse_args(given)
     args.quiet = getattr(args, "quiet", False)
     if args.command == "run":
         if args.json and "-" not in args.paths:

@@ -41,6 +41,7 @@ __all__ = [
     "add_serve_command",
     "add_server_option",
     "run_remote",
+    "server_flags",
     "server_mode",
     "stop_server",
 ]
@@ -55,8 +56,8 @@ _START_TIMEOUT = 600.0
 
 
 def add_server_option(run_parser: argparse.ArgumentParser) -> None:
-    """``--server`` and its variants; flags, not ``--server=MODE``: an optional value would
-    swallow the PATH after it (``--server -``)."""
+    """``--server`` and its variants, as flags: an optional value would swallow the PATH after
+    it (``--server -``); ``--server=MODE`` is read as one of them (:func:`server_flags`)."""
     group = run_parser.add_mutually_exclusive_group()
     group.add_argument(
         "--server",
@@ -80,6 +81,35 @@ def add_server_option(run_parser: argparse.ArgumentParser) -> None:
         const="fallback",
         help=f"the same, doing them here if none runs; also ${ENVIRONMENT}=fallback",
     )
+
+
+#: ``--server=MODE``, as ``dmypy run`` and $SUMMARIZE_SERVER spell it, and the flag it means
+_SPELLED = {
+    **dict.fromkeys(("use", "1", "yes", "on", "true"), "--server"),
+    "auto": "--auto-server",
+    **dict.fromkeys(("fallback", "local"), "--server-or-local"),
+}
+
+
+def server_flags(argv: list[str]) -> list[str]:
+    """``argv`` with each ``--server=MODE`` (before any ``--``) as the flag of that mode.
+
+    Raises ValueError for a mode that is not one.
+    """
+    out: list[str] = []
+    for index, item in enumerate(argv):
+        if item == "--":
+            return out + argv[index:]
+        if item.startswith("--server="):
+            mode = item.partition("=")[2].strip().lower()
+            if mode not in _SPELLED:
+                raise ValueError(
+                    f"--server={mode}: choose --server, --server=auto (or --auto-server) or "
+                    "--server=fallback (or --server-or-local)"
+                )
+            item = _SPELLED[mode]
+        out.append(item)
+    return out
 
 
 def add_serve_command(commands: Any, settings: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from summarize.arguments import parse_args
 from summarize.client import server_mode
 from summarize.errors import UsageError
 from tests.serving import articles, socket_folder, summarize
@@ -30,6 +31,35 @@ def test_the_mode_comes_from_the_option_or_the_environment(
     monkeypatch.setenv("SUMMARIZE_SERVER", "sometimes")
     with pytest.raises(UsageError, match="SUMMARIZE_SERVER"):
         server_mode(None)
+
+
+@pytest.mark.parametrize(
+    ("spelled", "mode"),
+    [
+        ("--server", "use"),
+        ("--server=1", "use"),
+        ("--server=auto", "auto"),
+        ("--auto-server", "auto"),
+        ("--server=fallback", "fallback"),
+        ("--server=Local", "fallback"),
+        ("--server-or-local", "fallback"),
+    ],
+)
+def test_server_modes_as_flags_or_with_a_value(spelled: str, mode: str) -> None:
+    # The PATH after the option stays a PATH, standard input included.
+    args = parse_args(["run", spelled, "-"])
+    assert (args.server, args.paths) == (mode, ["-"])
+
+
+def test_a_server_value_that_is_no_mode_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["run", "--server=sometimes", "story.txt"])
+    assert exit_info.value.code == 2
+    assert "--server=sometimes: choose" in capsys.readouterr().err
+    # after --, it is a file name
+    assert parse_args(["run", "--", "--server=auto"]).paths == ["--server=auto"]
 
 
 def test_no_server_is_an_error_or_a_local_run_when_asked(sockets: Path, tmp_path: Path) -> None:
