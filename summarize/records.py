@@ -106,7 +106,10 @@ class Article:
     flags: list[Flag] = field(default_factory=list)
     counts: Counts = field(default_factory=Counts)
     seconds: dict[Stage, float] = field(default_factory=dict)
+    #: what is worth a look in its outputs: a warning flags the article
     warnings: list[str] = field(default_factory=list)
+    #: how it was done, for the record (map-reduce, a check skipped): flags nothing
+    notes: list[str] = field(default_factory=list)
     #: why it failed (its first failure); a failed article goes through no further stage
     error: str | None = None
 

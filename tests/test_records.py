@@ -72,7 +72,9 @@ def test_stages_called_by_hand_with_pickled_records_write_what_run_writes(
     records = round_trip(records)
     results = write(records, config, describe_engines(models), "sig")
     round_trip(records)
-    assert [r.status.value for r in results] == ["flagged"] * 3  # map-reduce says so
+    assert [r.status.value for r in results] == ["flagged"] * 3
+    assert all(any("stopped at their length limit" in w for w in r.warnings) for r in results)
+    assert all(any("map-reduce" in note for note in a.notes) for a in records)
     assert all(a.counts.summary_chunks and a.counts.summary_chunks > 1 for a in records)
     assert all(set(a.seconds) == set(Stage) for a in records)
 

@@ -29,7 +29,7 @@ def test_short_and_long_articles_are_summarized_together(tmp_path: Path) -> None
     assert long.counts.summary_chunks is not None and long.counts.summary_chunks > 1
     assert long.counts.summary_rounds is not None and long.counts.summary_rounds > 1
     assert long.summary
-    assert any("(map-reduce)" in w for w in long.warnings)
+    assert any("(map-reduce)" in note for note in long.notes)
     assert failed.counts.summary_chunks is None and failed.summary == ""
 
 

@@ -91,7 +91,7 @@ def _check_language(article: Article, doc: Document, mode: str) -> None:
     try:
         language, probability = detect_language(doc.text)
     except Exception as exc:  # a broken detector must not fail the article, only say so
-        article.warnings.append(f"language check skipped: {exc}")
+        article.notes.append(f"language check skipped: {exc}")
         return
     if language == "en" or probability < _LANGUAGE_CONFIDENCE:
         return

@@ -120,7 +120,7 @@ def _next_round(tasks: list[Task], round_no: int) -> dict[Article, list[str]]:
                 article.warnings.append("the summarizer produced an empty summary")
         else:
             if round_no == 1:
-                article.warnings.append(
+                article.notes.append(
                     f"article longer than the summarizer's input: summarised in "
                     f"{len(results)} chunks, then their summaries (map-reduce)"
                 )

@@ -56,6 +56,8 @@ def _finish(article: Article, config: Config, engines: EngineInfo, sig: str) -> 
     article.warnings = group_warnings(article.warnings)
     for warning in article.warnings:
         log.info("%s: %s", name, warning)
+    for note in article.notes:
+        log.info("%s: note: %s", name, note)
     # A repaired segment is recorded, but only a check still failed flags the article.
     unrepaired = any(not flag.repaired for flag in article.flags)
     status = Status.FLAGGED if article.warnings or unrepaired else Status.DONE
@@ -111,6 +113,7 @@ def _sidecar(article: Article, config: Config, engines: EngineInfo, sig: str) ->
         "seconds": {k: round(v, 4) for k, v in article.timings().items()},
         "removed_lines": article.doc.removed,
         "warnings": article.warnings,
+        "notes": article.notes,
         "flags": [flag.as_dict() for flag in article.flags],
     }
 
