@@ -144,18 +144,32 @@ def test_concurrent_callers_share_the_engine_calls_of_one_batch(
 def test_callers_arriving_one_after_another_keep_the_gathering_wait_open(
     sockets: Path, tmp_path: Path
 ) -> None:
-    # Each caller comes 1.2 s after the one before: the third is 2.4 s after the first, past a
-    # single wait of 2 s, but within 2 s of the second.
-    served = Server(sockets, tmp_path / "server.log", "--gather", "2")
+    # Requests sent 2 s apart (raw, so no caller's start-up shifts them): the third comes 4 s
+    # after the first, past a single wait of 3 s, but within 3 s of the second.
+    served = Server(sockets, tmp_path / "server.log", "--gather", "3")
+    key = settings_key(load_config(None, ECHO[1::2]))
+    stories = articles(tmp_path / "news", 3)
+    connections = []
     try:
-        stories = articles(tmp_path / "news", 3)
-        callers = []
         for story in stories:
-            callers.append(start_caller(tmp_path, sockets, str(story)))
-            time.sleep(1.2)
-        assert [c.wait(timeout=TIMEOUT) for c in callers] == [0, 0, 0]
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conn.settimeout(TIMEOUT)
+            conn.connect(served.socket)
+            conn.sendall(framed({"type": "run", "version": VERSION, "settings": key,
+                                 "cwd": str(tmp_path), "paths": [str(story)]}))  # fmt: skip
+            connections.append(conn)
+            time.sleep(2)
+        for conn in connections:
+            kinds = []
+            while not kinds or kinds[-1] != "end":
+                message = receive(conn)
+                assert message is not None
+                kinds.append(message["type"])
+            assert "result" in kinds
         assert "serving 3 request(s) together" in served.text()
     finally:
+        for conn in connections:
+            conn.close()
         served.stop()
 
 
