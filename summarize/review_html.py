@@ -89,7 +89,7 @@ def write_review(
     if split:
         _write_split(review, title, target)
     else:
-        write_atomic(target, page(review, title))
+        _write(target, page(review, title))
     log.info("wrote %s (%d articles)", display_name(target), len(review.articles))
     return target
 
@@ -99,11 +99,18 @@ def _write_split(review: Review, title: str, folder: Path) -> None:
     pages = folder / "articles"
     pages.mkdir(parents=True, exist_ok=True)
     for article in review.articles:
-        write_atomic(pages / f"{article.anchor}.html", article_page(article, "../index.html"))
-    write_atomic(
+        _write(pages / f"{article.anchor}.html", article_page(article, "../index.html"))
+    _write(
         folder / "index.html",
         index_page(review, title, lambda a: f"articles/{a.anchor}.html"),
     )
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        write_atomic(path, text)
+    except OSError as exc:  # name the page, not its temporary file
+        raise OSError(exc.errno, exc.strerror, display_name(path)) from exc
 
 
 def page(review: Review, title: str) -> str:
@@ -125,7 +132,7 @@ def index_page(review: Review, title: str, link: Callable[[ArticleReview], str])
         f'<a href="{_e(link(a))}">{_e(a.name)}</a> <span class="reason">{_e(a.reason)}</span></li>'
         for a in review.articles
     )
-    body = _overview(review, title, link) + f"<h2>All articles</h2><ul>{rows}</ul>"
+    body = _overview(review, title, link) + f'<h2>All articles</h2><ul class="all">{rows}</ul>'
     return _document(title, body)
 
 
@@ -250,7 +257,7 @@ def _sections(articles: Iterable[ArticleReview], link: Callable[[ArticleReview],
 def _section(article: ArticleReview, *, opened: bool) -> str:
     state = " open" if opened else ""
     head = (
-        f"<summary>{_badge(article.status)} {_e(article.name)}"
+        f'<summary>{_badge(article.status)} <span class="name">{_e(article.name)}</span>'
         f' <span class="reason">{_e(article.reason)}</span></summary>'
     )
     body = [
