@@ -239,8 +239,9 @@ def _chart(seconds: dict[str, float]) -> str:
     height = row * len(stages)
     return (
         "<h2>Time per stage</h2>"
-        f'<svg role="img" aria-label="seconds per stage" width="{label + width + 80}" '
-        f'height="{height}" viewBox="0 0 {label + width + 80} {height}">{"".join(bars)}</svg>'
+        f'<svg role="img" aria-label="seconds per stage" class="chart" '
+        f'style="width:100%;max-width:{label + width + 80}px;height:auto" '
+        f'viewBox="0 0 {label + width + 80} {height}">{"".join(bars)}</svg>'
     )
 
 
