@@ -33,7 +33,9 @@ h1{{font-size:1.5em;margin:.8em 0 .3em}} h2{{font-size:1.15em;margin:1.2em 0 .4e
 [lang=ar]{{font-family:{_ARABIC_FONTS},sans-serif;font-size:1.12em;line-height:1.8}}
 .ar{{text-align:right}}
 table.counts{{border-collapse:collapse}}
-table.counts td,table.counts th{{padding:2px 12px 2px 0;text-align:left}}
+table.counts td,table.counts th{{padding:2px 6px 2px 0;text-align:left}}
+table.counts td{{padding-right:18px}} table.counts tr{{display:flex;flex-wrap:wrap;align-items:center}}
+.facts{{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,340px),1fr));gap:0 32px}}
 .badge{{display:inline-block;padding:0 8px;border-radius:9px;font-size:.85em;font-weight:600;
 background:#e8e8e8;color:#333;white-space:nowrap}}
 .st-flagged .badge,.badge.st-flagged{{background:#ffd666;color:#4d3800}}
@@ -166,22 +168,20 @@ def _badge(status: ReviewStatus) -> str:
 
 def _overview(review: Review, title: str, link: Callable[[ArticleReview], str]) -> str:
     counts = review.counts()
-    rows = "".join(
-        f'<tr class="st-{_slug(s)}"><th>{_badge(s)}</th><td data-status="{_e(s.value)}">{n}</td>'
-        "</tr>"
+    cells = "".join(
+        f'<th>{_badge(s)}</th><td data-status="{_e(s.value)}">{n}</td>'
         for s, n in counts.items()
         if n or s in (ReviewStatus.DONE, ReviewStatus.FLAGGED, ReviewStatus.FAILED)
     )
     parts = [
         f"<header><h1>{_e(title)}</h1>",
-        f"<p>{len(review.articles)} article(s).</p>",
-        f'<table class="counts">{rows}</table>',
+        f'<table class="counts"><tr><th>{len(review.articles)} article(s)</th>{cells}</tr></table>',
     ]
     if review.run_summary:
         parts.append(f"<p>The run's report: <q>{_e(review.run_summary)}</q></p>")
     parts.append(_attention(review, link))
-    parts.append(_settings(review))
-    parts.append(_chart(review.seconds()))
+    parts.append(f'<div class="facts"><div>{_settings(review)}</div>')
+    parts.append(f"<div>{_chart(review.seconds())}</div></div>")
     parts.append("</header>")
     return "".join(parts)
 

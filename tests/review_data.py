@@ -1,8 +1,9 @@
 """Articles run through the real pipeline with a model-free translator that writes Arabic script.
 
 Shared by the review page's tests and its benchmark (``benchmarks/review_page.py``): the echo
-summarizer, and a translator that spells each Latin letter with an Arabic one (same length, all
-Arabic script, so the guards pass it) except in segments that hold ``UNTRANSLATED``, which come
+summarizer, and a translator that knows the Arabic of a few sentences (those of the page in the
+README's screenshot) and spells any other Latin letter with an Arabic one (same length, all
+Arabic script, so the guards pass it), except in segments that hold ``UNTRANSLATED``, which come
 back as they went in and are flagged by the script and identical checks.
 """
 
@@ -34,6 +35,25 @@ _SPELLING = str.maketrans(
     "".join(_LETTERS[i % len(_LETTERS)] for i in range(len(string.ascii_letters))),
 )
 
+#: sentences the lexicon knows (its other "translations" are letter for letter)
+PHRASES = {
+    "Flood warnings issued across the valley": "صدور تحذيرات من الفيضانات في أنحاء الوادي",
+    "Heavy rain is expected in the valley for three more days.": (
+        "يُتوقع هطول أمطار غزيرة في الوادي لثلاثة أيام أخرى."
+    ),
+    "Emergency teams are ready, officials said.": "قال مسؤولون إن فرق الطوارئ على أهبة الاستعداد.",
+    "City council approves new budget": "مجلس المدينة يقر ميزانية جديدة",
+    "The city council approved a new budget on Monday after a long debate.": (
+        "وافق مجلس المدينة على ميزانية جديدة يوم الاثنين بعد نقاش طويل."
+    ),
+    "Schools will receive more money, and two new libraries will open next year.": (
+        "ستحصل المدارس على مزيد من الأموال، وستُفتتح مكتبتان جديدتان العام المقبل."
+    ),
+    "The mayor said the plan keeps taxes where they are.": (
+        "وقال رئيس البلدية إن الخطة تُبقي الضرائب على حالها."
+    ),
+    "A page with markup in it": "صفحة فيها رموز",
+}
 CALM = """Home | World | Business
 City council approves new budget
 By Layla Hassan
@@ -70,7 +90,11 @@ class Lexicon:
 
 def spell(text: str) -> str:
     """The lexicon's "translation" of ``text``: unchanged where it says UNTRANSLATED."""
-    return text if UNTRANSLATED in text else text.translate(_SPELLING)
+    if UNTRANSLATED in text:
+        return text
+    for english, arabic in PHRASES.items():
+        text = text.replace(english, arabic)
+    return text.translate(_SPELLING)
 
 
 def write_corpus(folder: Path, *, hostile_name: str = 'evil<b>"x".txt') -> dict[str, Path]:
