@@ -34,7 +34,8 @@ h1{{font-size:1.5em;margin:.8em 0 .3em}} h2{{font-size:1.15em;margin:1.2em 0 .4e
 .ar{{text-align:right}}
 table.counts{{border-collapse:collapse}}
 table.counts td,table.counts th{{padding:2px 6px 2px 0;text-align:left}}
-table.counts td{{padding-right:18px}} table.counts tr{{display:flex;flex-wrap:wrap;align-items:center}}
+table.counts td{{padding-right:18px}}
+table.counts tr{{display:flex;flex-wrap:wrap;align-items:center}}
 .facts{{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,340px),1fr));gap:0 32px}}
 .badge{{display:inline-block;padding:0 8px;border-radius:9px;font-size:.85em;font-weight:600;
 background:#e8e8e8;color:#333;white-space:nowrap}}
