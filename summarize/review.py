@@ -176,12 +176,14 @@ def gather(
 
 
 def _read_report(path: Path) -> tuple[dict[str, _ReportLine], str | None]:
-    """The last line of each article in a ``--report`` JSONL file, by resolved path."""
+    """The last line of each article in a ``--report`` JSONL file, by resolved path: relative
+    paths as seen from here, and from the report's folder (a run started there)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise UsageError(f"{display_name(path)}: cannot read the report ({exc.strerror})") from None
     found: dict[str, _ReportLine] = {}
+    there: dict[str, _ReportLine] = {}
     summary = None
     for number, line in enumerate(text.splitlines(), 1):
         try:
@@ -195,9 +197,11 @@ def _read_report(path: Path) -> tuple[dict[str, _ReportLine], str | None]:
             summary = item["summary"]
         if isinstance(item.get("path"), str) and isinstance(item.get("status"), str):
             reason = item.get("reason")
-            key = _key(Path(item["path"]))
-            found[key] = _ReportLine(item["status"], reason if isinstance(reason, str) else "")
-    return found, summary
+            entry = _ReportLine(item["status"], reason if isinstance(reason, str) else "")
+            named = Path(item["path"])
+            there[_key(path.parent / named)] = entry
+            found[_key(named)] = entry
+    return {**there, **found}, summary
 
 
 def _key(path: Path) -> str:

@@ -113,14 +113,19 @@ def write_corpus(folder: Path, *, hostile_name: str = 'evil<b>"x".txt') -> dict[
     return paths
 
 
-def run_corpus(paths: Sequence[str], report: Path | None = None, *overrides: str) -> Report:
+def run_corpus(
+    paths: Sequence[str],
+    report: Path | None = None,
+    *overrides: str,
+    output_dir: Path | None = None,
+) -> Report:
     """Run the pipeline over ``paths`` with the echo summarizer and the lexicon, writing the
     outputs, sidecars and (when given) the ``--report`` JSONL file as the command line does."""
     config = load_config(None, [*SETTINGS, *overrides])
     models = Models(EchoBackend("echo"), Lexicon())  # type: ignore[arg-type]
     with report_sink(report) as jsonl:
         result = Report(sink=ResultSink(jsonl))
-        run(config, list(paths), models=models, report=result)
+        run(config, list(paths), models=models, report=result, output_dir=output_dir)
         if jsonl is not None:
             jsonl.totals(result)
     return result

@@ -330,3 +330,46 @@ def test_review_never_imports_a_model_library(news: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_report_written_in_another_folder_still_names_the_failures(
+    news: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = news.parent / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    page = review("../news", "--report", "../news.jsonl")
+    assert counts(page)["failed"] == 1
+    assert "binary data" in sections(page)["../news/binary.txt"].text
+
+
+def test_outputs_under_an_output_directory_are_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_corpus(tmp_path / "news")
+    run_corpus(["news"], output_dir=Path("out"))
+    assert counts(review("news", "--output-dir", "out"))["done"] == 2
+    assert counts(review("news"))["not processed"] == 4
+
+
+def test_a_summary_check_marks_the_whole_summary(news: Path) -> None:
+    sidecar = news / "calm.summarize.json"
+    data = json.loads(sidecar.read_text(encoding="utf-8"))
+    flag = {"output": "summary", "segment": 0, "span": [0, 10], "check": "grounding"}
+    data["flags"] = [{**flag, "value": 0.2, "threshold": 0.5, "attempts": 1, "repaired": False}]
+    sidecar.write_text(json.dumps(data), encoding="utf-8")
+    calm = sections(review("news"))["news/calm.txt"]
+    assert "st-flagged" in calm.classes
+    summary = calm.find("div", "summary")
+    assert (
+        summary.find("mark").text == (news / "calm.summary.txt").read_text(encoding="utf-8").strip()
+    )
+    assert "grounding 0.2 (threshold 0.5)" in summary.find("span", "check").text
+
+
+def test_an_unreadable_sidecar_is_out_of_date_and_named(news: Path) -> None:
+    (news / "calm.summarize.json").write_text("{not json", encoding="utf-8")
+    calm = sections(review("news"))["news/calm.txt"]
+    assert "st-out-of-date" in calm.classes
+    assert "sidecar unreadable: news/calm.summarize.json" in calm.find("summary").text
