@@ -40,6 +40,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     run_parser = _add_run(commands, settings)
     _add_download(commands, settings)
     _add_eval(commands, settings)
+    _add_review(commands, settings)
     _add_cache(commands, settings)
     add_serve_command(commands, settings)
     config_parser = commands.add_parser("config", help="inspect the configuration")
@@ -61,6 +62,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             run_parser.error("--json applies to standard input only: give - as a PATH")
         if args.dry_run and "-" in args.paths:
             run_parser.error("--dry-run lists files; it does not apply to - (standard input)")
+    if args.command == "review" and args.split and args.output == Path("-"):
+        parser.error("review --split writes a folder of pages, not standard output")
     return args
 
 
@@ -164,6 +167,36 @@ def _add_eval(commands: Any, settings: argparse.ArgumentParser) -> None:
         "-o", "--output-dir", type=Path, metavar="DIR", help="the outputs were written under DIR"
     )
     evaluate.add_argument("--json", type=Path, metavar="FILE", help="also write the scores as JSON")
+
+
+def _add_review(commands: Any, settings: argparse.ArgumentParser) -> None:
+    review = commands.add_parser(
+        "review",
+        parents=[settings],
+        help="write an HTML page showing each article's English and Arabic side by side",
+        description="Read the inputs, their outputs and sidecars (no model is run) and write one "
+        "self-contained HTML page: counts, flagged and failed articles first, each article's "
+        "paragraphs beside their translation, failed checks highlighted, removed lines struck "
+        "through. Default: DIR.review.html beside a directory, else review.html here.",
+    )
+    review.add_argument("paths", nargs="+", metavar="PATH", help="articles or directories")
+    review.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="the page to write (- for stdout)"
+    )
+    review.add_argument(
+        "--output-dir", type=Path, metavar="DIR", help="the outputs were written under DIR"
+    )
+    review.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="a run's --report JSONL file: shows failed articles with their reasons",
+    )
+    review.add_argument(
+        "--split",
+        action="store_true",
+        help="write a folder instead: index.html and one page per article (for large runs)",
+    )
 
 
 def _add_cache(commands: Any, settings: argparse.ArgumentParser) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["clean_lines", "continues", "has_article_text", "reads_like_prose"]
+__all__ = ["clean_lines", "continues", "furniture_lines", "has_article_text", "reads_like_prose"]
 
 SENTENCE_END = re.compile(r"[.!?…:;\"'”’»)\]]$")
 # A wrapped line's tail that cannot end a sentence or a headline: the next line goes on with it.
@@ -119,6 +119,14 @@ def clean_lines(lines: list[str]) -> tuple[list[str], list[str]]:
     prose (a line ending like a sentence) is never removed unless it exactly repeats an earlier
     short line or speaks to the reader about the site itself (a cookie or newsletter prompt).
     """
+    drop = furniture_lines(lines)
+    kept = [line for i, line in enumerate(lines) if i not in drop]
+    removed = [line for i, line in enumerate(lines) if i in drop]
+    return kept, removed
+
+
+def furniture_lines(lines: list[str]) -> set[int]:
+    """The indices of the lines :func:`clean_lines` removes (the review page shows them there)."""
     drop: set[int] = set()
     seen: set[str] = set()
     for i, line in enumerate(lines):
@@ -135,9 +143,7 @@ def clean_lines(lines: list[str]) -> tuple[list[str], list[str]]:
     drop |= _story_lists(lines, drop)
     drop |= _labels_above_the_first_paragraph(lines, drop)
     drop |= _trailing_furniture(lines, drop)
-    kept = [line for i, line in enumerate(lines) if i not in drop]
-    removed = [line for i, line in enumerate(lines) if i in drop]
-    return kept, removed
+    return drop
 
 
 def _furniture(lines: list[str], i: int, words: int) -> bool:

@@ -68,6 +68,8 @@ def _command(args: argparse.Namespace) -> int:
             return _cmd_download(args, config)
         if args.command == "eval":
             return _cmd_eval(args, config)
+        if args.command == "review":
+            return _cmd_review(args, config)
         if args.command == "cache":
             return _cmd_cache(args)
         if args.command == "serve":
@@ -215,6 +217,21 @@ def _cmd_eval(args: argparse.Namespace, config: Config) -> int:
         args.json.write_text(
             json.dumps(to_json(evaluation), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
+    return 0
+
+
+def _cmd_review(args: argparse.Namespace, config: Config) -> int:
+    from summarize.review_html import write_review
+
+    write_review(
+        config,
+        args.paths,
+        args.output,
+        out_dir=args.output_dir,
+        report=args.report,
+        split=args.split,
+        stdout=sys.stdout,
+    )
     return 0
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "clean_lines",
     "decode",
     "detect_language",
+    "paragraph_lines",
     "parse",
     "split_paragraphs",
     "split_sentences",
@@ -164,18 +165,23 @@ def split_paragraphs(lines: list[str]) -> list[str]:
     starts otherwise (a digit, a quote, a capital) may begin a sentence of its own after a
     headline ("Oil prices fall" / "2024 was a bad year."), so it is not glued on.
     """
-    paragraphs: list[str] = []
-    current: list[str] = []
-    for line in lines:
-        if current and line and continues(current[-1], line):
-            current.append(line)
+    return [" ".join(lines[i] for i in group) for group in paragraph_lines(lines)]
+
+
+def paragraph_lines(lines: list[str]) -> list[list[int]]:
+    """The indices of the lines each paragraph of :func:`split_paragraphs` is made of."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for i, line in enumerate(lines):
+        if current and line and continues(lines[current[-1]], line):
+            current.append(i)
             continue
         if current:
-            paragraphs.append(" ".join(current))
-        current = [line] if line else []
+            groups.append(current)
+        current = [i] if line else []
     if current:
-        paragraphs.append(" ".join(current))
-    return paragraphs
+        groups.append(current)
+    return groups
 
 
 def split_sentences(paragraph: str) -> list[str]:

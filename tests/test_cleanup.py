@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from summarize import run
-from summarize.cleanup import clean_lines, has_article_text
+from summarize.cleanup import clean_lines, furniture_lines, has_article_text
 from summarize.config import load_config
 from summarize.errors import ConfigError, InputError
 from summarize.text import parse
@@ -318,3 +318,11 @@ def test_a_list_heading_before_the_article_does_not_start_a_list_even_after_a_pr
     cookie = "We use cookies. By using this site you agree to our use of cookies."
     lines = [cookie, "Most read", "Oil rises again", "Gas falls in Basra", BEFORE]
     assert clean_lines(lines)[1] == [cookie, "Most read"]
+
+
+def test_furniture_lines_are_the_indices_of_the_lines_clean_lines_removes() -> None:
+    lines = ["Home | World", "Oil prices fall", "", "Prices fell on Monday.", "Share this article"]
+    kept, removed = clean_lines(lines)
+    assert furniture_lines(lines) == {0, 4}
+    assert removed == ["Home | World", "Share this article"]
+    assert kept == lines[1:4]

@@ -7,7 +7,15 @@ import codecs
 import pytest
 
 from summarize.errors import InputError
-from summarize.text import clean_lines, decode, normalize, parse, split_paragraphs, split_sentences
+from summarize.text import (
+    clean_lines,
+    decode,
+    normalize,
+    paragraph_lines,
+    parse,
+    split_paragraphs,
+    split_sentences,
+)
 from tests.conftest import SEEDS
 
 SEED = SEEDS / "kadhimi-ambassadors.txt"
@@ -147,3 +155,13 @@ def test_document_counts_characters_paragraphs_and_sentences() -> None:
     assert doc.paragraphs == [["One.", "Two."], ["Three."]]
     assert doc.sentences == ["One.", "Two.", "Three."]
     assert doc.characters == len("One.Two.Three.")
+
+
+def test_paragraph_lines_name_the_lines_each_paragraph_joins() -> None:
+    lines = ["Oil prices fall", "Prices fell on Monday as the", "supply grew.", "", "", "Next one."]
+    assert paragraph_lines(lines) == [[0], [1, 2], [5]]
+    assert split_paragraphs(lines) == [
+        "Oil prices fall",
+        "Prices fell on Monday as the supply grew.",
+        "Next one.",
+    ]

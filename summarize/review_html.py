@@ -1,0 +1,341 @@
+"""The review page as self-contained HTML: inline CSS and SVG, every text escaped, no links out."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from summarize.discovery import display_name
+from summarize.outputs import write_atomic
+from summarize.review import ArticleReview, Block, FlagNote, Review, ReviewStatus, default_output
+from summarize.review import gather as gather_review
+from summarize.settings import Config
+
+__all__ = ["article_page", "index_page", "page", "write_review"]
+
+log = logging.getLogger(__name__)
+
+#: Flagged sections shown open; past these they start collapsed, so 1,000 flagged stay light.
+OPEN_AT_MOST = 25
+_STAGES = ("read", "summarize", "translate", "guard", "write")
+_ARABIC_FONTS = '"Noto Naskh Arabic","Amiri","Geeza Pro","Noto Sans Arabic","DejaVu Sans",Arial'
+
+CSS = f"""
+*{{box-sizing:border-box}}
+html{{-webkit-text-size-adjust:100%}}
+body{{margin:0 auto;max-width:1400px;padding:0 16px 48px;color:#1c1c1c;background:#fff;
+font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",Arial,sans-serif;
+overflow-wrap:anywhere;word-break:normal}}
+h1{{font-size:1.5em;margin:.8em 0 .3em}} h2{{font-size:1.15em;margin:1.2em 0 .4em}}
+[lang=ar]{{font-family:{_ARABIC_FONTS},sans-serif;font-size:1.12em;line-height:1.8}}
+.ar{{text-align:right}}
+table.counts{{border-collapse:collapse}}
+table.counts td,table.counts th{{padding:2px 6px 2px 0;text-align:left}}
+table.counts td{{padding-right:18px}}
+table.counts tr{{display:flex;flex-wrap:wrap;align-items:center}}
+.facts{{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,340px),1fr));gap:0 32px}}
+.badge{{display:inline-block;padding:0 8px;border-radius:9px;font-size:.85em;font-weight:600;
+background:#e8e8e8;color:#333;white-space:nowrap}}
+.st-flagged .badge,.badge.st-flagged{{background:#ffd666;color:#4d3800}}
+.st-failed .badge,.badge.st-failed{{background:#b3261e;color:#fff}}
+.st-out-of-date .badge,.badge.st-out-of-date{{background:#c7d7f5;color:#12306b}}
+.st-done .badge,.badge.st-done{{background:#cdebd3;color:#114d1f}}
+section{{border:1px solid #ddd;border-radius:6px;margin:10px 0;padding:0 12px}}
+section.st-flagged{{border-color:#e0b400}} section.st-failed{{border-color:#b3261e}}
+details>summary{{cursor:pointer;padding:8px 0;font-weight:600}}
+.reason{{font-weight:400;color:#555}}
+.pair{{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:2px 28px;
+border-top:1px solid #eee;padding:6px 0}}
+.pair>p{{margin:0;min-width:0}}
+.pair.removed>p{{grid-column:1/-1;color:#8a1c1c}}
+.pair.removed small{{color:#777}}
+p.flagged{{background:#fff8dc}} p.ar.flagged{{border-right:4px solid #e0b400;padding-right:6px}}
+mark{{background:#ffe08a;color:inherit}} mark.repaired{{background:#d7f0d7}}
+.check{{display:block;font-size:.85em;font-weight:600;color:#6b4e00}}
+.summary{{background:#f6f7f9;border-radius:6px;padding:6px 10px;margin:6px 0}}
+.label{{font-size:.8em;color:#666;text-transform:uppercase;letter-spacing:.04em}}
+.notes{{color:#7a4100}}
+code{{font-size:.9em;background:#f2f2f2;padding:0 3px}}
+.filter{{margin:12px 0;display:inline-block}}
+#only-flagged:checked~main section:not(.st-flagged){{display:none}}
+svg text{{font:12px system-ui,Arial,sans-serif;fill:#333}}
+@media (max-width:700px){{.pair{{grid-template-columns:minmax(0,1fr)}}
+body{{padding:0 10px 32px}}}}
+"""
+
+
+def write_review(
+    config: Config,
+    paths: Sequence[str],
+    output: Path | None,
+    *,
+    out_dir: Path | None = None,
+    report: Path | None = None,
+    split: bool = False,
+    stdout: TextIO | None = None,
+) -> Path | None:
+    """Gather the articles under ``paths`` and write their review page (``-``: to ``stdout``),
+    or with ``split`` a folder of pages; return where it went (None for ``stdout``)."""
+    target = output if output is not None else default_output(paths, split)
+    to_stdout = target == Path("-")
+    # Never review the page itself, whatever input.globs takes.
+    exclude = [] if to_stdout else [target]
+    review = gather_review(config, paths, out_dir=out_dir, report=report, exclude=exclude)
+    title = f"Review of {', '.join(display_name(p) for p in paths)}"
+    if to_stdout:
+        assert stdout is not None
+        stdout.write(page(review, title))
+        return None
+    if split:
+        _write_split(review, title, target)
+    else:
+        _write(target, page(review, title))
+    log.info("wrote %s (%d articles)", display_name(target), len(review.articles))
+    return target
+
+
+def _write_split(review: Review, title: str, folder: Path) -> None:
+    """index.html, and articles/<anchor>.html for each article."""
+    pages = folder / "articles"
+    pages.mkdir(parents=True, exist_ok=True)
+    for article in review.articles:
+        _write(pages / f"{article.anchor}.html", article_page(article, "../index.html"))
+    _write(
+        folder / "index.html",
+        index_page(review, title, lambda a: f"articles/{a.anchor}.html"),
+    )
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        write_atomic(path, text)
+    except OSError as exc:  # name the page, not its temporary file
+        raise OSError(exc.errno, exc.strerror, display_name(path)) from exc
+
+
+def page(review: Review, title: str) -> str:
+    """One page: the overview, then every article in its own collapsible section."""
+    sections = _sections(review.articles, lambda a: f"#{a.anchor}")
+    body = [
+        _overview(review, title, lambda a: f"#{a.anchor}"),
+        '<input type="checkbox" id="only-flagged">',
+        '<label class="filter" for="only-flagged">show only flagged articles</label>',
+        f"<main>{sections}</main>",
+    ]
+    return _document(title, "".join(body))
+
+
+def index_page(review: Review, title: str, link: Callable[[ArticleReview], str]) -> str:
+    """The overview and a list of every article, each linking to its own page."""
+    rows = "".join(
+        f'<li class="st-{_slug(a.status)}">{_badge(a.status)} '
+        f'<a href="{_e(link(a))}">{_e(a.name)}</a> <span class="reason">{_e(a.reason)}</span></li>'
+        for a in review.articles
+    )
+    body = _overview(review, title, link) + f'<h2>All articles</h2><ul class="all">{rows}</ul>'
+    return _document(title, body)
+
+
+def article_page(article: ArticleReview, back: str) -> str:
+    """One article on a page of its own, opened, with a link back to the index."""
+    body = f'<p><a href="{_e(back)}">back to the overview</a></p>'
+    body += _section(article, opened=True)
+    return _document(article.name, body)
+
+
+def _document(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{CSS}</style></head>"
+        f"<body>{body}</body></html>\n"
+    )
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _slug(status: ReviewStatus) -> str:
+    return status.value.replace(" ", "-")
+
+
+def _badge(status: ReviewStatus) -> str:
+    return f'<span class="badge st-{_slug(status)}">{_e(status.value)}</span>'
+
+
+def _overview(review: Review, title: str, link: Callable[[ArticleReview], str]) -> str:
+    counts = review.counts()
+    cells = "".join(
+        f'<th>{_badge(s)}</th><td data-status="{_e(s.value)}">{n}</td>'
+        for s, n in counts.items()
+        if n or s in (ReviewStatus.DONE, ReviewStatus.FLAGGED, ReviewStatus.FAILED)
+    )
+    parts = [
+        f"<header><h1>{_e(title)}</h1>",
+        f'<table class="counts"><tr><th>{len(review.articles)} article(s)</th>{cells}</tr></table>',
+    ]
+    if review.run_summary:
+        parts.append(f"<p>The run's report: <q>{_e(review.run_summary)}</q></p>")
+    parts.append(_attention(review, link))
+    parts.append(f'<div class="facts"><div>{_settings(review)}</div>')
+    parts.append(f"<div>{_chart(review.seconds())}</div></div>")
+    parts.append("</header>")
+    return "".join(parts)
+
+
+def _attention(review: Review, link: Callable[[ArticleReview], str]) -> str:
+    needing = [
+        a for a in review.articles if a.status in (ReviewStatus.FLAGGED, ReviewStatus.FAILED)
+    ]
+    if not needing:
+        return "<h2>Needs a look</h2><p>No article is flagged or failed.</p>"
+    items = "".join(
+        f'<li class="st-{_slug(a.status)}">{_badge(a.status)} '
+        f'<a href="{_e(link(a))}">{_e(a.name)}</a>: <span class="reason">{_e(a.reason)}</span>'
+        "</li>"
+        for a in needing
+    )
+    return f'<h2>Needs a look</h2><ul class="attention">{items}</ul>'
+
+
+def _settings(review: Review) -> str:
+    signatures = review.signatures()
+    models = "".join(f"<li>{_e(m)}</li>" for m in review.models())
+    parts = ["<h2>Settings</h2>"]
+    if models:
+        parts.append(f"<ul>{models}</ul>")
+    if len(signatures) > 1:
+        parts.append(f"<p><strong>{len(signatures)} different settings signatures</strong>:")
+        parts.append(" the outputs come from runs with different settings.</p>")
+    for signature, count in signatures.items():
+        parts.append(
+            f"<details><summary>settings signature ({count} article(s))</summary>"
+            f'<p class="signature"><code>{_e(signature)}</code></p></details>'
+        )
+    if not signatures:
+        parts.append("<p>No sidecar found: nothing was written for these inputs yet.</p>")
+    return "".join(parts)
+
+
+def _chart(seconds: dict[str, float]) -> str:
+    """Seconds per stage as horizontal bars, in the pipeline's order."""
+    if not seconds:
+        return ""
+    stages = sorted(seconds, key=lambda s: (_STAGES.index(s) if s in _STAGES else 99, s))
+    longest = max(seconds.values()) or 1.0
+    row, label, width = 22, 90, 260
+    bars = []
+    for i, stage in enumerate(stages):
+        y = i * row
+        length = max(1.0, width * seconds[stage] / longest)
+        bars.append(
+            f'<text x="0" y="{y + 15}">{_e(stage)}</text>'
+            f'<rect x="{label}" y="{y + 4}" width="{length:.1f}" height="14" fill="#4a78c2"/>'
+            f'<text x="{label + length + 6:.1f}" y="{y + 15}">{seconds[stage]:.2f} s</text>'
+        )
+    height = row * len(stages)
+    return (
+        "<h2>Time per stage</h2>"
+        f'<svg role="img" aria-label="seconds per stage" class="chart" '
+        f'style="width:100%;max-width:{label + width + 80}px;height:auto" '
+        f'viewBox="0 0 {label + width + 80} {height}">{"".join(bars)}</svg>'
+    )
+
+
+def _sections(articles: Iterable[ArticleReview], link: Callable[[ArticleReview], str]) -> str:
+    parts = []
+    opened = 0
+    for article in articles:
+        wide_open = article.status is ReviewStatus.FLAGGED and opened < OPEN_AT_MOST
+        opened += wide_open
+        parts.append(_section(article, opened=wide_open))
+    return "".join(parts)
+
+
+def _section(article: ArticleReview, *, opened: bool) -> str:
+    state = " open" if opened else ""
+    head = (
+        f'<summary>{_badge(article.status)} <span class="name">{_e(article.name)}</span>'
+        f' <span class="reason">{_e(article.reason)}</span></summary>'
+    )
+    body = [
+        _list("notes", article.notes),
+        _list("warnings", article.warnings),
+        _summaries(article),
+        _rows(article.blocks),
+    ]
+    return (
+        f'<section id="{_e(article.anchor)}" class="st-{_slug(article.status)}">'
+        f"<details{state}>{head}{''.join(body)}</details></section>"
+    )
+
+
+def _list(kind: str, items: Iterable[str]) -> str:
+    lines = "".join(f"<li>{_e(item)}</li>" for item in items)
+    return f'<ul class="{kind}">{lines}</ul>' if lines else ""
+
+
+def _summaries(article: ArticleReview) -> str:
+    if article.summary is None and article.summary_ar is None:
+        return ""
+    own = [f for f in article.summary_flags if f.output == "summary"]
+    translated = [f for f in article.summary_flags if f.output == "summary_ar"]
+    english = _marked(article.summary or "", translated)
+    if own:
+        english = f'<mark class="{_flag_class(own)}">{english}</mark>{_checks(own, "summary")}'
+    arabic = _e(article.summary_ar) if article.summary_ar is not None else "<em>none</em>"
+    flagged = " flagged" if translated else ""
+    return (
+        '<div class="summary"><div class="label">summary</div><div class="pair">'
+        f'<p class="en" lang="en">{english}</p>'
+        f'<p class="ar{flagged}" lang="ar" dir="rtl">{arabic}</p></div></div>'
+    )
+
+
+def _rows(blocks: Iterable[Block]) -> str:
+    return "".join(_row(block) for block in blocks)
+
+
+def _row(block: Block) -> str:
+    if block.removed:
+        return (
+            f'<div class="pair removed"><p class="en" lang="en"><del>{_e(block.english)}</del>'
+            " <small>removed by cleanup</small></p></div>"
+        )
+    flagged = " flagged" if any(not f.repaired for f in block.flags) else ""
+    if block.arabic is None:
+        arabic = '<p class="ar" lang="en" dir="ltr"><em>not translated</em></p>'
+    else:
+        arabic = f'<p class="ar{flagged}" lang="ar" dir="rtl">{_e(block.arabic)}</p>'
+    english = f'<p class="en{flagged}" lang="en">{_marked(block.english, list(block.flags))}</p>'
+    return f'<div class="pair">{english}{arabic}</div>'
+
+
+def _marked(text: str, flags: list[FlagNote]) -> str:
+    """``text`` with each flagged span in a <mark>, its checks written out after it."""
+    spans: dict[tuple[int, int], list[FlagNote]] = {}
+    for flag in flags:
+        spans.setdefault((flag.start, flag.end), []).append(flag)
+    parts, cursor = [], 0
+    for (start, end), found in sorted(spans.items()):
+        start = max(start, cursor)
+        end = max(end, start)
+        parts.append(_e(text[cursor:start]))
+        parts.append(f'<mark class="{_flag_class(found)}">{_e(text[start:end])}</mark>')
+        parts.append(_checks(found, f"segment {found[0].segment}"))
+        cursor = end
+    parts.append(_e(text[cursor:]))
+    return "".join(parts)
+
+
+def _flag_class(flags: list[FlagNote]) -> str:
+    return "flag" if any(not f.repaired for f in flags) else "flag repaired"
+
+
+def _checks(flags: list[FlagNote], where: str) -> str:
+    text = "; ".join(f"{f.output} {where}: {f.describe()}" for f in flags)
+    return f'<span class="check">{_e(text)}</span>'

@@ -1,0 +1,372 @@
+"""The review page: overview counts, sections, paragraph pairs, flags, removed lines, escaping."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from summarize.cli import main
+from summarize.config import load_config
+from summarize.review import default_output, gather
+from tests.conftest import ROOT
+from tests.html_tree import Element, parse_html
+from tests.review_data import CALM, SETTINGS, UNTRANSLATED, run_corpus, spell, write_corpus
+
+SET = [item for setting in SETTINGS for item in ("--set", setting)]
+HOSTILE_NAME = 'evil<b>"x".txt'
+
+
+@pytest.fixture
+def news(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A run over four articles (one flagged, one failed), its report in news.jsonl."""
+    monkeypatch.chdir(tmp_path)
+    write_corpus(tmp_path / "news", hostile_name=HOSTILE_NAME)
+    run_corpus(["news"], tmp_path / "news.jsonl")
+    return tmp_path / "news"
+
+
+def review(*args: str) -> Element:
+    assert main(["review", *args, *SET, "-o", "page.html"]) == 0
+    return parse_html(Path("page.html").read_text(encoding="utf-8"))
+
+
+def sections(page: Element) -> dict[str, Element]:
+    """Each article's section by the article's name."""
+    return {s.find("span", "name").text: s for s in page.find_all("section")}
+
+
+def counts(page: Element) -> dict[str, int]:
+    return {td.attrs["data-status"]: int(td.text) for td in page.find_all("td") if td.attrs}
+
+
+def rows(section: Element) -> list[Element]:
+    """The paragraph rows of the article (the summary's pair left out)."""
+    return [
+        d
+        for d in section.find_all("div", "pair")
+        if d.parent is not None and "summary" not in d.parent.classes
+    ]
+
+
+def test_the_overview_counts_every_status_and_lists_what_needs_a_look(news: Path) -> None:
+    page = review("news", "--report", "news.jsonl")
+    assert counts(page) == {"flagged": 1, "failed": 1, "done": 2}
+    needing = page.find("ul", "attention").find_all("li")
+    names = [li.find("a").text for li in needing]
+    assert names == ["news/flagged.txt", "news/binary.txt"]
+    links = {li.find("a").text: li.find("a").attrs["href"] for li in needing}
+    ids = {s.attrs["id"] for s in page.find_all("section")}
+    assert {href.removeprefix("#") for href in links.values()} <= ids
+    assert "binary data (NUL byte at offset 0)" in needing[1].text
+    assert "article_ar identical" in needing[0].text
+    assert "3 articles done (1 flagged), 1 failed" in page.find("header").text
+
+
+def test_without_the_report_a_failed_article_shows_as_not_processed(news: Path) -> None:
+    page = review("news")
+    assert counts(page) == {"flagged": 1, "failed": 0, "not processed": 1, "done": 2}
+    assert "no outputs yet" in sections(page)["news/binary.txt"].text
+
+
+def test_one_section_per_article_flagged_first_and_open(news: Path) -> None:
+    page = review("news", "--report", "news.jsonl")
+    found = page.find_all("section")
+    names = [s.find("span", "name").text for s in found]
+    assert names == ["news/flagged.txt", "news/binary.txt", "news/calm.txt", f"news/{HOSTILE_NAME}"]
+    assert len({s.attrs["id"] for s in found}) == 4
+    assert "open" in found[0].find("details").attrs
+    assert all("open" not in s.find("details").attrs for s in found[1:])
+    assert "st-flagged" in found[0].classes
+
+
+def test_paragraphs_pair_with_their_translations_in_order(news: Path) -> None:
+    page = review("news")
+    calm = sections(page)["news/calm.txt"]
+    pairs = [r for r in rows(calm) if "removed" not in r.classes]
+    english = [r.find("p", "en").text for r in pairs]
+    arabic = [r.find("p", "ar").text for r in pairs]
+    assert english == [
+        "City council approves new budget",
+        "The city council approved a new budget on Monday after a long debate.",
+        "Schools will receive more money, and two new libraries will open next year.",
+        "The mayor said the plan keeps taxes where they are.",
+    ]
+    assert arabic == [spell(e) for e in english]
+    assert arabic == (news / "calm.ar.txt").read_text(encoding="utf-8").strip().split("\n\n")
+
+
+def test_removed_lines_are_struck_through_where_they_were(news: Path) -> None:
+    page = review("news")
+    calm = sections(page)["news/calm.txt"]
+    shown = [
+        ("del:" + r.find("del").text) if "removed" in r.classes else r.find("p", "en").text
+        for r in rows(calm)
+    ]
+    original = [line for line in CALM.splitlines() if line]
+    sidecar = json.loads((news / "calm.summarize.json").read_text(encoding="utf-8"))
+    removed = sidecar["removed_lines"]
+    assert removed == [
+        "Home | World | Business",
+        "By Layla Hassan",
+        "Share this article",
+        "Most read",
+    ]
+    assert shown == [f"del:{line}" if line in removed else line for line in original]
+
+
+def test_a_repeated_title_is_struck_where_cleanup_dropped_it_not_where_it_first_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = (
+        "Oil prices fall\nOil prices fall\nOil prices fell on Monday as supply grew in the Gulf.\n"
+    )
+    Path("a").mkdir()
+    Path("a/oil.txt").write_text(text, encoding="utf-8")
+    run_corpus(["a"])
+    shown = [
+        r.find("del").text if "removed" in r.classes else ""
+        for r in rows(sections(review("a"))["a/oil.txt"])
+    ]
+    assert shown == ["", "Oil prices fall", ""]
+
+
+def test_flagged_segments_are_marked_with_check_value_and_threshold(news: Path) -> None:
+    page = review("news")
+    flagged = sections(page)["news/flagged.txt"]
+    marks = [m for r in rows(flagged) for m in r.find_all("mark")]
+    assert [m.text for m in marks] == [
+        f"{UNTRANSLATED} residents near the river were asked to move to higher ground."
+    ]
+    row = next(r for r in rows(flagged) if r.find_all("mark"))
+    label = row.find("span", "check").text
+    assert re.search(r"identical 1 \(threshold 1\)", label)
+    assert re.search(r"script 0\.\d+ \(threshold 0\.8\)", label)
+    assert "flagged" in row.find("p", "ar").classes
+    summary = flagged.find("div", "summary")
+    assert "summary_ar segment 0: script" in summary.text
+    assert not sections(page)["news/calm.txt"].find_all("mark")
+
+
+def test_arabic_blocks_say_their_language_and_direction(news: Path) -> None:
+    page = review("news")
+    arabic = [p for p in page.find_all("p", "ar") if re.search("[\u0600-\u06ff]", p.text)]
+    assert len(arabic) >= 8
+    assert all(p.attrs.get("lang") == "ar" and p.attrs.get("dir") == "rtl" for p in arabic)
+    english = page.find_all("p", "en")
+    assert all(p.attrs.get("lang") == "en" and "dir" not in p.attrs for p in english)
+    assert "Noto Naskh Arabic" in page.find("style").text
+
+
+def test_hostile_text_and_names_are_shown_as_text(news: Path) -> None:
+    raw_page = review("news")
+    raw = Path("page.html").read_text(encoding="utf-8")
+    assert not raw_page.find_all("script")
+    assert not raw_page.find_all("b")
+    hostile = sections(raw_page)[f"news/{HOSTILE_NAME}"]
+    text = hostile.text
+    assert '<script>alert("x")</script>' in text
+    assert "</div> and a </section>" in text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in raw
+    assert "evil&lt;b&gt;&quot;x&quot;.txt" in raw
+
+
+def test_the_page_loads_nothing_from_anywhere(news: Path) -> None:
+    review("news", "--report", "news.jsonl")
+    raw = Path("page.html").read_text(encoding="utf-8")
+    assert not re.search(r"https?:|//[a-z]|@import|url\(", raw, re.I)
+    for reference in re.findall(r'\b(?:src|href|action|data)="([^"]*)"', raw):
+        assert reference.startswith("#"), reference
+    assert "<link" not in raw and "<iframe" not in raw and "<img" not in raw
+
+
+def test_a_filter_shows_only_flagged_articles_with_css_alone(news: Path) -> None:
+    page = review("news")
+    box = page.find("input")
+    assert box.attrs == {"type": "checkbox", "id": "only-flagged"}
+    body = page.find("body")
+    siblings = [c for c in body.children if isinstance(c, Element)]
+    assert siblings.index(box) < siblings.index(body.find("main"))
+    assert (
+        "#only-flagged:checked~main section:not(.st-flagged){display:none}"
+        in page.find("style").text
+    )
+
+
+def test_time_per_stage_is_an_inline_chart_of_the_sidecars_seconds(news: Path) -> None:
+    page = review("news")
+    svg = page.find("svg")
+    labels = [t.text for t in svg.find_all("text")]
+    assert labels[0::2] == ["read", "summarize", "translate"]
+    read = sum(
+        json.loads(p.read_text(encoding="utf-8"))["seconds"]["read"]
+        for p in news.glob("*.summarize.json")
+    )
+    assert labels[1] == f"{read:.2f} s"
+
+
+def test_settings_signature_and_models_are_shown(news: Path) -> None:
+    page = review("news")
+    header = page.find("header").text
+    assert "translator: lexicon (cpu, none)" in header
+    signature = json.loads((news / "calm.summarize.json").read_text(encoding="utf-8"))["signature"]
+    assert page.find("p", "signature").text == signature
+    assert "3 article(s)" in header
+
+
+def test_a_changed_input_is_out_of_date_and_a_new_one_not_processed(news: Path) -> None:
+    (news / "calm.txt").write_text(CALM + "A late correction was added.\n", encoding="utf-8")
+    (news / "fresh.txt").write_text("A new story arrived after the run.\n", encoding="utf-8")
+    page = review("news", "--report", "news.jsonl")
+    found = sections(page)
+    assert "st-out-of-date" in found["news/calm.txt"].classes
+    assert "input changed" in found["news/calm.txt"].find("summary").text
+    assert "st-not-processed" in found["news/fresh.txt"].classes
+    assert counts(page)["out of date"] == 1
+
+
+def test_rows_that_do_not_line_up_are_said_to(news: Path) -> None:
+    arabic = news / "calm.ar.txt"
+    arabic.write_text(arabic.read_text(encoding="utf-8").split("\n\n")[0] + "\n", encoding="utf-8")
+    found = sections(review("news"))["news/calm.txt"]
+    assert "has 1 paragraph(s), the cleaned English 4" in found.find("ul", "notes").text
+    assert [p.text for p in found.find_all("p", "ar")][-1] == "not translated"
+
+
+def test_the_default_page_is_beside_the_directory_and_never_an_input(
+    news: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert default_output(["news"]) == news.parent / "news.review.html"
+    assert default_output(["news/calm.txt"]) == Path("review.html")
+    assert main(["review", "news", *SET]) == 0
+    assert (news.parent / "news.review.html").is_file()
+    # A page written inside the tree, with globs that take it: never one of its own articles.
+    takes_html = ["--set", 'input.globs=["*.txt", "*.html"]']
+    assert main(["review", "news", *SET, *takes_html, "-o", "news/page.html"]) == 0
+    assert main(["review", "news", *SET, *takes_html, "-o", "news/page.html"]) == 0
+    page = parse_html((news / "page.html").read_text(encoding="utf-8"))
+    assert "news/page.html" not in sections(page)
+    assert len(sections(page)) == 4
+
+
+def test_a_page_can_go_to_standard_output(news: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["review", "news", *SET, "-o", "-"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("<!DOCTYPE html>")
+    assert len(sections(parse_html(out))) == 4
+    assert not Path("review.html").exists() and not Path("news.review.html").exists()
+
+
+def test_split_writes_an_index_and_one_page_per_article(news: Path) -> None:
+    assert main(["review", "news", *SET, "--split", "-o", "pages"]) == 0
+    index = parse_html(Path("pages/index.html").read_text(encoding="utf-8"))
+    links = [a.attrs["href"] for a in index.find("ul", "all").find_all("a")]
+    assert len({h for h in links}) == 4
+    for href in links:
+        assert re.fullmatch(r"articles/a-[0-9a-f]{12}\.html", href)
+        article = parse_html((Path("pages") / href).read_text(encoding="utf-8"))
+        assert len(article.find_all("section")) == 1
+        assert "open" in article.find("details").attrs
+        assert article.find("a").attrs["href"] == "../index.html"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nowhere"], "nowhere"),
+        (["-"], "not - (stdin)"),
+        (["news", "--report", "missing.jsonl"], "missing.jsonl: cannot read the report"),
+    ],
+)
+def test_bad_usage_exits_2_naming_the_file(
+    news: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["review", *args, *SET]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_split_pages_cannot_go_to_standard_output(
+    news: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["review", "news", "--split", "-o", "-"])
+    assert exc.value.code == 2
+    assert "not standard output" in capsys.readouterr().err
+
+
+def test_an_unwritable_page_is_an_error_naming_it(
+    news: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["review", "news", *SET, "-o", "no/such/dir/page.html"]) == 2
+    assert "no/such/dir/page.html" in capsys.readouterr().err
+
+
+def test_gather_reads_without_a_report_and_sorts_flagged_first(news: Path) -> None:
+    config = load_config(None, SETTINGS)
+    found = gather(config, ["news"])
+    assert [a.status.value for a in found.articles] == ["flagged", "not processed", "done", "done"]
+    assert found.run_summary is None
+
+
+def test_review_never_imports_a_model_library(news: Path) -> None:
+    code = (
+        "import sys; from summarize.cli import main; "
+        f"code = main(['review', 'news', *{SET!r}, '-o', 'page.html']); "
+        "heavy = [m for m in ('torch', 'transformers', 'ctranslate2') if m in sys.modules]; "
+        "print(heavy); sys.exit(code)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_report_written_in_another_folder_still_names_the_failures(
+    news: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = news.parent / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    page = review("../news", "--report", "../news.jsonl")
+    assert counts(page)["failed"] == 1
+    assert "binary data" in sections(page)["../news/binary.txt"].text
+
+
+def test_outputs_under_an_output_directory_are_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_corpus(tmp_path / "news")
+    run_corpus(["news"], output_dir=Path("out"))
+    assert counts(review("news", "--output-dir", "out"))["done"] == 2
+    assert counts(review("news"))["not processed"] == 4
+
+
+def test_a_summary_check_marks_the_whole_summary(news: Path) -> None:
+    sidecar = news / "calm.summarize.json"
+    data = json.loads(sidecar.read_text(encoding="utf-8"))
+    flag = {"output": "summary", "segment": 0, "span": [0, 10], "check": "grounding"}
+    data["flags"] = [{**flag, "value": 0.2, "threshold": 0.5, "attempts": 1, "repaired": False}]
+    sidecar.write_text(json.dumps(data), encoding="utf-8")
+    calm = sections(review("news"))["news/calm.txt"]
+    assert "st-flagged" in calm.classes
+    summary = calm.find("div", "summary")
+    assert (
+        summary.find("mark").text == (news / "calm.summary.txt").read_text(encoding="utf-8").strip()
+    )
+    assert "grounding 0.2 (threshold 0.5)" in summary.find("span", "check").text
+
+
+def test_an_unreadable_sidecar_is_out_of_date_and_named(news: Path) -> None:
+    (news / "calm.summarize.json").write_text("{not json", encoding="utf-8")
+    calm = sections(review("news"))["news/calm.txt"]
+    assert "st-out-of-date" in calm.classes
+    assert "sidecar unreadable: news/calm.summarize.json" in calm.find("summary").text
