@@ -235,6 +235,7 @@ def _article(
     warnings = tuple(w for w in sidecar.get("warnings", []) if isinstance(w, str))
     status, reason = _with_sidecar(job.path, outputs, sidecar, line, flags, warnings)
     blocks = _blocks(english, removed, texts.get("article_ar"), flags, notes)
+    notes += [n for n in sidecar.get("notes", []) if isinstance(n, str)]  # how it was done
     return ArticleReview(
         name,
         _anchor(name),

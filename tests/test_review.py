@@ -370,3 +370,13 @@ def test_an_unreadable_sidecar_is_out_of_date_and_named(news: Path) -> None:
     calm = sections(review("news"))["news/calm.txt"]
     assert "st-out-of-date" in calm.classes
     assert "sidecar unreadable: news/calm.summarize.json" in calm.find("summary").text
+
+
+def test_a_sidecars_notes_are_shown_and_flag_nothing(news: Path) -> None:
+    sidecar = news / "calm.summarize.json"
+    record = json.loads(sidecar.read_text(encoding="utf-8"))
+    record["notes"] = ["summarised in 3 chunks, then their summaries (map-reduce)"]
+    sidecar.write_text(json.dumps(record), encoding="utf-8")
+    found = sections(review("news"))["news/calm.txt"]
+    assert "(map-reduce)" in found.find("ul", "notes").text
+    assert "st-done" in found.classes
