@@ -3,6 +3,7 @@
 Every figure is the wall time of real `summarize` processes, as a shell or make runs them:
 
 - batch N: one `summarize run DIR` over N articles (start-up and model load included);
+- local N: N `summarize run FILE` calls one after another, each loading the engines;
 - served N: N `summarize run --server FILE` calls one after another, to a warm server;
 - concurrent 8: eight `summarize run --server FILE` calls started at once (as `make -j8`);
 - the server's own start-up (loading the engines) once, reported apart;
@@ -147,6 +148,9 @@ def main() -> None:
             seconds = timed([command(flags, "run", "-vv", f"batch{n}")], work, env, lines)
             rows.append((f"batch {n}: one `run DIR` call", seconds))
             profiles.setdefault("batch", Profile.read(seconds, lines))
+        alone = make_articles(work / "alone", args.n)
+        seconds = sum(timed([command(flags, "run", str(p))], work, env) for p in alone)
+        rows.append((f"local {args.n}: {args.n} `run FILE` calls in turn, no server", seconds))
         started = time.perf_counter()
         server_log = work / "server.log"
         log = open(server_log, "wb")  # noqa: SIM115 -- open for the server's life
