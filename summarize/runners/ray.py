@@ -18,16 +18,16 @@ from summarize.planning import Planned
 from summarize.progress import Progress
 from summarize.records import Article, Source, alive
 from summarize.report import Report, Status
-from summarize.runners.local import (
-    _FAIL_FAST,
-    _claim,
-    _Context,
-    _context,
-    _not_done,
-    _release,
-    _report,
-    _Slot,
-    _to_do,
+from summarize.runners.bookkeeping import (
+    FAIL_FAST,
+    RunContext,
+    Slot,
+    articles_to_do,
+    claim_article,
+    new_context,
+    release_claims,
+    report_not_done,
+    report_result,
 )
 from summarize.settings import Config
 from summarize.stages.guard import guard
@@ -77,8 +77,8 @@ def run_ray(
     ray = import_ray()
     if any(item.job.path is None for item in planned):
         raise UsageError("--runner ray reads files; standard input ('-') needs the local runner")
-    ctx = _context(config, force, None, progress, report)
-    pending = _to_do(planned, ctx, left_out, fail_fast=fail_fast)
+    ctx = new_context(config, force, None, progress, report)
+    pending = articles_to_do(planned, ctx, left_out, fail_fast=fail_fast)
     if not pending:
         return ctx.report
     check_models(config)  # a missing model fails here, before any article is claimed
@@ -86,16 +86,16 @@ def run_ray(
     try:
         _check_room(ray, config)
         ctx.progress.start(len(pending))
-        mine = [slot for slot in pending if _claim(slot, ctx)]
+        mine = [slot for slot in pending if claim_article(slot, ctx)]
         if mine:
             _stream(ray, mine, ctx, fail_fast=fail_fast)
         if fail_fast and ctx.report.failures:
-            _not_done(pending, ctx.report, _FAIL_FAST)
+            report_not_done(pending, ctx.report, FAIL_FAST)
     except KeyboardInterrupt as exc:
         ctx.report.interrupted = getattr(exc, "signum", signal.SIGINT)
-        _not_done(pending, ctx.report, "not done: the run was interrupted")
+        report_not_done(pending, ctx.report, "not done: the run was interrupted")
     finally:
-        _release(pending)
+        release_claims(pending)
         if started_here:
             ray.shutdown()
     return ctx.report
@@ -140,7 +140,7 @@ def _check_room(ray: Any, config: Config) -> None:
         )
 
 
-def _stream(ray: Any, mine: list[_Slot], ctx: _Context, *, fail_fast: bool) -> None:
+def _stream(ray: Any, mine: list[Slot], ctx: RunContext, *, fail_fast: bool) -> None:
     """Run ``mine`` through the pipeline, reporting each article as its result comes back."""
     config = ctx.config
     size = config.runtime.wave_size
@@ -174,8 +174,8 @@ def _stream(ray: Any, mine: list[_Slot], ctx: _Context, *, fail_fast: bool) -> N
     refreshed = time.monotonic()
     for index, result in _results(data):
         slot = mine[index]
-        _report(slot, ctx, result)
-        _release([slot])
+        report_result(slot, ctx, result)
+        release_claims([slot])
         if fail_fast and result.status is Status.FAILED:
             return
         if time.monotonic() - refreshed > refresh_every:
