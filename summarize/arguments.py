@@ -193,6 +193,9 @@ def _add_review(commands: Any, settings: argparse.ArgumentParser) -> None:
         help="a run's --report JSONL file: shows failed articles with their reasons",
     )
     review.add_argument(
+        "-q", "--quiet", action="store_true", help="say nothing of the page written"
+    )
+    review.add_argument(
         "--split",
         action="store_true",
         help="write a folder instead: index.html and one page per article (for large runs)",

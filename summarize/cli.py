@@ -28,7 +28,7 @@ from summarize.console import (
     print_stdin_warnings,
     report_sink,
 )
-from summarize.discovery import Skipped
+from summarize.discovery import Skipped, display_name
 from summarize.download import download_models
 from summarize.errors import SummarizeError, UsageError
 from summarize.interrupts import stop_on_signals
@@ -223,7 +223,7 @@ def _cmd_eval(args: argparse.Namespace, config: Config) -> int:
 def _cmd_review(args: argparse.Namespace, config: Config) -> int:
     from summarize.review_html import write_review
 
-    write_review(
+    written, review = write_review(
         config,
         args.paths,
         args.output,
@@ -232,6 +232,15 @@ def _cmd_review(args: argparse.Namespace, config: Config) -> int:
         split=args.split,
         stdout=sys.stdout,
     )
+    if not args.quiet:
+        counts = ", ".join(f"{n} {status.value}" for status, n in review.counts().items() if n)
+        where = "standard output" if written is None else display_name(written)
+        total = len(review.articles)
+        print(
+            f"summarize: wrote {where}: {total} article{'s' if total != 1 else ''}"
+            + (f" ({counts})" if counts else ""),
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -76,9 +76,10 @@ def write_review(
     report: Path | None = None,
     split: bool = False,
     stdout: TextIO | None = None,
-) -> Path | None:
+) -> tuple[Path | None, Review]:
     """Gather the articles under ``paths`` and write their review page (``-``: to ``stdout``),
-    or with ``split`` a folder of pages; return where it went (None for ``stdout``)."""
+    or with ``split`` a folder of pages; return where it went (None for ``stdout``), and what
+    it shows."""
     target = output if output is not None else default_output(paths, split)
     to_stdout = target == Path("-")
     # Never review the page itself, whatever input.globs takes.
@@ -88,13 +89,12 @@ def write_review(
     if to_stdout:
         assert stdout is not None
         stdout.write(page(review, title))
-        return None
+        return None, review
     if split:
         _write_split(review, title, target)
     else:
         _write(target, page(review, title))
-    log.info("wrote %s (%d articles)", display_name(target), len(review.articles))
-    return target
+    return target, review
 
 
 def _write_split(review: Review, title: str, folder: Path) -> None:

@@ -380,3 +380,16 @@ def test_a_sidecars_notes_are_shown_and_flag_nothing(news: Path) -> None:
     found = sections(review("news"))["news/calm.txt"]
     assert "(map-reduce)" in found.find("ul", "notes").text
     assert "st-done" in found.classes
+
+
+def test_the_command_says_where_the_page_went_and_what_it_counts(
+    news: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["review", "news", *SET, "--report", "news.jsonl"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    where = news.parent / "news.review.html"
+    assert captured.err == f"summarize: wrote {where}: 4 articles (1 flagged, 1 failed, 2 done)\n"
+    assert main(["review", "news", *SET, "-q", "-o", "-"]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.err == "" and quiet.out.startswith("<!DOCTYPE html>")
