@@ -57,6 +57,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C before the handlers were in place
         print("summarize: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT
+    except Exception as exc:  # a mistake in the tool: said in one line, the traceback at -vv
+        log.debug("internal error", exc_info=True)
+        print(
+            f"summarize: internal error: {type(exc).__name__}: {exc} (a bug in summarize; "
+            "-vv shows where)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def _command(args: argparse.Namespace) -> int:

@@ -232,10 +232,10 @@ def _article(
     outputs = _written(sidecar_path, sidecar)
     texts = {key: _read_output(path, notes) for key, path in outputs.by_kind().items()}
     flags = _flags(sidecar)
-    warnings = tuple(w for w in sidecar.get("warnings", []) if isinstance(w, str))
+    warnings = _texts(sidecar, "warnings")
     status, reason = _with_sidecar(job.path, outputs, sidecar, line, flags, warnings)
     blocks = _blocks(english, removed, texts.get("article_ar"), flags, notes)
-    notes += [n for n in sidecar.get("notes", []) if isinstance(n, str)]  # how it was done
+    notes += _texts(sidecar, "notes")  # how it was done
     return ArticleReview(
         name,
         _anchor(name),
@@ -349,6 +349,12 @@ def _removed_lines(lines: list[str], sidecar: dict[str, Any] | None, cleanup: bo
                 start = i + 1
                 break
     return found
+
+
+def _texts(sidecar: dict[str, Any], key: str) -> tuple[str, ...]:
+    """The strings of a list the sidecar holds under ``key``; none for anything else."""
+    items = sidecar.get(key)
+    return tuple(i for i in items if isinstance(i, str)) if isinstance(items, list) else ()
 
 
 def _flags(sidecar: dict[str, Any]) -> list[FlagNote]:

@@ -341,3 +341,24 @@ def test_stdin_json_carries_the_flags_and_strict_fails_it() -> None:
     strict = run_stdin(["--json", "--strict", *LOOPING, *NO_REPAIR], data)
     assert strict.returncode == 1
     assert json.loads(strict.stdout)["status"] == "failed"
+
+
+def test_a_mistake_in_the_tool_is_one_line_and_exit_1_with_the_traceback_at_vv(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import summarize.cli
+
+    def broken(args: object) -> int:
+        raise TypeError("'NoneType' object is not iterable")
+
+    monkeypatch.setattr(summarize.cli, "_command", broken)
+    assert main(["config", "show"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "summarize: internal error: TypeError: 'NoneType' object is not iterable "
+        "(a bug in summarize; -vv shows where)\n"
+    )
+    assert main(["config", "show", "-vv"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert "raise TypeError(\"'NoneType' object is not iterable\")" in err

@@ -10,10 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from summarize.cli import main
 from summarize.config import load_config
 from summarize.review import default_output, gather
+from summarize.review_html import page
 from tests.conftest import ROOT
 from tests.html_tree import Element, parse_html
 from tests.review_data import CALM, SETTINGS, UNTRANSLATED, run_corpus, spell, write_corpus
@@ -393,3 +396,44 @@ def test_the_command_says_where_the_page_went_and_what_it_counts(
     assert main(["review", "news", *SET, "-q", "-o", "-"]) == 0
     quiet = capsys.readouterr()
     assert quiet.err == "" and quiet.out.startswith("<!DOCTYPE html>")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+SIDECAR_KEYS = ("outputs", "flags", "warnings", "notes", "seconds", "engines", "removed_lines",
+                "signature", "input", "counts")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def done_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished run, whose sidecars the fuzz test then spoils one key at a time."""
+    folder = tmp_path_factory.mktemp("fuzz") / "news"
+    write_corpus(folder)
+    run_corpus([str(folder)])
+    return folder
+
+
+@pytest.mark.parametrize("key", SIDECAR_KEYS)
+@settings(max_examples=25, deadline=None)
+@given(value=JSON, into_list=st.booleans())
+@example(value=None, into_list=False).via("a key present but null")
+@example(value={"span": None}, into_list=True).via("a malformed item in a list")
+def test_a_sidecar_with_any_values_is_reviewed_without_a_crash(
+    done_once: Path, key: str, value: object, into_list: bool
+) -> None:
+    sidecar = done_once / "flagged.summarize.json"
+    record = json.loads(sidecar.read_text(encoding="utf-8"))
+    spoiled = {**record, key: value}
+    if into_list and isinstance(record.get(key), list):  # a bad item among good ones
+        spoiled = {**record, key: [*record[key], value]}
+    try:
+        sidecar.write_text(json.dumps(spoiled), encoding="utf-8")
+        review = gather(load_config(None, SETTINGS), [str(done_once)])
+        html = page(review, "fuzz")
+    finally:
+        sidecar.write_text(json.dumps(record), encoding="utf-8")
+    assert len(review.articles) == 4
+    assert html.count("<section") == 4
