@@ -14,7 +14,7 @@ from typing import Any
 
 from summarize.config import as_dict
 from summarize.errors import UsageError
-from summarize.report import ArticleResult, Status
+from summarize.report import ArticleResult, Flag, Status
 from summarize.settings import Config
 from summarize.state import signature
 
@@ -160,6 +160,7 @@ def from_result(result: ArticleResult) -> dict[str, Any]:
         "seconds": result.seconds,
         "warnings": list(result.warnings),
         "texts": result.texts,
+        "flags": [flag.as_dict() for flag in result.flags],
     }
 
 
@@ -173,4 +174,5 @@ def to_result(message: dict[str, Any]) -> ArticleResult:
         seconds={str(k): float(v) for k, v in message["seconds"].items()},
         warnings=tuple(message["warnings"]),
         texts=message["texts"],
+        flags=tuple(Flag.from_dict(item) for item in message["flags"]),
     )

@@ -7,6 +7,7 @@ import enum
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["ArticleResult", "Flag", "Report", "Status", "group_warnings"]
 
@@ -68,6 +69,16 @@ class Flag:
             "attempts": self.attempts,
             "repaired": self.repaired,
         }
+
+    @classmethod
+    def from_dict(cls, item: dict[str, Any]) -> Flag:
+        """The flag :meth:`as_dict` wrote; KeyError, TypeError or ValueError if it is not one."""
+        start, end = item["span"]
+        return cls(
+            str(item["output"]), int(item["segment"]), (int(start), int(end)),
+            str(item["check"]), float(item["value"]), float(item["threshold"]),
+            int(item["attempts"]), bool(item["repaired"]),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

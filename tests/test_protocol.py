@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import socket
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from summarize import protocol
 from summarize.config import load_config
 from summarize.errors import UsageError
-from summarize.report import ArticleResult, Status
+from summarize.report import ArticleResult, Flag, Status
 from tests.serving import socket_folder
 
 
@@ -86,8 +91,38 @@ def test_the_runtime_folder_is_used_when_set(monkeypatch: pytest.MonkeyPatch) ->
         assert protocol.server_dir() == Path(folder) / "summarize"
 
 
-def test_results_survive_the_wire() -> None:
-    result = ArticleResult(
-        "a.txt", Status.FLAGGED, "new", ("a.summary.txt",), {"read": 0.5}, ("cut",), {"x": "y"}
-    )
-    assert protocol.to_result(protocol.from_result(result)) == result
+TEXT = st.text(max_size=12)
+FLAGS = st.builds(
+    Flag,
+    output=st.sampled_from(["summary", "summary_ar", "article_ar"]),
+    segment=st.integers(0, 99),
+    span=st.tuples(st.integers(0, 999), st.integers(0, 999)),
+    check=TEXT,
+    value=st.floats(allow_nan=False),
+    threshold=st.floats(allow_nan=False),
+    attempts=st.integers(1, 9),
+    repaired=st.booleans(),
+)
+#: every field of ArticleResult, as the server may have to send it
+RESULT_FIELDS = {
+    "name": TEXT,
+    "status": st.sampled_from(Status),
+    "reason": TEXT,
+    "outputs": st.lists(TEXT, max_size=4).map(tuple),
+    "seconds": st.dictionaries(TEXT, st.floats(0, 1e6)),
+    "warnings": st.lists(TEXT, max_size=3).map(tuple),
+    "texts": st.none() | st.dictionaries(TEXT, TEXT, max_size=3),
+    "flags": st.lists(FLAGS, max_size=3).map(tuple),
+}
+
+
+def test_the_wire_test_covers_every_field_of_a_result() -> None:
+    # A field added to ArticleResult must be sent by the server and tried here.
+    assert set(RESULT_FIELDS) == {f.name for f in dataclasses.fields(ArticleResult)}
+
+
+@given(st.fixed_dictionaries(RESULT_FIELDS))
+def test_results_survive_the_wire(fields: dict[str, Any]) -> None:
+    result = ArticleResult(**fields)
+    message = json.loads(json.dumps(protocol.from_result(result)))  # as the socket carries it
+    assert protocol.to_result(message) == result

@@ -19,7 +19,7 @@ import pytest
 
 from summarize.config import load_config
 from summarize.protocol import VERSION, receive, settings_key
-from tests.conftest import ECHO
+from tests.conftest import ECHO, ECHO_SETTINGS
 from tests.serving import (
     TIMEOUT,
     Server,
@@ -107,6 +107,34 @@ def test_a_run_through_the_server_is_the_same_as_a_local_run(
         assert timeless(remote.stderr) == timeless(local.stderr)
         assert snapshot(there) == snapshot(here)
     assert server.engine_calls() > 0  # the articles were done there, not by the client
+
+
+def test_flags_reach_the_caller_as_in_a_local_run(sockets: Path, tmp_path: Path) -> None:
+    # Every guard check on: echo's "Arabic" is its English, so each text is flagged.
+    every_check = [item for setting in ECHO_SETTINGS[:4] for item in ("--set", setting)]
+    served = Server(sockets, tmp_path / "server.log", settings=every_check)
+    try:
+        here, there = tmp_path / "here", tmp_path / "there"
+        text = b"The minister spoke on Friday. He said the talks would go on next week.\n"
+        for root in (here, there):
+            articles(root / "news", 2)
+        for call, stdin in (
+            (["run", "-v", "--report", "r.jsonl", "news"], b""),
+            (["run", "--json", "-"], text),
+        ):
+            local = summarize(here, sockets, *call, settings=every_check, stdin=stdin)
+            remote = summarize(
+                there, sockets, call[0], "--server", *call[1:], settings=every_check, stdin=stdin
+            )
+            assert remote.returncode == local.returncode, remote.stderr
+            assert remote.stdout == local.stdout
+            assert timeless(remote.stderr) == timeless(local.stderr)
+        assert b'"check": "script"' in remote.stdout
+        report = snapshot(there)["r.jsonl"]
+        assert report == snapshot(here)["r.jsonl"]
+        assert isinstance(report, list) and all(line["flags"] for line in report[:-1])
+    finally:
+        served.stop()
 
 
 def test_standard_input_through_the_server(server: Server, sockets: Path, tmp_path: Path) -> None:
