@@ -241,6 +241,7 @@ def run_remote(
         "paths": list(args.paths),
         "force": args.force,
         "fail_fast": args.fail_fast,
+        "strict": args.strict,
         "output_dir": None if args.output_dir is None else str(args.output_dir),
         "exclude": [str(p) for p in exclude],
         "stdin": None if data is None else base64.b64encode(data).decode("ascii"),

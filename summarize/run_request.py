@@ -19,7 +19,7 @@ __all__ = ["Request", "parse_request", "to_do"]
 
 _FIELDS = {
     "type", "version", "settings", "cwd", "paths", "force", "fail_fast", "output_dir",
-    "exclude", "stdin", "log_levels", "shard",
+    "exclude", "stdin", "log_levels", "shard", "strict",
 }  # fmt: skip
 
 
@@ -31,6 +31,8 @@ class Request:
     paths: list[str]
     force: bool = False
     fail_fast: bool = False
+    #: --strict: a flagged article fails, also one flagged by an earlier run
+    strict: bool = False
     output_dir: str | None = None
     exclude: list[str] = field(default_factory=list)
     stdin: bytes | None = None
@@ -107,6 +109,7 @@ def parse_request(message: dict[str, Any], own_settings: str) -> Request:
         paths=[_text(p, "paths") for p in paths],
         force=_flag(message.get("force", False), "force"),
         fail_fast=_flag(message.get("fail_fast", False), "fail_fast"),
+        strict=_flag(message.get("strict", False), "strict"),
         output_dir=None if output_dir is None else _text(output_dir, "output_dir"),
         exclude=[_text(p, "exclude") for p in exclude],
         stdin=data,

@@ -207,10 +207,12 @@ class _Server:
         return False
 
     def _joins(self, group: list[Request], item: Request) -> bool:
-        """Whether ``item`` can share the group's waves: same folder and --force, no
+        """Whether ``item`` can share the group's waves: same folder, --force and --strict, no
         --fail-fast, and no article name in common (results are routed by name)."""
         first = group[0]
         if item.fail_fast or item.cwd != first.cwd or item.force != first.force:
+            return False
+        if item.strict != first.strict:
             return False
         taken = set().union(*(g.names for g in group))
         return not (item.names & taken)
@@ -254,7 +256,9 @@ class _Server:
                 req.tell({"type": "error", "message": _os_error(exc)})
                 req.close()
             return
-        report = _Routed(owners={name: req for req in group for name in req.names})
+        report = _Routed(
+            owners={name: req for req in group for name in req.names}, strict=group[0].strict
+        )
         self.forward.recipients = list(group)
         stdin = next((io.BytesIO(r.stdin) for r in group if r.stdin is not None), None)
         run = functools.partial(

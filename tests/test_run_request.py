@@ -34,6 +34,8 @@ def test_requests_are_checked_field_by_field() -> None:
         ({"exclude": "r.jsonl"}, "exclude"),
         ({"output_dir": 3}, "output_dir"),
         ({"log_levels": {"summarize": "DEBUG"}}, "log_levels"),
+        ({"strict": 1}, "strict"),
+        ({"fail_fast": "no"}, "fail_fast"),
         ({"command": "rm -rf"}, "unknown fields"),
     ],
 )

@@ -121,7 +121,12 @@ def test_flags_reach_the_caller_as_in_a_local_run(sockets: Path, tmp_path: Path)
         for call, stdin in (
             (["run", "-v", "--report", "r.jsonl", "news"], b""),
             (["run", "--json", "-"], text),
+            # a new article to do, and two flagged by the run before: all fail
+            (["run", "--strict", "--report", "strict.jsonl", "news", "more"], b""),
         ):
+            if "more" in call:
+                articles(here / "more", 1)
+                articles(there / "more", 1)
             local = summarize(here, sockets, *call, settings=every_check, stdin=stdin)
             remote = summarize(
                 there, sockets, call[0], "--server", *call[1:], settings=every_check, stdin=stdin
@@ -129,9 +134,12 @@ def test_flags_reach_the_caller_as_in_a_local_run(sockets: Path, tmp_path: Path)
             assert remote.returncode == local.returncode, remote.stderr
             assert remote.stdout == local.stdout
             assert timeless(remote.stderr) == timeless(local.stderr)
-        assert b'"check": "script"' in remote.stdout
+            assert snapshot(there) == snapshot(here)
+            if "--json" in call:
+                assert b'"check": "script"' in remote.stdout
+        assert remote.returncode == 1
+        assert b"flagged when it was done, failed by --strict" in remote.stderr
         report = snapshot(there)["r.jsonl"]
-        assert report == snapshot(here)["r.jsonl"]
         assert isinstance(report, list) and all(line["flags"] for line in report[:-1])
     finally:
         served.stop()
