@@ -36,7 +36,9 @@ class Flag:
     ``output`` is the output kind (summary, summary_ar, article_ar); ``segment`` the segment's
     index in that text (0 for a summary); ``span`` its source's characters [start, end) in
     the text it translates or summarises; ``value`` what was measured against ``threshold``;
-    ``attempts`` the generations tried; ``repaired`` whether a retry passed the check.
+    ``attempts`` the generations tried; ``repaired`` whether a retry passed the check;
+    ``output_span`` the characters [start, end) of the segment's kept output in the output
+    file's text, so a reader finds the Arabic that was flagged.
     """
 
     output: str
@@ -47,6 +49,7 @@ class Flag:
     threshold: float
     attempts: int = 1
     repaired: bool = False
+    output_span: tuple[int, int] | None = None
 
     def describe(self) -> str:
         """E.g. ``article_ar segment 3 (chars 120-260): repetition 0.82 > 0.4, 3 attempts``."""
@@ -68,16 +71,19 @@ class Flag:
             "threshold": self.threshold,
             "attempts": self.attempts,
             "repaired": self.repaired,
+            **({} if self.output_span is None else {"output_span": list(self.output_span)}),
         }
 
     @classmethod
     def from_dict(cls, item: dict[str, Any]) -> Flag:
         """The flag :meth:`as_dict` wrote; KeyError, TypeError or ValueError if it is not one."""
         start, end = item["span"]
+        placed = item.get("output_span")
         return cls(
             str(item["output"]), int(item["segment"]), (int(start), int(end)),
             str(item["check"]), float(item["value"]), float(item["threshold"]),
             int(item["attempts"]), bool(item["repaired"]),
+            None if placed is None else (int(placed[0]), int(placed[1])),
         )  # fmt: skip
 
 

@@ -55,6 +55,8 @@ class FlagNote:
     threshold: float
     attempts: int
     repaired: bool
+    #: the characters of its output in the output file (older sidecars do not say)
+    placed: tuple[int, int] | None = None
 
     def describe(self) -> str:
         """E.g. ``script 0.17 (threshold 0.8), 2 attempts, kept as is``."""
@@ -68,13 +70,15 @@ class Block:
     """A row of the article: a paragraph and its translation, or a line cleanup removed.
 
     ``flags`` are the checks failed by the segments of this paragraph, their ``start``/``end``
-    counted from the paragraph's first character.
+    counted from the paragraph's first character; ``arabic_flags`` the same checks where the
+    sidecar says their output is, ``placed`` counted from the Arabic paragraph's start.
     """
 
     english: str
     arabic: str | None = None
     removed: bool = False
     flags: tuple[FlagNote, ...] = ()
+    arabic_flags: tuple[FlagNote, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -367,6 +371,7 @@ def _flag(item: object) -> FlagNote | None:
         return None
     try:
         start, end = (int(x) for x in item["span"])
+        placed = item.get("output_span")
         return FlagNote(
             str(item["output"]),
             int(item["segment"]),
@@ -377,8 +382,9 @@ def _flag(item: object) -> FlagNote | None:
             float(item["threshold"]),
             int(item.get("attempts", 1)),
             bool(item.get("repaired", False)),
+            None if placed is None else (int(placed[0]), int(placed[1])),
         )
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, IndexError):
         return None
 
 
@@ -397,6 +403,7 @@ def _blocks(
             f"{len(english)}: rows may not line up"
         )
     located = _flags_by_paragraph(english, [f for f in flags if f.output == "article_ar"])
+    in_arabic = _placed_by_paragraph(translated, [f for f in flags if f.output == "article_ar"])
     rows: list[Block] = []
     pending = list(removed)
     for index in range(max(len(english), len(translated))):
@@ -407,6 +414,7 @@ def _blocks(
                 english[index] if index < len(english) else "",
                 translated[index] if index < len(translated) else None,
                 flags=tuple(located.get(index, ())),
+                arabic_flags=tuple(in_arabic.get(index, ())),
             )
         )
     rows += [Block(text, removed=True) for _, text in pending]
@@ -427,6 +435,26 @@ def _flags_by_paragraph(paragraphs: list[str], flags: list[FlagNote]) -> dict[in
         length = len(paragraphs[index]) if paragraphs else 0
         local = _shifted(flag, base, length)
         found.setdefault(index, []).append(local)
+    return found
+
+
+def _placed_by_paragraph(paragraphs: list[str], flags: list[FlagNote]) -> dict[int, list[FlagNote]]:
+    """Each flag with an output span in the Arabic paragraph it starts in, the span counted
+    from that paragraph's start (an output that no longer fits the file is left out)."""
+    starts, offset = [], 0
+    for paragraph in paragraphs:
+        starts.append(offset)
+        offset += len(paragraph) + 2
+    found: dict[int, list[FlagNote]] = {}
+    for flag in flags:
+        if flag.placed is None:
+            continue
+        start, end = flag.placed
+        index = max((i for i, s in enumerate(starts) if s <= start), default=None)
+        if index is None or end > starts[index] + len(paragraphs[index]) or start > end:
+            continue
+        local = (start - starts[index], end - starts[index])
+        found.setdefault(index, []).append(replace(flag, placed=local))
     return found
 
 

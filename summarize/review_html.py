@@ -287,7 +287,10 @@ def _summaries(article: ArticleReview) -> str:
     english = _marked(article.summary or "", translated)
     if own:
         english = f'<mark class="{_flag_class(own)}">{english}</mark>{_checks(own, "summary")}'
-    arabic = _e(article.summary_ar) if article.summary_ar is not None else "<em>none</em>"
+    if article.summary_ar is None:
+        arabic = "<em>none</em>"
+    else:
+        arabic = _marked_output(article.summary_ar, translated)
     flagged = " flagged" if translated else ""
     return (
         '<div class="summary"><div class="label">summary</div><div class="pair">'
@@ -310,7 +313,8 @@ def _row(block: Block) -> str:
     if block.arabic is None:
         arabic = '<p class="ar" lang="en" dir="ltr"><em>not translated</em></p>'
     else:
-        arabic = f'<p class="ar{flagged}" lang="ar" dir="rtl">{_e(block.arabic)}</p>'
+        marked = _marked_output(block.arabic, list(block.arabic_flags))
+        arabic = f'<p class="ar{flagged}" lang="ar" dir="rtl">{marked}</p>'
     english = f'<p class="en{flagged}" lang="en">{_marked(block.english, list(block.flags))}</p>'
     return f'<div class="pair">{english}{arabic}</div>'
 
@@ -327,6 +331,26 @@ def _marked(text: str, flags: list[FlagNote]) -> str:
         parts.append(_e(text[cursor:start]))
         parts.append(f'<mark class="{_flag_class(found)}">{_e(text[start:end])}</mark>')
         parts.append(_checks(found, f"segment {found[0].segment}"))
+        cursor = end
+    parts.append(_e(text[cursor:]))
+    return "".join(parts)
+
+
+def _marked_output(text: str, flags: list[FlagNote]) -> str:
+    """The output ``text`` with each flagged segment's output in a <mark> (where the sidecar
+    placed it); the checks are written out beside the English."""
+    spans: dict[tuple[int, int], list[FlagNote]] = {}
+    for flag in flags:
+        if flag.placed is not None:
+            spans.setdefault(flag.placed, []).append(flag)
+    parts, cursor = [], 0
+    for (start, end), found in sorted(spans.items()):
+        start, end = max(start, cursor), min(max(end, start, cursor), len(text))
+        checks = ", ".join(dict.fromkeys(f.check for f in found))
+        parts.append(_e(text[cursor:start]))
+        parts.append(
+            f'<mark class="{_flag_class(found)}" title="{_e(checks)}">{_e(text[start:end])}</mark>'
+        )
         cursor = end
     parts.append(_e(text[cursor:]))
     return "".join(parts)

@@ -102,6 +102,7 @@ FLAGS = st.builds(
     threshold=st.floats(allow_nan=False),
     attempts=st.integers(1, 9),
     repaired=st.booleans(),
+    output_span=st.none() | st.tuples(st.integers(0, 999), st.integers(0, 999)),
 )
 #: every field of ArticleResult, as the server may have to send it
 RESULT_FIELDS = {

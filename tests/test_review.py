@@ -143,11 +143,15 @@ def test_a_repeated_title_is_struck_where_cleanup_dropped_it_not_where_it_first_
 def test_flagged_segments_are_marked_with_check_value_and_threshold(news: Path) -> None:
     page = review("news")
     flagged = sections(page)["news/flagged.txt"]
-    marks = [m for r in rows(flagged) for m in r.find_all("mark")]
-    assert [m.text for m in marks] == [
+    english = [m for r in rows(flagged) for m in r.find("p", "en").find_all("mark")]
+    assert [m.text for m in english] == [
         f"{UNTRANSLATED} residents near the river were asked to move to higher ground."
     ]
     row = next(r for r in rows(flagged) if r.find_all("mark"))
+    # the Arabic side marks that segment's own output, where the sidecar placed it
+    (arabic,) = row.find("p", "ar").find_all("mark")
+    assert arabic.text == english[0].text  # the identical check: the "Arabic" is the English
+    assert arabic.attrs["title"] == "identical, script"
     label = row.find("span", "check").text
     assert re.search(r"identical 1 \(threshold 1\)", label)
     assert re.search(r"script 0\.\d+ \(threshold 0\.8\)", label)
@@ -421,6 +425,10 @@ def done_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @given(value=JSON, into_list=st.booleans())
 @example(value=None, into_list=False).via("a key present but null")
 @example(value={"span": None}, into_list=True).via("a malformed item in a list")
+@example(
+    value={"output": "article_ar", "segment": 0, "span": [0, 1], "check": "x", "value": 1,
+           "threshold": 1, "output_span": [3]}, into_list=True,
+).via("an output span that is not a pair")  # fmt: skip
 def test_a_sidecar_with_any_values_is_reviewed_without_a_crash(
     done_once: Path, key: str, value: object, into_list: bool
 ) -> None:
@@ -437,3 +445,20 @@ def test_a_sidecar_with_any_values_is_reviewed_without_a_crash(
         sidecar.write_text(json.dumps(record), encoding="utf-8")
     assert len(review.articles) == 4
     assert html.count("<section") == 4
+
+
+def test_the_arabic_mark_covers_the_flagged_output_alone(news: Path) -> None:
+    arabic = (news / "calm.ar.txt").read_text(encoding="utf-8").rstrip("\n")
+    second = arabic.split("\n\n")[1]
+    start = arabic.index(second) + 3  # a span inside the second paragraph
+    sidecar = news / "calm.summarize.json"
+    record = json.loads(sidecar.read_text(encoding="utf-8"))
+    record["flags"] = [{"output": "article_ar", "segment": 1, "span": [0, 5], "check": "script",
+                        "value": 0.2, "threshold": 0.8, "attempts": 2, "repaired": False,
+                        "output_span": [start, start + 7]}]  # fmt: skip
+    sidecar.write_text(json.dumps(record), encoding="utf-8")
+    calm = sections(review("news"))["news/calm.txt"]
+    arabic_blocks = [p for r in rows(calm) for p in r.find_all("p") if "ar" in p.classes]
+    (mark,) = [m for p in arabic_blocks for m in p.find_all("mark")]
+    assert mark.text == second[3:10]
+    assert mark.attrs == {"class": "flag", "title": "script"}

@@ -157,6 +157,24 @@ def test_a_failure_no_retry_mends_is_flagged_with_the_best_attempt_kept(
     assert {f.segment for f in a.flags if f.check == check} == {0, 1, 2}
 
 
+def test_each_flag_points_at_the_kept_output_in_the_written_text() -> None:
+    def rule(text: str, options: GenerateOptions) -> tuple[str, bool]:
+        if text == PRICES_EN:  # stays English whatever the retry
+            return "The oil price went up again.", False
+        return healthy(text), False
+
+    (a,), _ = run_guarded(rule)
+    written = a.translations[Source.ARTICLE]
+    assert {f.segment for f in a.flags if not f.repaired} == {1}
+    assert "script" in {f.check for f in a.flags}
+    for flag in a.flags:
+        assert flag.output_span is not None
+        start, end = flag.output_span
+        assert written[start:end] == a.generated[Source.ARTICLE][flag.segment].output
+    assert written[slice(*a.flags[0].output_span)] == "The oil price went up again."
+    assert Flag.from_dict(a.flags[0].as_dict()) == a.flags[0]
+
+
 def test_with_repair_off_every_check_still_runs_and_nothing_is_retried() -> None:
     (a,), backend = run_guarded(lambda text, options: ("", False), "guards.repair_rounds=0")
     assert len(backend.inputs) == 3

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from summarize.backends.echo import EchoBackend
 from summarize.discovery import Job
-from summarize.records import Article, Source
+from summarize.records import Article, Generated, Source
 from summarize.settings import TranslatorSettings
-from summarize.stages.translate import translate, translation_limit
+from summarize.stages.translate import assemble, output_spans, translate, translation_limit
 from summarize.text import Document
 
 SETTINGS = TranslatorSettings(max_length_ratio=2.0, max_length_extra=16, source_prefix="")
@@ -54,3 +54,32 @@ def test_an_empty_summary_translates_to_an_empty_text(tmp_path: Path) -> None:
     translate([article], EchoBackend("echo"), SETTINGS, [Source.SUMMARY], 1000)
     assert article.translations == {Source.SUMMARY: ""}
     assert article.counts.summary_segments == 0
+
+
+SEGMENTS = st.lists(
+    st.tuples(
+        st.integers(0, 3),  # paragraph
+        st.text(alphabet="ab مخ.", max_size=6),  # output, possibly empty
+        st.sampled_from([" ", "", "\n"]),  # glue
+    ),
+    max_size=8,
+).map(
+    lambda items: [
+        Generated(paragraph, "src", (0, 3), 1, output, False, glue)
+        for paragraph, output, glue in sorted(items, key=lambda item: item[0])
+    ]
+)
+
+
+@given(SEGMENTS)
+def test_output_spans_find_each_segment_in_the_assembled_text(segments: list[Generated]) -> None:
+    text = assemble(segments)
+    spans = output_spans(segments)
+    assert len(spans) == len(segments)
+    for seg, (start, end) in zip(segments, spans, strict=True):
+        assert text[start:end] == seg.output
+    # in order, never overlapping: each output is found where it is, not elsewhere
+    ends = [end for _, end in spans]
+    starts = [start for start, _ in spans]
+    assert all(b >= a for a, b in zip(ends, starts[1:], strict=False))
+    assert all(end <= len(text) for end in ends)

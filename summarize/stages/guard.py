@@ -14,7 +14,7 @@ from summarize.records import Article, Generated, Source, Stage, alive
 from summarize.report import Flag
 from summarize.settings import Config
 from summarize.stages import Engines
-from summarize.stages.translate import assemble, translation_limit
+from summarize.stages.translate import assemble, output_spans, translation_limit
 from summarize.text import split_sentences
 
 __all__ = ["guard"]
@@ -65,6 +65,8 @@ def guard(articles: list[Article], engines: Engines, config: Config) -> None:
             _retry(retry, [s for s in suspects if s.failures], translator, config)
     for suspect in suspects:
         _settle(suspect)
+    for article in alive(articles):
+        _place(article)
 
 
 def _check(segment: Generated, config: Config) -> list[Failure]:
@@ -158,6 +160,18 @@ def _settle(suspect: _Suspect) -> None:
         article.flags.append(flag)
     for failure in still.values():  # failed only by the attempt kept
         article.flags.append(_flag(kind, suspect.index, seg.span, failure, suspect.attempts, False))
+
+
+def _place(article: Article) -> None:
+    """Give each flag where its segment's kept output stands in the text written."""
+    spans = {_KIND[s.value]: output_spans(segs) for s, segs in article.generated.items()}
+    spans["summary"] = [(0, len(article.summary))]
+    article.flags = [
+        dataclasses.replace(flag, output_span=spans[flag.output][flag.segment])
+        if flag.segment < len(spans.get(flag.output, ()))
+        else flag
+        for flag in article.flags
+    ]
 
 
 def _flag(

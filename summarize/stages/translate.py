@@ -12,7 +12,7 @@ from summarize.records import Article, Generated, Source, Stage
 from summarize.settings import TranslatorSettings
 from summarize.text import split_sentences
 
-__all__ = ["assemble", "translate", "translation_limit"]
+__all__ = ["assemble", "output_spans", "translate", "translation_limit"]
 
 # Translation length limits are rounded up to a grid with this many steps per doubling (see
 # translation_limit): at most 1/8 more than asked, and similar segments batch together.
@@ -62,6 +62,29 @@ def assemble(segments: Sequence[Generated]) -> str:
     for seg in segments:
         by_paragraph.setdefault(seg.paragraph, []).append((seg.glue, seg.output))
     return "\n\n".join(reassemble(parts) for _, parts in sorted(by_paragraph.items()))
+
+
+def output_spans(segments: Sequence[Generated]) -> list[tuple[int, int]]:
+    """Where each segment's output stands in :func:`assemble`'s text, [start, end); an empty
+    output gets an empty span where it would have been."""
+    by_paragraph: dict[int, list[int]] = {}
+    for index, seg in enumerate(segments):
+        by_paragraph.setdefault(seg.paragraph, []).append(index)
+    spans = [(0, 0)] * len(segments)
+    offset = 0
+    for number, (_, indices) in enumerate(sorted(by_paragraph.items())):
+        offset += 2 if number else 0  # the blank line between paragraphs
+        started = False
+        for index in indices:
+            seg = segments[index]
+            if not seg.output:  # reassemble skips it, glue and all
+                spans[index] = (offset, offset)
+                continue
+            offset += len(seg.glue) if started else 0
+            spans[index] = (offset, offset + len(seg.output))
+            offset += len(seg.output)
+            started = True
+    return spans
 
 
 def source_text(article: Article, source: Source) -> str:
