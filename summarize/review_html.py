@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 #: Flagged sections shown open; past these they start collapsed, so 1,000 flagged stay light.
 OPEN_AT_MOST = 25
 _STAGES = ("read", "summarize", "translate", "guard", "write")
+#: the name of an article's page in a --split folder (see review._anchor)
+_PAGE_NAME = re.compile(r"a-[0-9a-f]{12}\.html")
 _ARABIC_FONTS = '"Noto Naskh Arabic","Amiri","Geeza Pro","Noto Sans Arabic","DejaVu Sans",Arial'
 
 CSS = f"""
@@ -98,11 +101,16 @@ def write_review(
 
 
 def _write_split(review: Review, title: str, folder: Path) -> None:
-    """index.html, and articles/<anchor>.html for each article."""
+    """index.html, and articles/<anchor>.html for each article; the pages an earlier review
+    wrote there for articles no longer reviewed are removed (only names of that form)."""
     pages = folder / "articles"
     pages.mkdir(parents=True, exist_ok=True)
     for article in review.articles:
         _write(pages / f"{article.anchor}.html", article_page(article, "../index.html"))
+    current = {f"{article.anchor}.html" for article in review.articles}
+    for old in pages.glob("a-*.html"):
+        if _PAGE_NAME.fullmatch(old.name) and old.name not in current:
+            old.unlink(missing_ok=True)
     _write(
         folder / "index.html",
         index_page(review, title, lambda a: f"articles/{a.anchor}.html"),

@@ -281,6 +281,13 @@ def test_split_writes_an_index_and_one_page_per_article(news: Path) -> None:
         assert len(article.find_all("section")) == 1
         assert "open" in article.find("details").attrs
         assert article.find("a").attrs["href"] == "../index.html"
+    # A second split after an article is gone drops its page, and nothing else of the folder.
+    (news / "calm.txt").unlink()
+    (Path("pages/articles") / "notes.html").write_text("mine", encoding="utf-8")
+    assert main(["review", "news", *SET, "--split", "-o", "pages"]) == 0
+    left = sorted(p.name for p in Path("pages/articles").iterdir())
+    assert len(left) == 4 and "notes.html" in left
+    assert sorted(Path(h).name for h in links if (Path("pages") / h).exists()) == left[:3]
 
 
 @pytest.mark.parametrize(
