@@ -52,14 +52,16 @@ class Flag:
     output_span: tuple[int, int] | None = None
 
     def describe(self) -> str:
-        """E.g. ``article_ar segment 3 (chars 120-260): repetition 0.82 > 0.4, 3 attempts``."""
+        """E.g. ``article_ar segment 3 (characters 120-260): repetition 0.82 (threshold 0.4),
+        3 attempts, kept as is``."""
         start, end = self.span
+        return f"{self.output} segment {self.segment} (characters {start}-{end}): {self.verdict()}"
+
+    def verdict(self) -> str:
+        """E.g. ``script 0.17 (threshold 0.8), 2 attempts, kept as is``."""
         done = "repaired" if self.repaired else "kept as is"
-        return (
-            f"{self.output} segment {self.segment} (characters {start}-{end}): {self.check} "
-            f"{self.value:g} (threshold {self.threshold:g}), {self.attempts} attempt"
-            f"{'s' if self.attempts != 1 else ''}, {done}"
-        )
+        tries = f"{self.attempts} attempt{'s' if self.attempts != 1 else ''}"
+        return f"{self.check} {self.value:g} (threshold {self.threshold:g}), {tries}, {done}"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -76,13 +78,14 @@ class Flag:
 
     @classmethod
     def from_dict(cls, item: dict[str, Any]) -> Flag:
-        """The flag :meth:`as_dict` wrote; KeyError, TypeError or ValueError if it is not one."""
+        """The flag :meth:`as_dict` wrote (``attempts`` and ``repaired`` may be left out);
+        KeyError, TypeError, ValueError or IndexError if it is not one."""
         start, end = item["span"]
         placed = item.get("output_span")
         return cls(
             str(item["output"]), int(item["segment"]), (int(start), int(end)),
             str(item["check"]), float(item["value"]), float(item["threshold"]),
-            int(item["attempts"]), bool(item["repaired"]),
+            int(item.get("attempts", 1)), bool(item.get("repaired", False)),
             None if placed is None else (int(placed[0]), int(placed[1])),
         )  # fmt: skip
 

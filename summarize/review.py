@@ -15,6 +15,7 @@ from summarize.cleanup import furniture_lines
 from summarize.discovery import STDIN, Job, display_name, find_inputs
 from summarize.errors import InputError, UsageError
 from summarize.outputs import KINDS, Outputs, output_paths
+from summarize.report import Flag
 from summarize.settings import Config
 from summarize.state import assess, read_sidecar, read_snapshot
 from summarize.text import decode, normalize, paragraph_lines
@@ -22,7 +23,6 @@ from summarize.text import decode, normalize, paragraph_lines
 __all__ = [
     "ArticleReview",
     "Block",
-    "FlagNote",
     "Review",
     "ReviewStatus",
     "default_output",
@@ -43,42 +43,19 @@ class ReviewStatus(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class FlagNote:
-    """One check an output failed, as the sidecar records it (see ``report.Flag``)."""
-
-    output: str
-    segment: int
-    start: int
-    end: int
-    check: str
-    value: float
-    threshold: float
-    attempts: int
-    repaired: bool
-    #: the characters of its output in the output file (older sidecars do not say)
-    placed: tuple[int, int] | None = None
-
-    def describe(self) -> str:
-        """E.g. ``script 0.17 (threshold 0.8), 2 attempts, kept as is``."""
-        done = "repaired" if self.repaired else "kept as is"
-        tries = f"{self.attempts} attempt{'s' if self.attempts != 1 else ''}"
-        return f"{self.check} {self.value:g} (threshold {self.threshold:g}), {tries}, {done}"
-
-
-@dataclass(frozen=True)
 class Block:
     """A row of the article: a paragraph and its translation, or a line cleanup removed.
 
-    ``flags`` are the checks failed by the segments of this paragraph, their ``start``/``end``
-    counted from the paragraph's first character; ``arabic_flags`` the same checks where the
-    sidecar says their output is, ``placed`` counted from the Arabic paragraph's start.
+    ``flags`` are the checks failed by the segments of this paragraph, their ``span`` counted
+    from the paragraph's first character; ``arabic_flags`` the same checks where the sidecar
+    says their output is, ``output_span`` counted from the Arabic paragraph's start.
     """
 
     english: str
     arabic: str | None = None
     removed: bool = False
-    flags: tuple[FlagNote, ...] = ()
-    arabic_flags: tuple[FlagNote, ...] = ()
+    flags: tuple[Flag, ...] = ()
+    arabic_flags: tuple[Flag, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,9 +69,9 @@ class ArticleReview:
     summary: str | None = None
     summary_ar: str | None = None
     #: flags on the summary (its own checks) and on its translation, spans in the summary
-    summary_flags: tuple[FlagNote, ...] = ()
+    summary_flags: tuple[Flag, ...] = ()
     blocks: tuple[Block, ...] = ()
-    flags: tuple[FlagNote, ...] = ()
+    flags: tuple[Flag, ...] = ()
     warnings: tuple[str, ...] = ()
     #: what the reader should know about the text shown (misaligned paragraphs, unreadable files)
     notes: tuple[str, ...] = ()
@@ -103,7 +80,7 @@ class ArticleReview:
     models: tuple[str, ...] = ()
 
     @property
-    def open_flags(self) -> tuple[FlagNote, ...]:
+    def open_flags(self) -> tuple[Flag, ...]:
         """The checks still failed (a repaired segment does not flag its article)."""
         return tuple(f for f in (*self.summary_flags, *self.flags) if not f.repaired)
 
@@ -273,7 +250,7 @@ def _with_sidecar(
     outputs: Outputs,
     sidecar: dict[str, Any],
     line: _ReportLine | None,
-    flags: list[FlagNote],
+    flags: list[Flag],
     warnings: tuple[str, ...],
 ) -> tuple[ReviewStatus, str]:
     if line is not None and line.status == "failed":
@@ -361,29 +338,16 @@ def _texts(sidecar: dict[str, Any], key: str) -> tuple[str, ...]:
     return tuple(i for i in items if isinstance(i, str)) if isinstance(items, list) else ()
 
 
-def _flags(sidecar: dict[str, Any]) -> list[FlagNote]:
+def _flags(sidecar: dict[str, Any]) -> list[Flag]:
     flags = sidecar.get("flags")
     return [note for item in flags if (note := _flag(item))] if isinstance(flags, list) else []
 
 
-def _flag(item: object) -> FlagNote | None:
+def _flag(item: object) -> Flag | None:
     if not isinstance(item, dict):
         return None
     try:
-        start, end = (int(x) for x in item["span"])
-        placed = item.get("output_span")
-        return FlagNote(
-            str(item["output"]),
-            int(item["segment"]),
-            start,
-            end,
-            str(item["check"]),
-            float(item["value"]),
-            float(item["threshold"]),
-            int(item.get("attempts", 1)),
-            bool(item.get("repaired", False)),
-            None if placed is None else (int(placed[0]), int(placed[1])),
-        )
+        return Flag.from_dict(item)
     except (KeyError, TypeError, ValueError, IndexError):
         return None
 
@@ -392,7 +356,7 @@ def _blocks(
     english: list[str],
     removed: list[tuple[int, str]],
     arabic: str | None,
-    flags: list[FlagNote],
+    flags: list[Flag],
     notes: list[str],
 ) -> tuple[Block, ...]:
     """Paragraph pairs in order, each removed line before the paragraph that followed it."""
@@ -421,16 +385,13 @@ def _blocks(
     return tuple(rows)
 
 
-def _flags_by_paragraph(paragraphs: list[str], flags: list[FlagNote]) -> dict[int, list[FlagNote]]:
-    """Each flag in the paragraph its span starts in (the cleaned article's paragraphs are
-    joined by a blank line), its span counted from that paragraph's start."""
-    starts, offset = [], 0
-    for paragraph in paragraphs:
-        starts.append(offset)
-        offset += len(paragraph) + 2
-    found: dict[int, list[FlagNote]] = {}
+def _flags_by_paragraph(paragraphs: list[str], flags: list[Flag]) -> dict[int, list[Flag]]:
+    """Each flag in the paragraph its span starts in, its span counted from that paragraph's
+    start."""
+    starts = _starts(paragraphs)
+    found: dict[int, list[Flag]] = {}
     for flag in flags:
-        index = max((i for i, s in enumerate(starts) if s <= flag.start), default=0)
+        index = max((i for i, s in enumerate(starts) if s <= flag.span[0]), default=0)
         base = starts[index] if starts else 0
         length = len(paragraphs[index]) if paragraphs else 0
         local = _shifted(flag, base, length)
@@ -438,29 +399,35 @@ def _flags_by_paragraph(paragraphs: list[str], flags: list[FlagNote]) -> dict[in
     return found
 
 
-def _placed_by_paragraph(paragraphs: list[str], flags: list[FlagNote]) -> dict[int, list[FlagNote]]:
+def _placed_by_paragraph(paragraphs: list[str], flags: list[Flag]) -> dict[int, list[Flag]]:
     """Each flag with an output span in the Arabic paragraph it starts in, the span counted
     from that paragraph's start (an output that no longer fits the file is left out)."""
-    starts, offset = [], 0
-    for paragraph in paragraphs:
-        starts.append(offset)
-        offset += len(paragraph) + 2
-    found: dict[int, list[FlagNote]] = {}
+    starts = _starts(paragraphs)
+    found: dict[int, list[Flag]] = {}
     for flag in flags:
-        if flag.placed is None:
+        if flag.output_span is None:
             continue
-        start, end = flag.placed
+        start, end = flag.output_span
         index = max((i for i, s in enumerate(starts) if s <= start), default=None)
         if index is None or end > starts[index] + len(paragraphs[index]) or start > end:
             continue
         local = (start - starts[index], end - starts[index])
-        found.setdefault(index, []).append(replace(flag, placed=local))
+        found.setdefault(index, []).append(replace(flag, output_span=local))
     return found
 
 
-def _shifted(flag: FlagNote, base: int, length: int) -> FlagNote:
-    start = min(max(flag.start - base, 0), length)
-    return replace(flag, start=start, end=min(max(flag.end - base, start), length))
+def _starts(paragraphs: list[str]) -> list[int]:
+    """Where each paragraph starts in a text that joins them with a blank line."""
+    starts, offset = [], 0
+    for paragraph in paragraphs:
+        starts.append(offset)
+        offset += len(paragraph) + 2
+    return starts
+
+
+def _shifted(flag: Flag, base: int, length: int) -> Flag:
+    start = min(max(flag.span[0] - base, 0), length)
+    return replace(flag, span=(start, min(max(flag.span[1] - base, start), length)))
 
 
 def _seconds(sidecar: dict[str, Any]) -> tuple[tuple[str, float], ...]:

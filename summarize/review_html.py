@@ -11,7 +11,8 @@ from typing import TextIO
 
 from summarize.discovery import display_name
 from summarize.outputs import write_atomic
-from summarize.review import ArticleReview, Block, FlagNote, Review, ReviewStatus, default_output
+from summarize.report import Flag
+from summarize.review import ArticleReview, Block, Review, ReviewStatus, default_output
 from summarize.review import gather as gather_review
 from summarize.settings import Config
 
@@ -327,11 +328,11 @@ def _row(block: Block) -> str:
     return f'<div class="pair">{english}{arabic}</div>'
 
 
-def _marked(text: str, flags: list[FlagNote]) -> str:
+def _marked(text: str, flags: list[Flag]) -> str:
     """``text`` with each flagged span in a <mark>, its checks written out after it."""
-    spans: dict[tuple[int, int], list[FlagNote]] = {}
+    spans: dict[tuple[int, int], list[Flag]] = {}
     for flag in flags:
-        spans.setdefault((flag.start, flag.end), []).append(flag)
+        spans.setdefault(flag.span, []).append(flag)
     parts, cursor = [], 0
     for (start, end), found in sorted(spans.items()):
         start = max(start, cursor)
@@ -344,13 +345,13 @@ def _marked(text: str, flags: list[FlagNote]) -> str:
     return "".join(parts)
 
 
-def _marked_output(text: str, flags: list[FlagNote]) -> str:
+def _marked_output(text: str, flags: list[Flag]) -> str:
     """The output ``text`` with each flagged segment's output in a <mark> (where the sidecar
     placed it); the checks are written out beside the English."""
-    spans: dict[tuple[int, int], list[FlagNote]] = {}
+    spans: dict[tuple[int, int], list[Flag]] = {}
     for flag in flags:
-        if flag.placed is not None:
-            spans.setdefault(flag.placed, []).append(flag)
+        if flag.output_span is not None:
+            spans.setdefault(flag.output_span, []).append(flag)
     parts, cursor = [], 0
     for (start, end), found in sorted(spans.items()):
         start, end = max(start, cursor), min(max(end, start, cursor), len(text))
@@ -364,10 +365,10 @@ def _marked_output(text: str, flags: list[FlagNote]) -> str:
     return "".join(parts)
 
 
-def _flag_class(flags: list[FlagNote]) -> str:
+def _flag_class(flags: list[Flag]) -> str:
     return "flag" if any(not f.repaired for f in flags) else "flag repaired"
 
 
-def _checks(flags: list[FlagNote], where: str) -> str:
-    text = "; ".join(f"{f.output} {where}: {f.describe()}" for f in flags)
+def _checks(flags: list[Flag], where: str) -> str:
+    text = "; ".join(f"{f.output} {where}: {f.verdict()}" for f in flags)
     return f'<span class="check">{_e(text)}</span>'
