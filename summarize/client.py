@@ -282,7 +282,9 @@ def _exchange(
     """
     ended = False
     try:
-        send(conn, request)
+        # A server that refuses closes without reading: its answer still waits to be read.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            send(conn, request)
         while not ended:
             message = receive(conn)
             if message is None:

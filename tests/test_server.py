@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -380,7 +381,8 @@ def raw_exchange(path: str, payload: bytes) -> dict[str, object] | None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
         conn.settimeout(TIMEOUT)
         conn.connect(path)
-        conn.sendall(payload)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.sendall(payload)  # a refusing server closes without reading
         return receive(conn)
 
 
@@ -488,3 +490,21 @@ def test_a_caller_of_another_user_is_refused(monkeypatch: pytest.MonkeyPatch) ->
             listener.shutdown(socket.SHUT_RDWR)
             listener.close()
             thread.join(timeout=TIMEOUT)
+
+
+def test_the_client_reads_a_refusal_sent_before_its_request_was_read(tmp_path: Path) -> None:
+    """A refusing server answers and closes without reading: a request larger than the
+    socket's buffer then fails to send, and the caller must still show the server's reason."""
+    from summarize import client
+    from summarize.errors import UsageError
+    from summarize.progress import NoProgress
+    from summarize.protocol import send
+    from summarize.report import Report
+
+    server_side, client_side = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    client_side.settimeout(TIMEOUT)
+    send(server_side, {"type": "error", "message": "refused: user 1 is not the user who started"})
+    server_side.close()
+    request = {"type": "run", "stdin": "x" * 4_000_000}
+    with pytest.raises(UsageError, match="is not the user who started"):
+        client._exchange(client_side, request, Report(), NoProgress(), ["a.txt"])
