@@ -25,6 +25,7 @@ from summarize.progress import Progress
 from summarize.protocol import (
     VERSION,
     ProtocolError,
+    address,
     receive,
     send,
     settings_key,
@@ -330,7 +331,8 @@ def _connect(path: Path) -> socket.socket | None:
     killed server refuses: the next server replaces it)."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        conn.connect(str(path))
+        with address(path) as where:
+            conn.connect(where)
     except (FileNotFoundError, ConnectionRefusedError):
         conn.close()
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -9,6 +10,7 @@ import socket
 import stat
 import struct
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ __all__ = [
     "MAX_MESSAGE",
     "VERSION",
     "ProtocolError",
+    "address",
     "from_result",
     "peer_allowed",
     "peer_uid",
@@ -131,6 +134,34 @@ def socket_path(key: str) -> Path:
     """The socket of the server for these settings (:func:`settings_key`): a run with other
     settings never finds it."""
     return server_dir() / f"{key[:16]}.sock"
+
+
+#: the longest path a Unix socket address holds (sun_path is 108 bytes on Linux, 104 on macOS,
+#: with the terminating NUL)
+_MAX_ADDRESS = 103
+
+
+@contextlib.contextmanager
+def address(path: Path) -> Iterator[str]:
+    """An address to bind or connect to for the socket at ``path``, however long its folder:
+    a path too long for a socket address is reached through the folder's descriptor in
+    /proc/self/fd (Linux); elsewhere it is a usage error that names the folder."""
+    if len(os.fsencode(path)) <= _MAX_ADDRESS:
+        yield str(path)
+        return
+    if not os.path.isdir("/proc/self/fd"):
+        raise UsageError(
+            f"{path.parent}: the server folder's path is too long for a socket; set "
+            f"{DIR_VARIABLE} to a shorter folder"
+        )
+    try:
+        folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    except OSError as exc:
+        raise UsageError(f"{path.parent}: {exc.strerror or exc}") from None
+    try:
+        yield f"/proc/self/fd/{folder}/{path.name}"
+    finally:
+        os.close(folder)
 
 
 def peer_uid(sock: socket.socket) -> int | None:

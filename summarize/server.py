@@ -23,6 +23,7 @@ from summarize.errors import Interrupted, SummarizeError
 from summarize.planning import plan
 from summarize.protocol import (
     ProtocolError,
+    address,
     from_result,
     peer_allowed,
     peer_uid,
@@ -336,10 +337,13 @@ def serve(
     path = socket_path(settings_key(config))
     lock = _lock(path.with_suffix(".lock"))
     try:
+        with address(path):
+            pass  # a folder no socket can be made in is said before the engines load
         models = load(config)
         _unlink(path)  # we hold the lock: a socket here is a killed server's
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(str(path))
+        with address(path) as where:
+            listener.bind(where)
         os.chmod(path, 0o600)
         listener.listen(64)
         server = _Server(config, models, listener, path, gather)

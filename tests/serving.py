@@ -21,7 +21,7 @@ TIMEOUT = 60
 
 @contextmanager
 def socket_folder() -> Iterator[Path]:
-    """A short folder for the sockets: pytest's tmp_path can pass the 107-byte socket limit."""
+    """A fresh private folder for the sockets of one test, apart from its tmp_path."""
     root = Path(tempfile.mkdtemp(prefix="sv", dir="/tmp"))
     try:
         yield root / "s"

@@ -508,3 +508,23 @@ def test_the_client_reads_a_refusal_sent_before_its_request_was_read(tmp_path: P
     request = {"type": "run", "stdin": "x" * 4_000_000}
     with pytest.raises(UsageError, match="is not the user who started"):
         client._exchange(client_side, request, Report(), NoProgress(), ["a.txt"])
+
+
+def test_a_server_folder_too_long_for_a_socket_address_still_serves(tmp_path: Path) -> None:
+    """A socket address holds about 107 bytes; a deep $XDG_RUNTIME_DIR or temporary folder
+    (a CI job's, a test's) passes that, and the server must still be found there."""
+    deep = tmp_path / ("d" * 120)
+    assert len(os.fsencode(deep / "0123456789abcdef.sock")) > 108
+    (story,) = articles(tmp_path / "news", 1)
+    running = Server(deep, tmp_path / "server.log")
+    try:
+        served = summarize(story.parent, deep, "run", "--server", story.name)
+        assert served.returncode == 0, served.stderr
+        assert running.engine_calls() > 0
+        assert (story.parent / "story0.summary.ar.txt").exists()
+        stop = summarize(story.parent, deep, "serve", "--stop")
+        assert stop.returncode == 0, stop.stderr
+        assert running.process.wait(timeout=TIMEOUT) == 0
+        assert not any(deep.glob("*.sock"))
+    finally:
+        running.stop()
