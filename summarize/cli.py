@@ -253,7 +253,8 @@ def _cmd_review(args: argparse.Namespace, config: Config) -> int:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from summarize.backends.ct2_cache import cache_root, list_conversions, prune_conversions
+    from summarize.backends.ct2_cache import list_conversions, prune_conversions
+    from summarize.model_identity import cache_root
 
     if args.action == "list":
         conversions = list_conversions()

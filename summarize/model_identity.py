@@ -1,4 +1,7 @@
-"""What a local model directory holds, as one digest: the settings signature names a model by it.
+"""A local model directory's content as one digest, the name of the model it holds; the cache.
+
+The settings signature names a local model by this digest, and the CTranslate2 conversion cache
+keys its conversion by it, so a copy of the directory elsewhere reuses the conversion.
 
 A path says where a model is, not what it is: new weights saved under the same path must make
 articles out of date, and ``./m`` and ``/abs/m`` must not. Hashing gigabytes of weights on every
@@ -19,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-__all__ = ["model_identity"]
+__all__ = ["cache_root", "model_identity"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,14 @@ _CACHE_VERSION = 1
 # without its stat changing (git's "racy" entries): its hash is not kept for later runs.
 _RACY_NS = 2_000_000_000
 _CHUNK = 1 << 20
+
+
+def cache_root() -> Path:
+    """``$SUMMARIZE_CACHE``, else ``$XDG_CACHE_HOME/summarize``, else ``~/.cache/summarize``."""
+    if os.environ.get("SUMMARIZE_CACHE"):
+        return Path(os.environ["SUMMARIZE_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "summarize"
 
 
 def model_identity(model: str) -> str | None:
@@ -88,8 +99,6 @@ class _DigestCache:
 
     @classmethod
     def open(cls) -> _DigestCache:
-        from summarize.backends.ct2_cache import cache_root  # light: it imports no engine library
-
         path = cache_root() / _CACHE_NAME
         if path not in cls._open:
             cls._open[path] = cls(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,11 +16,11 @@ pytest.importorskip("ctranslate2")
 
 from summarize.backends import GenerateOptions, load_backend
 from summarize.backends.ct2 import INSTALL, CTranslate2Backend, resolve_device, resolve_quantization
-from summarize.backends.ct2_cache import cache_root
 from summarize.backends.hf import TransformersBackend
 from summarize.cli import main
 from summarize.config import load_config
 from summarize.errors import ConfigError, ModelError
+from summarize.model_identity import cache_root
 from tests.conftest import CONFIGS, ROOT, captured_log, on_cpu
 
 pytestmark = pytest.mark.slow
@@ -134,6 +135,23 @@ def test_a_changed_local_model_is_converted_again(
     (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
     CTranslate2Backend.load(on_cpu("ctranslate2", str(model), "translator"))
     assert len(entries(cache)) == 2
+
+
+def test_a_copy_of_a_local_model_elsewhere_reuses_its_conversion(
+    tiny_models: dict[str, Path], cache: Path, tmp_path: Path, ct2_log: pytest.LogCaptureFixture
+) -> None:
+    """As after `download --to` and a copy to another machine: the conversion goes by what the
+    directory holds, not where it is (notes and hidden files aside)."""
+    model = tiny_models["translator"]
+    CTranslate2Backend.load(on_cpu("ctranslate2", str(model), "translator"))
+    (entry,) = entries(cache)
+    copy = shutil.copytree(model, tmp_path / "elsewhere" / model.name)
+    (copy / "README.md").write_text("copied for the night shift\n", encoding="utf-8")
+    (copy / ".cache").mkdir()
+    ct2_log.clear()
+    CTranslate2Backend.load(on_cpu("ctranslate2", str(copy), "translator"))
+    assert "converting" not in messages(ct2_log)
+    assert entries(cache) == [entry]
 
 
 def test_transformers_backend_ignores_quantization(tiny_models: dict[str, Path]) -> None:

@@ -17,35 +17,27 @@ from typing import Any
 
 from summarize.backends.huggingface import first_line, load_advice
 from summarize.errors import ModelError
+from summarize.model_identity import cache_root, model_identity
 
-__all__ = ["Conversion", "cache_root", "converted_model", "list_conversions", "prune_conversions"]
+__all__ = ["Conversion", "converted_model", "list_conversions", "prune_conversions"]
 
 log = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # What a conversion is of, written into its folder (CTranslate2 ignores other files).
 _ABOUT = "summarize-conversion.json"
-# Content digests of local model files, by path, size and mtime.
-_DIGESTS = "local-model-digests.json"
 # An unfinished conversion untouched this long was killed: nothing writes to it any more.
 _PARTIAL_GRACE = 3600.0
-
-
-def cache_root() -> Path:
-    """``$SUMMARIZE_CACHE``, else ``$XDG_CACHE_HOME/summarize``, else ``~/.cache/summarize``."""
-    if os.environ.get("SUMMARIZE_CACHE"):
-        return Path(os.environ["SUMMARIZE_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "summarize"
 
 
 def converted_model(model_id: str, revision: str, quantization: str, *, role: str) -> Path:
     """The CTranslate2 conversion of ``model_id``, converted now unless already in the cache."""
     import ctranslate2
 
-    if _is_local(model_id):
+    local = model_identity(model_id)  # by content: a copy elsewhere reuses the conversion
+    if local is not None:
         config_dir, pinned = Path(model_id).expanduser(), revision
-        source = _local_fingerprint(config_dir)
+        source = local
     else:
         config_dir = _hub_snapshot(model_id, revision, role)
         pinned = config_dir.name
@@ -54,7 +46,7 @@ def converted_model(model_id: str, revision: str, quantization: str, *, role: st
     major = ctranslate2.__version__.split(".")[0]
     key = f"{source}\n{quantization}\nctranslate2-{major}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    name = Path(model_id).expanduser().name if _is_local(model_id) else model_id
+    name = config_dir.name if local is not None else model_id
     target = cache_root() / "ct2" / f"{_UNSAFE.sub('_', name.replace('/', '--'))}-{digest}"
     if ctranslate2.contains_model(str(target)):
         log.info("%s: using the CTranslate2 conversion in %s", role, target)
@@ -142,54 +134,12 @@ def _converter(model_id: str, revision: str, config_dir: Path) -> Any:
     return Converter(str(config_dir))
 
 
-def _local_fingerprint(directory: Path) -> str:
-    """The names, sizes and content digests of the directory's files, not where it lies.
-
-    A copy of the directory (``download --to`` on another machine) has the same fingerprint,
-    so it reuses the conversion; re-saved weights get a new one. Digests are remembered by
-    path, size and mtime, so a large model is hashed once.
-    """
-    directory = directory.expanduser().resolve()
-    memo_path = cache_root() / _DIGESTS
-    memo = _read_json(memo_path)
-    files = []
-    for entry in sorted(directory.iterdir()):
-        if entry.is_file():
-            stat = entry.stat()
-            where = f"{entry}:{stat.st_size}:{stat.st_mtime_ns}"
-            if not isinstance(memo.get(where), str):
-                memo[where] = _file_digest(entry)
-            files.append(f"{entry.name}:{stat.st_size}:{memo[where]}")
-    _write_json(memo_path, memo)
-    return f"local:{','.join(files)}"
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):  # missing or damaged: a memo, rebuilt as needed
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Atomically, and only as a memo: a read-only cache just means hashing again next time."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.replace(temporary, path)
-    except OSError as exc:
-        log.debug("cannot update %s: %s", path, exc)
 
 
 def _mark_used(target: Path) -> None:
@@ -263,7 +213,3 @@ def _hub_snapshot(model_id: str, revision: str, role: str) -> Path:
     except Exception as exc:  # hub and cache errors
         raise ModelError(load_advice(role, model_id, exc)) from exc
     return config.parent
-
-
-def _is_local(model_id: str) -> bool:
-    return Path(model_id).expanduser().is_dir()
