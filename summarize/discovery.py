@@ -251,9 +251,8 @@ def _walk(root: Path, select: _Selector, skipped: list[Skipped]) -> Iterator[_Fo
                 taken.append(entry)
             elif verdict == _RESERVED:
                 reserved.append(entry)
-            elif verdict:
-                level = logging.INFO if verdict == _HIDDEN else logging.WARNING
-                _skip(skipped, Path(entry.path), verdict, level)
+            elif verdict:  # a hidden .txt is a user's file too (the tool's own end in .tmp)
+                _skip(skipped, Path(entry.path), verdict)
         _weigh_reserved(reserved, taken, select, skipped)
         for entry in taken:
             key = os.path.join(real_root, prefix + entry.name)

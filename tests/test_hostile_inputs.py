@@ -405,6 +405,10 @@ def test_each_path_left_out_is_reported_with_its_reason(
     assert "1 left out" in err
     assert main(["run", str(folder), *ECHO, "-v"]) == 0
     assert f"{name}: skipped: " in capsys.readouterr().err
+    # and a warning without -v, as the README promises for each of them
+    assert main(["run", str(folder), *ECHO]) == 0
+    (warning,) = [x for x in capsys.readouterr().err.splitlines() if "WARNING" in x]
+    assert f"/{name}: skipped: " in warning and fragment in warning
 
 
 def test_outputs_of_an_input_beside_them_are_left_out_silently(tmp_path: Path) -> None:
