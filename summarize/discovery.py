@@ -97,6 +97,8 @@ def find_inputs(
             if any(f.job.path is None for f in found):
                 raise UsageError("'-' (standard input) given more than once")
             found.append(_Found(Job(None), None, link=False))
+        elif not raw:  # Path("") is ".": an unset "$DIR" must not mean the current folder
+            raise UsageError("an empty path ('') names nothing; use . for the current directory")
         else:
             found += _named(Path(raw), select, left_out)
     return _once_each([f for f in found if f.key not in select.own_files], left_out)

@@ -443,6 +443,16 @@ def usage_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().err
 
 
+def test_an_empty_path_is_a_usage_error_not_the_current_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "here.txt").write_bytes(GOOD)
+    monkeypatch.chdir(tmp_path)  # what "$UNSET_DIR" would have done over
+    err = usage_error([""], capsys)
+    assert "an empty path ('') names nothing" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here.txt"]
+
+
 def test_naming_a_reserved_file_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
