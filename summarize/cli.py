@@ -30,7 +30,7 @@ from summarize.console import (
     print_stdin_warnings,
     report_sink,
 )
-from summarize.discovery import Skipped, display_name
+from summarize.discovery import Skipped, display_name, report_clash
 from summarize.download import download_models
 from summarize.errors import SummarizeError, UsageError
 from summarize.interrupts import stop_on_signals
@@ -117,6 +117,10 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     if args.runner != "local" and args.server is not None:
         raise UsageError(f"--runner {args.runner} does not go through a server: drop --server")
     mode = server_mode(args.server) if args.runner == "local" else None
+    if args.report is not None:
+        clash = report_clash(args.report, args.paths, config.input, config.reserved_names)
+        if clash is not None:
+            raise UsageError(f"--report {display_name(args.report)}: {clash}; name another file")
     with report_sink(args.report) as jsonl:
         shard = None if args.shard is None else str(args.shard)
         report = Report(sink=ResultSink(jsonl), strict=args.strict, shard=shard)

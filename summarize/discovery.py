@@ -16,7 +16,9 @@ from summarize.errors import UsageError
 from summarize.settings import InputSettings
 from summarize.templates import owner_regex, template_regex
 
-__all__ = ["STDIN", "STDIN_NAME", "Job", "Skipped", "display_name", "find_inputs"]
+__all__ = [
+    "STDIN", "STDIN_NAME", "Job", "Skipped", "display_name", "find_inputs", "report_clash",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,47 @@ def find_inputs(
         else:
             found += _named(Path(raw), select, left_out)
     return _once_each([f for f in found if f.key not in select.own_files], left_out)
+
+
+def report_clash(
+    report: Path, paths: Sequence[str], settings: InputSettings, reserved: Sequence[str]
+) -> str | None:
+    """Why the ``--report`` file must not be written, if it must not: a name shaped like the
+    tool's own files (an article's output would overwrite it), or an article of this very run
+    (opening the report would empty it, and the search then leaves it out as the run's own)."""
+    select = _Selector(settings, reserved)
+    template = select.reserved_template(report.name)
+    if template is not None:
+        return (
+            f"named like the tool's own files ({template}), which an article's output may replace"
+        )
+    if not report.is_file() or _is_a_report(report):
+        return None  # a report inside the tree is the run's own file, left out of the search
+    real = os.path.realpath(report)
+    for raw in paths:
+        if raw in ("", STDIN):
+            continue
+        named = os.path.realpath(raw)
+        if named == real:
+            return "it is an article of this run, which the report would overwrite"
+        if not os.path.isdir(named):
+            continue
+        relative = os.path.relpath(real, named)
+        parts = relative.split(os.sep)
+        inside = parts[0] != os.pardir and not any(p.startswith(".") for p in parts[:-1])
+        if inside and select.verdict(report.name, relative.replace(os.sep, "/")) == _TAKE:
+            return "it is an article of this run, which the report would overwrite"
+    return None
+
+
+def _is_a_report(path: Path) -> bool:
+    """Whether ``path`` is empty or a JSONL report as a run writes it (an earlier run's)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return False
+    return head == b"" or head.startswith((b'{"path": ', b'{"totals": '))
 
 
 @dataclass(frozen=True)

@@ -546,6 +546,33 @@ def test_report_inside_the_input_tree_is_not_an_input(
     assert "zreport" not in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("report", "fragment"),
+    [
+        ("a.txt", "it is an article of this run"),
+        ("sub/b.txt", "it is an article of this run"),
+        ("a.summary.txt", "named like the tool's own files ({stem}.summary.txt)"),
+        ("c.summarize.json", "named like the tool's own files ({stem}.summarize.json)"),
+    ],
+)
+def test_a_report_that_would_overwrite_an_article_or_an_output_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], report: str, fragment: str
+) -> None:
+    """``--report a.txt`` emptied the article a.txt before the search left it out as the
+    run's own file: an input destroyed, which the README promises never happens."""
+    folder = tmp_path / "rp"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_bytes(GOOD)
+    (folder / "sub" / "b.txt").write_bytes(GOOD)
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    err = usage_error([str(folder), "-q", "--report", str(folder / report)], capsys)
+    assert f"--report {folder / report}: {fragment}" in err
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    named = usage_error([str(folder / "a.txt"), "--report", str(folder / "a.txt")], capsys)
+    assert "it is an article of this run" in named
+    assert (folder / "a.txt").read_bytes() == GOOD
+
+
 def test_output_dir_inside_the_input_tree_is_not_searched(tmp_path: Path) -> None:
     folder = tmp_path / "news"
     folder.mkdir()
