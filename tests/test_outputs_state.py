@@ -296,6 +296,16 @@ def test_a_directory_in_place_of_the_sidecar_fails_that_article_alone(tmp_path: 
     assert str(tmp_path / "a.summarize.json") in report.results[0].reason
 
 
+def test_an_empty_directory_in_place_of_the_sidecar_is_redone_not_an_error(tmp_path: Path) -> None:
+    """The README: a sidecar that is a directory means the article is redone, never an error;
+    an empty one holds nothing to lose (one with files fails, as above)."""
+    write(tmp_path / "a.txt")
+    (tmp_path / "a.summarize.json").mkdir()
+    report = run(echo_config(), [str(tmp_path)])
+    assert [r.status for r in report.results] == [Status.DONE]
+    assert json.loads((tmp_path / "a.summarize.json").read_text(encoding="utf-8"))["input"]
+
+
 def test_an_output_that_is_a_directory_is_not_up_to_date(tmp_path: Path) -> None:
     source, outputs = done(tmp_path)
     assert outputs.article_ar is not None
