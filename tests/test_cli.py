@@ -380,6 +380,18 @@ def test_stdin_json_carries_the_flags_and_strict_fails_it() -> None:
     assert json.loads(strict.stdout)["status"] == "failed"
 
 
+def test_a_flagged_stdin_article_says_on_stderr_which_checks_flagged_it() -> None:
+    """Standard input has no sidecar: without these lines ``1 article done (1 flagged)`` was
+    all a caller learnt, when only checks (no warnings) flagged it."""
+    data = b"The vote passed on Tuesday after a long debate. It was close.\n"
+    done = run_stdin([*LOOPING, *NO_REPAIR], data)
+    assert done.returncode == 0
+    err = done.stderr.decode()
+    assert "1 article done (1 flagged)" in err
+    assert re.search(r"warning: <stdin>: \w+: failed the repetition check in", err), err
+    assert "=== summary ===" in done.stdout.decode()  # the results stay on stdout alone
+
+
 def test_a_mistake_in_the_tool_is_one_line_and_exit_1_with_the_traceback_at_vv(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
