@@ -148,11 +148,11 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
                 runner=args.runner,
                 ray_address=args.ray_address,
             )
+        # Results first: the report's totals then carry the exit code this run ends with.
+        report.sink_error = _print_stdin_results(report, as_json=args.json)
         if jsonl is not None:
             jsonl.totals(report)
-            report.sink_error = jsonl.error
-        unwritten = _print_stdin_results(report, as_json=args.json)
-        report.sink_error = report.sink_error or unwritten
+            report.sink_error = jsonl.error or report.sink_error
         if not args.json and not args.quiet and not args.verbose:  # -v logged them already
             print_stdin_warnings(report, err=sys.stderr)
         print_report(report, quiet=args.quiet, verbose=bool(args.verbose), err=sys.stderr)

@@ -136,8 +136,10 @@ def test_closed_standard_output_or_error_does_not_stop_a_run(tmp_path: Path) -> 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
 def test_standard_output_that_cannot_be_written_is_exit_1_with_the_reason(tmp_path: Path) -> None:
     (tmp_path / "story.txt").write_text("The vote passed on Tuesday. It was close.\n")
-    done = closed_streams(["run", "-"], "> /dev/full < story.txt", tmp_path)
+    done = closed_streams(["run", "-", "--report", "r.jsonl"], "> /dev/full < story.txt", tmp_path)
     assert done.returncode == 1  # the article was done; its results could not be delivered
+    totals = json.loads((tmp_path / "r.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert totals["exit_code"] == 1
     assert "standard output could not be written (No space left on device)" in done.stderr
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
 
