@@ -182,6 +182,8 @@ def test_the_name_field_keeps_the_extension_so_same_stems_both_run(tmp_path: Pat
         "{stem.upper}.txt",
         "{stem.summary.txt",
         ".{stem}.summary.txt",  # hidden: the lock and temporary files' names
+        "\udcff{stem}.summary.txt",  # --set with a byte that is not UTF-8: no sidecar holds it
+        "{stem}\x00.summary.txt",  # from TOML's \u0000: no file name holds it
     ],
 )
 def test_a_template_without_exactly_the_name_field_is_a_config_error(
