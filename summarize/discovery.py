@@ -341,6 +341,8 @@ def _checked_file(
         if os.path.commonpath([target, real_root]) != real_root:
             _skip(skipped, path, f"symlink to a file outside {display_name(root)}, not followed")
             return None
+        if os.path.isdir(target):  # a folder, as any symlinked folder: not followed, no article
+            return None
         # A dangling one is kept, to be reported as unreadable.
         return _Found(Job(path, root, Path(target)), target, link=True)
     if not entry.is_file(follow_symlinks=False):

@@ -411,6 +411,18 @@ def test_each_path_left_out_is_reported_with_its_reason(
     assert f"/{name}: skipped: " in warning and fragment in warning
 
 
+def test_a_symlink_to_a_folder_named_like_an_article_is_not_one(tmp_path: Path) -> None:
+    """``latest.txt -> 2025/``: a folder, like one really named ``x.txt`` (searched as itself),
+    not an article that fails with 'Is a directory' (and that --dry-run listed as new)."""
+    folder = tmp_path / "in"
+    (folder / "2025").mkdir(parents=True)
+    (folder / "2025" / "a.txt").write_bytes(GOOD)
+    (folder / "latest.txt").symlink_to("2025")
+    code, records = report_of(folder)
+    assert code == 0
+    assert set(records) == {"a.txt"}
+
+
 def test_outputs_of_an_input_beside_them_are_left_out_silently(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
