@@ -369,11 +369,17 @@ def _ending(log_path: Path, offset: int) -> str:
             text = fh.read(64 * 1024).decode("utf-8", "replace")
     except OSError:
         text = ""
+    # The log is shared: servers started by other callers at once (make -j) write to it too,
+    # and all but one of them end saying that one is already running.
     lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if "error" in line), None)
-    if start is None:
+    starts = [i for i, line in enumerate(lines) if line.startswith("summarize: error: ")]
+    reasons = [i for i in starts if "already running" not in lines[i]] or starts
+    if not reasons:
         return f"see its log, {log_path}"
-    return "\n".join(line.removeprefix("summarize: error: ") for line in lines[start:]).strip()
+    first = reasons[0]
+    ends = [i for i in range(first + 1, len(lines)) if lines[i].startswith("summarize: ")]
+    block = lines[first : ends[0] if ends else len(lines)]  # an error may span several lines
+    return "\n".join(block).removeprefix("summarize: error: ").strip()
 
 
 def _wait_for(path: Path, process: subprocess.Popen[bytes] | None) -> socket.socket | None:
