@@ -45,7 +45,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Claim", "Held", "claim"]
+__all__ = ["Claim", "Held", "claim", "remove_if_abandoned"]
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +211,34 @@ def _take_over_if_stale(path: Path, draft: _Draft, stale_after: float) -> Claim 
         except FileNotFoundError:
             return None
         return Claim(path, draft.fd)
+    finally:
+        os.close(fd)
+
+
+def remove_if_abandoned(path: Path, *, stale_after: float) -> None:
+    """Delete the claim ``path`` if it is stale: a run killed after writing an article's sidecar
+    leaves its claim behind, and no later run claims an article that is up to date.
+
+    Deleted while holding its flock, as a take-over replaces it: a run that opened it meanwhile
+    finds the path no longer names that file and looks again. Never an error: a claim that
+    cannot be judged or removed stays for the run that next does the article.
+    """
+    if not os.path.lexists(path):
+        return
+    try:
+        fd = _open_claim(path)
+    except OSError:
+        return
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or _lock(fd, path) is not True:
+            return  # held, or no flocks here: leave it to the timeout of a run that needs it
+        text = os.read(fd, _MAX_CLAIM_BYTES)
+        if _same_file(path, st) and _is_stale(text, st.st_mtime, stale_after, lock_free=True):
+            log.info("%s: removing the claim of a run that ended without releasing it", path)
+            path.unlink()
+    except OSError:
+        return
     finally:
         os.close(fd)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -28,7 +30,7 @@ from summarize.console import (
     print_stdin_warnings,
     report_sink,
 )
-from summarize.discovery import Skipped, display_name
+from summarize.discovery import Skipped, display_name, report_clash
 from summarize.download import download_models
 from summarize.errors import SummarizeError, UsageError
 from summarize.interrupts import stop_on_signals
@@ -49,6 +51,7 @@ progress_log = logging.getLogger("summarize.progress")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _open_closed_streams()
     try:
         args = parse_args(argv)
         _setup_logging(args.verbose, args.quiet)
@@ -65,6 +68,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _open_closed_streams() -> None:
+    """A standard stream a caller closed (``<&-``, ``>&-``, a daemon) reads as empty and takes
+    writes to nowhere, as ``/dev/null`` does, instead of failing the tool where it is used."""
+    if sys.stdin is None:
+        sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - for the process's life
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
 
 
 def _command(args: argparse.Namespace) -> int:
@@ -103,6 +117,10 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
     if args.runner != "local" and args.server is not None:
         raise UsageError(f"--runner {args.runner} does not go through a server: drop --server")
     mode = server_mode(args.server) if args.runner == "local" else None
+    if args.report is not None:
+        clash = report_clash(args.report, args.paths, config.input, config.reserved_names)
+        if clash is not None:
+            raise UsageError(f"--report {display_name(args.report)}: {clash}; name another file")
     with report_sink(args.report) as jsonl:
         shard = None if args.shard is None else str(args.shard)
         report = Report(sink=ResultSink(jsonl), strict=args.strict, shard=shard)
@@ -130,14 +148,34 @@ def _cmd_run(args: argparse.Namespace, config: Config) -> int:
                 runner=args.runner,
                 ray_address=args.ray_address,
             )
+        # Results first: the report's totals then carry the exit code this run ends with.
+        report.sink_error = _print_stdin_results(report, as_json=args.json)
         if jsonl is not None:
             jsonl.totals(report)
-            report.sink_error = jsonl.error
-        print_stdin_results(report, as_json=args.json, out=sys.stdout)
+            report.sink_error = jsonl.error or report.sink_error
         if not args.json and not args.quiet and not args.verbose:  # -v logged them already
             print_stdin_warnings(report, err=sys.stderr)
         print_report(report, quiet=args.quiet, verbose=bool(args.verbose), err=sys.stderr)
     return report.exit_code
+
+
+def _print_stdin_results(report: Report, *, as_json: bool) -> str | None:
+    """Write standard input's results; why not, if standard output refused them.
+
+    The articles were done all the same, so this is exit code 1, as for a report that cannot
+    be written, not a usage error; stdout is then pointed at /dev/null so that the flush at
+    exit does not fail again.
+    """
+    try:
+        print_stdin_results(report, as_json=as_json, out=sys.stdout)
+        sys.stdout.flush()
+    except OSError as exc:
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        return f"standard output could not be written ({exc.strerror or exc})"
+    return None
 
 
 _LABEL_WIDTH = 20

@@ -347,11 +347,39 @@ def _start(args: argparse.Namespace, path: Path) -> socket.socket | None:
         command += ["-c", str(args.config)]
     for item in args.overrides:
         command += ["--set", item]
-    with open(path.with_suffix(".log"), "ab") as out:
+    log_path = path.with_suffix(".log")
+    with open(log_path, "ab") as out:
+        offset = out.tell()
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
         )
-    return _wait_for(path, process)
+    conn = _wait_for(path, process)
+    if conn is None and process.poll() not in (None, 0):
+        # Its reason is this run's (a model that cannot be loaded is exit 2 in a local run too),
+        # not "no server runs": the caller asked for one to be started.
+        raise UsageError(f"the server started for this run ended: {_ending(log_path, offset)}")
+    return conn
+
+
+def _ending(log_path: Path, offset: int) -> str:
+    """The error lines the server wrote to its log from ``offset``, or where to look."""
+    try:
+        with open(log_path, "rb") as fh:
+            fh.seek(offset)
+            text = fh.read(64 * 1024).decode("utf-8", "replace")
+    except OSError:
+        text = ""
+    # The log is shared: servers started by other callers at once (make -j) write to it too,
+    # and all but one of them end saying that one is already running.
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("summarize: error: ")]
+    reasons = [i for i in starts if "already running" not in lines[i]] or starts
+    if not reasons:
+        return f"see its log, {log_path}"
+    first = reasons[0]
+    ends = [i for i in range(first + 1, len(lines)) if lines[i].startswith("summarize: ")]
+    block = lines[first : ends[0] if ends else len(lines)]  # an error may span several lines
+    return "\n".join(block).removeprefix("summarize: error: ").strip()
 
 
 def _wait_for(path: Path, process: subprocess.Popen[bytes] | None) -> socket.socket | None:

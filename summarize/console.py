@@ -137,11 +137,25 @@ def print_stdin_results(report: Report, *, as_json: bool, out: TextIO) -> None:
 
 
 def print_stdin_warnings(report: Report, *, err: TextIO) -> None:
-    """Warnings of a standard-input article, which has no sidecar to keep them."""
+    """Warnings of a standard-input article, which has no sidecar to keep them, and the checks
+    that flagged it (one line per output and check: a long article may fail one in every
+    segment); without them a flagged article from standard input would not say why."""
     for result in report.results:
-        if result.texts is not None:
-            for warning in result.warnings:
-                print(f"summarize: warning: {result.name}: {warning}", file=err)
+        if result.texts is None:
+            continue
+        for warning in result.warnings:
+            print(f"summarize: warning: {result.name}: {warning}", file=err)
+        failed: dict[tuple[str, str], list[int]] = {}
+        for flag in result.flags:
+            if not flag.repaired:
+                failed.setdefault((flag.output, flag.check), []).append(flag.segment)
+        for (output, check), segments in failed.items():
+            where = f"segment {segments[0]}" if len(segments) == 1 else f"{len(segments)} segments"
+            print(
+                f"summarize: warning: {result.name}: {output}: failed the {check} check in "
+                f"{where} (-v for each)",
+                file=err,
+            )
 
 
 def print_report(report: Report, *, quiet: bool, err: TextIO, verbose: bool = False) -> None:

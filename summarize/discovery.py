@@ -16,7 +16,9 @@ from summarize.errors import UsageError
 from summarize.settings import InputSettings
 from summarize.templates import owner_regex, template_regex
 
-__all__ = ["STDIN", "STDIN_NAME", "Job", "Skipped", "display_name", "find_inputs"]
+__all__ = [
+    "STDIN", "STDIN_NAME", "Job", "Skipped", "display_name", "find_inputs", "report_clash",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +99,52 @@ def find_inputs(
             if any(f.job.path is None for f in found):
                 raise UsageError("'-' (standard input) given more than once")
             found.append(_Found(Job(None), None, link=False))
+        elif not raw:  # Path("") is ".": an unset "$DIR" must not mean the current folder
+            raise UsageError("an empty path ('') names nothing; use . for the current directory")
         else:
             found += _named(Path(raw), select, left_out)
     return _once_each([f for f in found if f.key not in select.own_files], left_out)
+
+
+def report_clash(
+    report: Path, paths: Sequence[str], settings: InputSettings, reserved: Sequence[str]
+) -> str | None:
+    """Why the ``--report`` file must not be written, if it must not: a name shaped like the
+    tool's own files (an article's output would overwrite it), or an article of this very run
+    (opening the report would empty it, and the search then leaves it out as the run's own)."""
+    select = _Selector(settings, reserved)
+    template = select.reserved_template(report.name)
+    if template is not None:
+        return (
+            f"named like the tool's own files ({template}), which an article's output may replace"
+        )
+    if not report.is_file() or _is_a_report(report):
+        return None  # a report inside the tree is the run's own file, left out of the search
+    real = os.path.realpath(report)
+    for raw in paths:
+        if raw in ("", STDIN):
+            continue
+        named = os.path.realpath(raw)
+        if named == real:
+            return "it is an article of this run, which the report would overwrite"
+        if not os.path.isdir(named):
+            continue
+        relative = os.path.relpath(real, named)
+        parts = relative.split(os.sep)
+        inside = parts[0] != os.pardir and not any(p.startswith(".") for p in parts[:-1])
+        if inside and select.verdict(report.name, relative.replace(os.sep, "/")) == _TAKE:
+            return "it is an article of this run, which the report would overwrite"
+    return None
+
+
+def _is_a_report(path: Path) -> bool:
+    """Whether ``path`` is empty or a JSONL report as a run writes it (an earlier run's)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return False
+    return head == b"" or head.startswith((b'{"path": ', b'{"totals": '))
 
 
 @dataclass(frozen=True)
@@ -251,9 +296,8 @@ def _walk(root: Path, select: _Selector, skipped: list[Skipped]) -> Iterator[_Fo
                 taken.append(entry)
             elif verdict == _RESERVED:
                 reserved.append(entry)
-            elif verdict:
-                level = logging.INFO if verdict == _HIDDEN else logging.WARNING
-                _skip(skipped, Path(entry.path), verdict, level)
+            elif verdict:  # a hidden .txt is a user's file too (the tool's own end in .tmp)
+                _skip(skipped, Path(entry.path), verdict)
         _weigh_reserved(reserved, taken, select, skipped)
         for entry in taken:
             key = os.path.join(real_root, prefix + entry.name)
@@ -296,6 +340,8 @@ def _checked_file(
         target = os.path.realpath(entry.path)
         if os.path.commonpath([target, real_root]) != real_root:
             _skip(skipped, path, f"symlink to a file outside {display_name(root)}, not followed")
+            return None
+        if os.path.isdir(target):  # a folder, as any symlinked folder: not followed, no article
             return None
         # A dangling one is kept, to be reported as unreadable.
         return _Found(Job(path, root, Path(target)), target, link=True)

@@ -20,6 +20,7 @@ import os
 import secrets
 import time
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, ClassVar
 
 __all__ = ["cache_root", "model_identity"]
@@ -63,7 +64,13 @@ def model_identity(model: str) -> str | None:
 def _files(directory: Path, cache: _DigestCache) -> list[tuple[str, int, str]]:
     root = directory.resolve()
     found = []
+    seen: set[str] = set()  # real folders walked: a symlink loop must not be walked for ever
     for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders[:] = []
+            continue
+        seen.add(real)
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
         for name in sorted(names):
             if name.startswith(".") or name.endswith(".md") or name.startswith("LICENSE"):
@@ -107,6 +114,8 @@ class _DigestCache:
     def digest(self, path: str) -> tuple[int, str]:
         """The size and sha256 of ``path``, hashed only when its stat is not the cached one."""
         stat = os.stat(path)  # follows symlinks: a hub cache snapshot links to its blobs
+        if not S_ISREG(stat.st_mode):  # a FIFO would block the run for ever, a device never end
+            return -1, "not a regular file"
         key = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
         cached = self.entries.get(path)
         if cached is not None and len(cached) == 5 and cached[:4] == key:

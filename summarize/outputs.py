@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import logging
@@ -299,6 +300,10 @@ def remove_temporaries(outputs: Outputs) -> None:
 def write_outputs(outputs: Outputs, texts: dict[Path, str], sidecar: dict[str, Any]) -> None:
     """Write the text outputs, then the sidecar: its presence means the outputs are complete."""
     outputs.sidecar.parent.mkdir(parents=True, exist_ok=True)
+    if outputs.sidecar.is_dir() and not outputs.sidecar.is_symlink():
+        # An empty folder holds nothing to lose; one with files fails the article, naming it.
+        with contextlib.suppress(OSError):
+            outputs.sidecar.rmdir()
     outputs.sidecar.unlink(missing_ok=True)
     for path in outputs.texts():
         write_atomic(path, texts[path].rstrip("\n") + "\n")

@@ -40,6 +40,13 @@ def template_problem(template: str) -> str | None:
         )
     if "/" in template or "\\" in template or ".." in template:
         return f"{template!r} must be a plain file name: no path separators or '..'"
+    try:
+        template.encode("utf-8")
+    except UnicodeEncodeError:  # bytes of another encoding in --set: no sidecar could record it
+        shown = template.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+        return f"'{shown}' is not UTF-8 text; write the name in UTF-8"
+    if "\0" in template:
+        return f"{template!r} holds a NUL character, which no file name can"
     if template.startswith("."):
         # Hidden names belong to the tool's lock and temporary files, and are never inputs.
         return f"{template!r} must not start with '.'"

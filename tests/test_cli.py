@@ -105,6 +105,45 @@ def test_bad_stdin_is_exit_1_with_the_reason_on_stderr() -> None:
     assert "<stdin>: not valid UTF-8 at byte 4" in done.stderr.decode()
 
 
+def closed_streams(
+    arguments: list[str], redirect: str, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """``summarize ARGUMENTS`` run by a shell with ``redirect`` (``<&-``: stdin closed)."""
+    command = [sys.executable, "-m", "summarize", *arguments, *ECHO]
+    return subprocess.run(
+        ["sh", "-c", f'exec "$@" {redirect}', "sh", *command],
+        capture_output=True, text=True, timeout=120, cwd=cwd, check=False,
+    )  # fmt: skip
+
+
+def test_closed_standard_input_is_an_empty_article_not_an_internal_error(tmp_path: Path) -> None:
+    done = closed_streams(["run", "-"], "<&-", tmp_path)
+    assert done.returncode == 1
+    assert "internal error" not in done.stderr
+    assert "failed: <stdin>: empty" in done.stderr
+
+
+def test_closed_standard_output_or_error_does_not_stop_a_run(tmp_path: Path) -> None:
+    (tmp_path / "story.txt").write_text("The vote passed on Tuesday. It was close.\n")
+    quiet_err = closed_streams(["run", str(tmp_path / "story.txt")], "2>&-", tmp_path)
+    assert quiet_err.returncode == 0, quiet_err.stdout
+    assert (tmp_path / "story.summarize.json").exists()
+    no_out = closed_streams(["run", "-"], ">&- < story.txt", tmp_path)
+    assert no_out.returncode == 0, no_out.stderr
+    assert "internal error" not in no_out.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_standard_output_that_cannot_be_written_is_exit_1_with_the_reason(tmp_path: Path) -> None:
+    (tmp_path / "story.txt").write_text("The vote passed on Tuesday. It was close.\n")
+    done = closed_streams(["run", "-", "--report", "r.jsonl"], "> /dev/full < story.txt", tmp_path)
+    assert done.returncode == 1  # the article was done; its results could not be delivered
+    totals = json.loads((tmp_path / "r.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert totals["exit_code"] == 1
+    assert "standard output could not be written (No space left on device)" in done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
 def test_one_bad_file_among_good_ones_exits_1_and_writes_the_good_ones(
     seeds_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -341,6 +380,18 @@ def test_stdin_json_carries_the_flags_and_strict_fails_it() -> None:
     strict = run_stdin(["--json", "--strict", *LOOPING, *NO_REPAIR], data)
     assert strict.returncode == 1
     assert json.loads(strict.stdout)["status"] == "failed"
+
+
+def test_a_flagged_stdin_article_says_on_stderr_which_checks_flagged_it() -> None:
+    """Standard input has no sidecar: without these lines ``1 article done (1 flagged)`` was
+    all a caller learnt, when only checks (no warnings) flagged it."""
+    data = b"The vote passed on Tuesday after a long debate. It was close.\n"
+    done = run_stdin([*LOOPING, *NO_REPAIR], data)
+    assert done.returncode == 0
+    err = done.stderr.decode()
+    assert "1 article done (1 flagged)" in err
+    assert re.search(r"warning: <stdin>: \w+: failed the repetition check in", err), err
+    assert "=== summary ===" in done.stdout.decode()  # the results stay on stdout alone
 
 
 def test_a_mistake_in_the_tool_is_one_line_and_exit_1_with_the_traceback_at_vv(

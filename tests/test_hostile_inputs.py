@@ -405,6 +405,22 @@ def test_each_path_left_out_is_reported_with_its_reason(
     assert "1 left out" in err
     assert main(["run", str(folder), *ECHO, "-v"]) == 0
     assert f"{name}: skipped: " in capsys.readouterr().err
+    # and a warning without -v, as the README promises for each of them
+    assert main(["run", str(folder), *ECHO]) == 0
+    (warning,) = [x for x in capsys.readouterr().err.splitlines() if "WARNING" in x]
+    assert f"/{name}: skipped: " in warning and fragment in warning
+
+
+def test_a_symlink_to_a_folder_named_like_an_article_is_not_one(tmp_path: Path) -> None:
+    """``latest.txt -> 2025/``: a folder, like one really named ``x.txt`` (searched as itself),
+    not an article that fails with 'Is a directory' (and that --dry-run listed as new)."""
+    folder = tmp_path / "in"
+    (folder / "2025").mkdir(parents=True)
+    (folder / "2025" / "a.txt").write_bytes(GOOD)
+    (folder / "latest.txt").symlink_to("2025")
+    code, records = report_of(folder)
+    assert code == 0
+    assert set(records) == {"a.txt"}
 
 
 def test_outputs_of_an_input_beside_them_are_left_out_silently(tmp_path: Path) -> None:
@@ -437,6 +453,16 @@ def usage_error(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     capsys.readouterr()
     assert main(["run", *args, *ECHO]) == 2
     return capsys.readouterr().err
+
+
+def test_an_empty_path_is_a_usage_error_not_the_current_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "here.txt").write_bytes(GOOD)
+    monkeypatch.chdir(tmp_path)  # what "$UNSET_DIR" would have done over
+    err = usage_error([""], capsys)
+    assert "an empty path ('') names nothing" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here.txt"]
 
 
 def test_naming_a_reserved_file_is_a_usage_error(
@@ -530,6 +556,33 @@ def test_report_inside_the_input_tree_is_not_an_input(
     capsys.readouterr()
     assert main(["run", str(folder), *ECHO, "--dry-run", "--report", str(report)]) == 0
     assert "zreport" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("report", "fragment"),
+    [
+        ("a.txt", "it is an article of this run"),
+        ("sub/b.txt", "it is an article of this run"),
+        ("a.summary.txt", "named like the tool's own files ({stem}.summary.txt)"),
+        ("c.summarize.json", "named like the tool's own files ({stem}.summarize.json)"),
+    ],
+)
+def test_a_report_that_would_overwrite_an_article_or_an_output_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], report: str, fragment: str
+) -> None:
+    """``--report a.txt`` emptied the article a.txt before the search left it out as the
+    run's own file: an input destroyed, which the README promises never happens."""
+    folder = tmp_path / "rp"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_bytes(GOOD)
+    (folder / "sub" / "b.txt").write_bytes(GOOD)
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    err = usage_error([str(folder), "-q", "--report", str(folder / report)], capsys)
+    assert f"--report {folder / report}: {fragment}" in err
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    named = usage_error([str(folder / "a.txt"), "--report", str(folder / "a.txt")], capsys)
+    assert "it is an article of this run" in named
+    assert (folder / "a.txt").read_bytes() == GOOD
 
 
 def test_output_dir_inside_the_input_tree_is_not_searched(tmp_path: Path) -> None:

@@ -122,6 +122,19 @@ def test_parallel_make_and_a_failing_article(project: Path) -> None:
     assert not (project / "articles" / "worse.summarize.json").exists()
 
 
+def test_names_the_shell_would_read_as_syntax_are_built(project: Path) -> None:
+    """make hands the recipe to /bin/sh: a quote, an ampersand or a backtick in an article's
+    name must reach summarize as the name, not as shell syntax."""
+    names = ["it's", 'a&b(c)`d`"e"', "$HOME", "ünï☃"]
+    for name in names:
+        shutil.copy(SEEDS / "kadhimi-ambassadors.txt", project / "articles" / f"{name}.txt")
+    first = make(project, "-j4")
+    assert first.returncode == 0, first.stderr
+    for name in names:
+        assert all((project / "articles" / f"{name}{s}").exists() for s in OUTPUTS), name
+    assert make(project, "-q").returncode == 0
+
+
 def readme_server_recipe() -> str:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("### A warm server", 1)[1].split("\n## ", 1)[0]

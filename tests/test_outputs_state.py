@@ -182,6 +182,8 @@ def test_the_name_field_keeps_the_extension_so_same_stems_both_run(tmp_path: Pat
         "{stem.upper}.txt",
         "{stem.summary.txt",
         ".{stem}.summary.txt",  # hidden: the lock and temporary files' names
+        "\udcff{stem}.summary.txt",  # --set with a byte that is not UTF-8: no sidecar holds it
+        "{stem}\x00.summary.txt",  # from TOML's \u0000: no file name holds it
     ],
 )
 def test_a_template_without_exactly_the_name_field_is_a_config_error(
@@ -294,6 +296,16 @@ def test_a_directory_in_place_of_the_sidecar_fails_that_article_alone(tmp_path: 
         ("a.txt", Status.FAILED), ("b.txt", Status.DONE),
     ]  # fmt: skip
     assert str(tmp_path / "a.summarize.json") in report.results[0].reason
+
+
+def test_an_empty_directory_in_place_of_the_sidecar_is_redone_not_an_error(tmp_path: Path) -> None:
+    """The README: a sidecar that is a directory means the article is redone, never an error;
+    an empty one holds nothing to lose (one with files fails, as above)."""
+    write(tmp_path / "a.txt")
+    (tmp_path / "a.summarize.json").mkdir()
+    report = run(echo_config(), [str(tmp_path)])
+    assert [r.status for r in report.results] == [Status.DONE]
+    assert json.loads((tmp_path / "a.summarize.json").read_text(encoding="utf-8"))["input"]
 
 
 def test_an_output_that_is_a_directory_is_not_up_to_date(tmp_path: Path) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from summarize.claims import Claim, claim
+
 pytestmark = pytest.mark.slow
 
 ARTICLES = 6
@@ -175,3 +177,40 @@ def test_two_runs_over_one_directory_share_the_work(
             name for name in expected if name.startswith(f"story{i}.") and name != input_name
         )
     assert leftovers(folder) == []
+
+
+def test_a_claim_left_by_a_run_killed_after_the_sidecar_is_removed_by_the_rerun(
+    tmp_path: Path, expected: dict[str, str]
+) -> None:
+    """kill -9 between an article's sidecar and its claim's release: the article is up to
+    date, so no rerun claims it again, and the rerun must still remove the dead run's claim;
+    a live run's claim on an up-to-date article stays."""
+    folder = tmp_path / "news"
+    make_articles(folder)
+    assert start(folder, tmp_path / "first.jsonl", delay=0).wait(timeout=120) == 0
+    dead, live = folder / ".story0.summarize.json.lock", folder / ".story1.summarize.json.lock"
+    killed = subprocess.run(
+        [sys.executable, "-c", _CLAIM_AND_DIE, str(dead)], timeout=60, capture_output=True
+    )
+    assert killed.returncode == 9, killed.stderr
+    assert dead.exists()
+    held = claim(live, stale_after=3600)
+    assert isinstance(held, Claim)
+    try:
+        rerun = start(folder, tmp_path / "rerun.jsonl", delay=0)
+        assert rerun.wait(timeout=120) == 0, rerun.stderr.read() if rerun.stderr else ""
+        assert leftovers(folder) == [live.name]
+        assert {r["status"] for r in records(tmp_path / "rerun.jsonl")} == {"skipped"}
+    finally:
+        held.release()
+    assert texts(folder) == expected
+
+
+# A run's claim as it stands when the run is killed: created, locked, never released.
+_CLAIM_AND_DIE = """
+import os, sys
+from pathlib import Path
+from summarize.claims import claim
+claim(Path(sys.argv[1]), stale_after=3600)
+os._exit(9)
+"""

@@ -465,6 +465,24 @@ def test_auto_starts_a_server_in_the_background_that_later_calls_reuse(
     assert not any(sockets.glob("*.sock"))
 
 
+def test_auto_says_why_the_server_it_started_ended(sockets: Path, tmp_path: Path) -> None:
+    """A model that cannot be loaded is exit 2 with its reason in a local run; through
+    --auto-server it was "no server runs ... or use --auto-server", the reason only in a log."""
+    (story,) = articles(tmp_path, 1)
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}", encoding="utf-8")
+    model = ["summarizer.backend=transformers", f"summarizer.model={broken}"]
+    settings = ["--set", model[0], "--set", model[1], *ECHO[4:]]
+    done = summarize(tmp_path, sockets, "run", "--auto-server", story.name, settings=settings)
+    err = done.stderr.decode()
+    assert done.returncode == 2, err
+    assert "the server started for this run ended" in err
+    assert f"summarizer.model: {broken}: cannot load" in err
+    assert "no server runs" not in err
+    assert not (tmp_path / f"{story.stem}.summarize.json").exists()
+
+
 def test_a_caller_of_another_user_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """The listening side of the peer check, in process: a fake peer uid stands for another
     user, whom the tests cannot be."""

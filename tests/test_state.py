@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -161,6 +163,28 @@ def test_documentation_and_hidden_files_do_not_change_the_model(
     assert model_signature(model) == before
     touch(model / "vocab.json", "{}")
     assert model_signature(model) != before
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_or_a_symlink_loop_in_a_model_folder_does_not_hang_the_run(
+    tmp_path: Path, cache: Path
+) -> None:
+    """The digest read a FIFO (blocking for ever) and walked a symlink loop: a model pointed
+    at the wrong folder hung even --dry-run. Such entries count by their kind alone."""
+    model = fake_model(tmp_path / "model")
+    os.mkfifo(model / "pipe")
+    (model / "sub").mkdir()
+    (model / "sub" / "up").symlink_to("..")
+    article = tmp_path / "a.txt"
+    article.write_text("The vote passed on Tuesday. It was close.\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "summarize", "run", str(article), "--dry-run",
+         "--set", f"translator.model={model}"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "SUMMARIZE_CACHE": str(cache)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "a.txt" in done.stdout
 
 
 def test_file_hashes_are_cached_by_stat_and_a_corrupt_cache_counts_as_empty(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from summarize.claims import Claim, Held, claim
+from summarize.claims import Claim, Held, claim, remove_if_abandoned
 from summarize.discovery import Skipped, display_name
 from summarize.interrupts import held
 from summarize.outputs import Outputs, remove_temporaries
@@ -113,6 +113,10 @@ def _pending(planned: list[Planned], ctx: RunContext, left_out: Sequence[Skipped
             why = f"{name}: flagged when it was done, failed by --strict (see its sidecar)"
             ctx.report.add(ArticleResult(name, Status.FAILED, why))
         elif redo is None:
+            if status is Status.SKIPPED and item.outputs is not None and not item.touched:
+                remove_if_abandoned(
+                    item.outputs.claim, stale_after=ctx.config.runtime.claim_timeout
+                )
             ctx.report.add(ArticleResult(name, status, why))
         else:
             log.debug("%s: to do (%s)", name, redo)
