@@ -186,7 +186,9 @@ def _read_report(path: Path) -> tuple[dict[str, _ReportLine], str | None]:
 
 
 def _key(path: Path) -> str:
-    return str(path.resolve())
+    """A report names a file as display_name does (bytes that are not UTF-8 as ``\\xNN``);
+    the file found on disk is named the same way, so the two meet."""
+    return display_name(path.resolve())
 
 
 def _anchor(name: str) -> str:

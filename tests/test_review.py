@@ -354,6 +354,19 @@ def test_a_report_written_in_another_folder_still_names_the_failures(
     assert "binary data" in sections(page)["../news/binary.txt"].text
 
 
+def test_a_failure_in_a_file_whose_name_is_not_utf8_is_found_in_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The report names it news/bad\xff.txt (as every message does); the disk holds byte 0xff.
+    monkeypatch.chdir(tmp_path)
+    write_corpus(tmp_path / "news")
+    (tmp_path / "news" / os.fsdecode(b"bad\xff.txt")).write_bytes(b"\x00binary")
+    run_corpus(["news"], tmp_path / "news.jsonl")
+    page = review("news", "--report", "news.jsonl")
+    assert counts(page)["failed"] == 2
+    assert "NUL byte" in sections(page)["news/bad\\xff.txt"].text
+
+
 def test_outputs_under_an_output_directory_are_found(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
