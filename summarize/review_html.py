@@ -141,7 +141,7 @@ def index_page(review: Review, title: str, link: Callable[[ArticleReview], str])
     """The overview and a list of every article, each linking to its own page."""
     rows = "".join(
         f'<li class="st-{_slug(a.status)}">{_badge(a.status)} '
-        f'<a href="{_e(link(a))}">{_e(a.name)}</a> <span class="reason">{_e(a.reason)}</span></li>'
+        f'<a href="{_e(link(a))}">{_i(a.name)}</a> <span class="reason">{_i(a.reason)}</span></li>'
         for a in review.articles
     )
     body = _overview(review, title, link) + f'<h2>All articles</h2><ul class="all">{rows}</ul>'
@@ -166,6 +166,12 @@ def _document(title: str, body: str) -> str:
 
 def _e(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def _i(text: str) -> str:
+    """``text`` escaped and isolated: a name holding right-to-left letters or a direction
+    override (U+202E) must not reorder the words around it."""
+    return f"<bdi>{_e(text)}</bdi>"
 
 
 def _slug(status: ReviewStatus) -> str:
@@ -204,7 +210,7 @@ def _attention(review: Review, link: Callable[[ArticleReview], str]) -> str:
         return "<h2>Needs a look</h2><p>No article is flagged or failed.</p>"
     items = "".join(
         f'<li class="st-{_slug(a.status)}">{_badge(a.status)} '
-        f'<a href="{_e(link(a))}">{_e(a.name)}</a>: <span class="reason">{_e(a.reason)}</span>'
+        f'<a href="{_e(link(a))}">{_i(a.name)}</a>: <span class="reason">{_i(a.reason)}</span>'
         "</li>"
         for a in needing
     )
@@ -268,8 +274,8 @@ def _sections(articles: Iterable[ArticleReview], link: Callable[[ArticleReview],
 def _section(article: ArticleReview, *, opened: bool) -> str:
     state = " open" if opened else ""
     head = (
-        f'<summary>{_badge(article.status)} <span class="name">{_e(article.name)}</span>'
-        f' <span class="reason">{_e(article.reason)}</span></summary>'
+        f'<summary>{_badge(article.status)} <span class="name">{_i(article.name)}</span>'
+        f' <span class="reason">{_i(article.reason)}</span></summary>'
     )
     body = [
         _list("notes", article.notes),

@@ -184,6 +184,27 @@ def test_hostile_text_and_names_are_shown_as_text(news: Path) -> None:
     assert "evil&lt;b&gt;&quot;x&quot;.txt" in raw
 
 
+def test_a_name_that_turns_text_right_to_left_cannot_reorder_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # U+202E in a name would show the reason after it backwards ("exe.txt" spoofing); Arabic
+    # letters would carry the punctuation and figures beside them. Each is isolated in a <bdi>.
+    monkeypatch.chdir(tmp_path)
+    spoof, arabic = "news/inv\u202etxt.exe.txt", "news/تقرير 2024.txt"
+    write_corpus(tmp_path / "news", hostile_name=Path(spoof).name)
+    (tmp_path / arabic).write_bytes(b"\x00binary")
+    run_corpus(["news"], tmp_path / "news.jsonl")
+    pages = [(["-o", "page.html"], "page.html"), (["--split"], "news.review/index.html")]
+    for args, index in pages:
+        assert main(["review", "news", *SET, "--report", "news.jsonl", *args]) == 0
+        page = parse_html(Path(index).read_text(encoding="utf-8"))
+        names = page.find_all("a") + page.find_all("span", "name") + page.find_all("span", "reason")
+        shown = {e.text for e in names}
+        assert spoof in shown and arabic in shown and "NUL byte" in " ".join(shown)
+        for element in names:
+            assert [c.tag for c in element.children if not isinstance(c, str)] == ["bdi"]
+
+
 def test_the_page_loads_nothing_from_anywhere(news: Path) -> None:
     review("news", "--report", "news.jsonl")
     raw = Path("page.html").read_text(encoding="utf-8")
