@@ -120,6 +120,8 @@ class Review:
 class _ReportLine:
     status: str
     reason: str
+    #: when the report was last written: outputs written after it supersede its failure
+    written_ns: int = 0
 
 
 def default_output(paths: Sequence[str], split: bool = False) -> Path:
@@ -161,6 +163,7 @@ def _read_report(path: Path) -> tuple[dict[str, _ReportLine], str | None]:
     paths as seen from here, and from the report's folder (a run started there)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
+        written_ns = path.stat().st_mtime_ns
     except OSError as exc:
         raise UsageError(f"{display_name(path)}: cannot read the report ({exc.strerror})") from None
     found: dict[str, _ReportLine] = {}
@@ -178,7 +181,8 @@ def _read_report(path: Path) -> tuple[dict[str, _ReportLine], str | None]:
             summary = item["summary"]
         if isinstance(item.get("path"), str) and isinstance(item.get("status"), str):
             reason = item.get("reason")
-            entry = _ReportLine(item["status"], reason if isinstance(reason, str) else "")
+            reason = reason if isinstance(reason, str) else ""
+            entry = _ReportLine(item["status"], reason, written_ns)
             named = Path(item["path"])
             there[_key(path.parent / named)] = entry
             found[_key(named)] = entry
@@ -255,11 +259,11 @@ def _with_sidecar(
     flags: list[Flag],
     warnings: tuple[str, ...],
 ) -> tuple[ReviewStatus, str]:
-    if line is not None and line.status == "failed":
-        return ReviewStatus.FAILED, line.reason
     # Staleness against the run that wrote it: the settings given here need not be its own.
     recorded = sidecar.get("signature")
     stale = assess(source, outputs, recorded if isinstance(recorded, str) else "").reason
+    if line is not None and line.status == "failed" and not _after(stale, outputs, line):
+        return ReviewStatus.FAILED, line.reason
     if stale is not None:
         return ReviewStatus.STALE, stale
     failed = [f for f in flags if not f.repaired]
@@ -269,6 +273,15 @@ def _with_sidecar(
         parts += [f"{len(warnings)} warning(s)"] if warnings else []
         return ReviewStatus.FLAGGED, "; ".join(parts)
     return ReviewStatus.DONE, ""
+
+
+def _after(stale: str | None, outputs: Outputs, line: _ReportLine) -> bool:
+    """Whether up-to-date outputs were written after the report (by a later run), so its
+    failure is no longer the article's state."""
+    try:
+        return stale is None and outputs.sidecar.stat().st_mtime_ns > line.written_ns
+    except OSError:
+        return False
 
 
 def _written(sidecar_path: Path, sidecar: dict[str, Any]) -> Outputs:

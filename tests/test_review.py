@@ -375,6 +375,20 @@ def test_a_report_written_in_another_folder_still_names_the_failures(
     assert "binary data" in sections(page)["../news/binary.txt"].text
 
 
+def test_a_failure_that_a_later_run_made_good_is_not_shown_as_failed(news: Path) -> None:
+    # news.jsonl failed binary.txt; the article is mended and done by a run without --report.
+    (news / "binary.txt").write_text("The mended article reads well now.\n", encoding="utf-8")
+    run_corpus(["news"])
+    sidecar = (news / "binary.summarize.json").stat().st_mtime_ns
+    os.utime("news.jsonl", ns=(sidecar - 10**9, sidecar - 10**9))
+    page = review("news", "--report", "news.jsonl")
+    assert counts(page)["failed"] == 0
+    assert "st-done" in sections(page)["news/binary.txt"].classes
+    # A report written after the outputs (a --strict run fails a flagged article) still counts.
+    os.utime("news.jsonl", ns=(sidecar + 10**9, sidecar + 10**9))
+    assert counts(review("news", "--report", "news.jsonl"))["failed"] == 1
+
+
 def test_a_failure_in_a_file_whose_name_is_not_utf8_is_found_in_the_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
