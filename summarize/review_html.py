@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from summarize.discovery import display_name
+from summarize.errors import UsageError
 from summarize.outputs import write_atomic
 from summarize.report import Flag
 from summarize.review import ArticleReview, Block, Review, ReviewStatus, default_output
@@ -119,6 +120,8 @@ def _write_split(review: Review, title: str, folder: Path) -> None:
 
 
 def _write(path: Path, text: str) -> None:
+    if path.name in ("", ".", ".."):  # -o "", -o . : a folder, and no name to write under
+        raise UsageError(f"{display_name(path)}: a folder, not a page; name the page to write")
     try:
         write_atomic(path, text)
     except OSError as exc:  # name the page, not its temporary file

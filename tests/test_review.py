@@ -317,6 +317,8 @@ def test_split_writes_an_index_and_one_page_per_article(news: Path) -> None:
         (["nowhere"], "nowhere"),
         (["-"], "not - (stdin)"),
         (["news", "--report", "missing.jsonl"], "missing.jsonl: cannot read the report"),
+        (["news", "-o", ""], ".: a folder, not a page"),
+        (["news", "-o", "news/.."], "news/..: a folder, not a page"),
     ],
 )
 def test_bad_usage_exits_2_naming_the_file(
