@@ -375,7 +375,7 @@ def _blocks(
     notes: list[str],
 ) -> tuple[Block, ...]:
     """Paragraph pairs in order, each removed line before the paragraph that followed it."""
-    translated = arabic.split("\n\n") if arabic is not None else []
+    translated = arabic.split("\n\n") if arabic else []  # an emptied file has no paragraph
     if arabic is not None and len(translated) != len(english):
         notes.append(
             f"the Arabic article has {len(translated)} paragraph(s), the cleaned English "

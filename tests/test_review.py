@@ -267,6 +267,14 @@ def test_rows_that_do_not_line_up_are_said_to(news: Path) -> None:
     assert [p.text for p in found.find_all("p", "ar")][-1] == "not translated"
 
 
+def test_an_emptied_arabic_output_has_no_paragraph(news: Path) -> None:
+    (news / "calm.ar.txt").write_text("", encoding="utf-8")
+    found = sections(review("news"))["news/calm.txt"]
+    assert "has 0 paragraph(s), the cleaned English 4" in found.find("ul", "notes").text
+    arabic = [p.text for r in rows(found) for p in r.find_all("p", "ar")]
+    assert arabic == ["not translated"] * 4
+
+
 def test_the_default_page_is_beside_the_directory_and_never_an_input(
     news: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
