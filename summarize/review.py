@@ -129,8 +129,10 @@ def default_output(paths: Sequence[str], split: bool = False) -> Path:
     several paths give ``review.html`` here. With ``split``, a folder of that name less .html."""
     single = Path(paths[0]) if len(paths) == 1 else None
     if single is not None and single.is_dir():
-        name = single.resolve().name or "root"
-        page = single.resolve().parent / f"{name}.review.html"
+        # Named as given (the message says "wrote news.review.html"); "." or "news/.." have no
+        # name of their own until resolved.
+        named = single if single.name not in ("", "..") else single.resolve()
+        page = named.parent / f"{named.name or 'root'}.review.html"
     else:
         page = Path("review.html")
     return page.with_suffix("") if split else page

@@ -278,7 +278,8 @@ def test_an_emptied_arabic_output_has_no_paragraph(news: Path) -> None:
 def test_the_default_page_is_beside_the_directory_and_never_an_input(
     news: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert default_output(["news"]) == news.parent / "news.review.html"
+    assert default_output(["news"]) == Path("news.review.html")
+    assert default_output([str(news)]) == news.parent / "news.review.html"
     assert default_output(["news/calm.txt"]) == Path("review.html")
     assert main(["review", "news", *SET]) == 0
     assert (news.parent / "news.review.html").is_file()
@@ -460,8 +461,14 @@ def test_the_command_says_where_the_page_went_and_what_it_counts(
     assert main(["review", "news", *SET, "--report", "news.jsonl"]) == 0
     captured = capsys.readouterr()
     assert captured.out == ""
-    where = news.parent / "news.review.html"
-    assert captured.err == f"summarize: wrote {where}: 4 articles (1 flagged, 1 failed, 2 done)\n"
+    assert (
+        captured.err
+        == "summarize: wrote news.review.html: 4 articles (1 flagged, 1 failed, 2 done)\n"
+    )
+    assert main(["review", "news/", *SET, "-q"]) == main(["review", str(news), *SET, "-q"]) == 0
+    assert main(["review", ".", *SET]) == 0
+    where = news.parent.parent / f"{news.parent.name}.review.html"
+    assert capsys.readouterr().err.startswith(f"summarize: wrote {where}: 4 articles")
     assert main(["review", "news", *SET, "-q", "-o", "-"]) == 0
     quiet = capsys.readouterr()
     assert quiet.err == "" and quiet.out.startswith("<!DOCTYPE html>")
