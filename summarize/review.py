@@ -153,7 +153,9 @@ def gather(
     if STDIN in paths:
         raise UsageError("review reads files and what was written next to them, not - (stdin)")
     lines, run_summary = _read_report(report) if report is not None else ({}, None)
-    jobs = find_inputs(paths, config.input, config.reserved_names, exclude=exclude)
+    # As run leaves out its report and output directory, so does the review of that run.
+    own = [*exclude, *(p for p in (report, out_dir) if p is not None)]
+    jobs = find_inputs(paths, config.input, config.reserved_names, exclude=own)
     articles = [_article(config, job, out_dir, lines) for job in jobs if job.path is not None]
     order = list(ReviewStatus)
     articles.sort(key=lambda a: order.index(a.status))

@@ -23,6 +23,7 @@ from tests.review_data import CALM, SETTINGS, UNTRANSLATED, run_corpus, spell, w
 
 SET = [item for setting in SETTINGS for item in ("--set", setting)]
 HOSTILE_NAME = 'evil<b>"x".txt'
+CORPUS_NAMES = ["calm.txt", "flagged.txt", 'evil<b>"x".txt', "binary.txt"]
 
 
 @pytest.fixture
@@ -421,6 +422,18 @@ def test_outputs_under_an_output_directory_are_found(
     run_corpus(["news"], output_dir=Path("out"))
     assert counts(review("news", "--output-dir", "out"))["done"] == 2
     assert counts(review("news"))["not processed"] == 4
+
+
+def test_the_runs_report_and_output_directory_inside_the_tree_are_not_articles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_corpus(tmp_path / "news")
+    run_corpus(["news"], Path("news/report.txt"), output_dir=Path("news/out"))
+    Path("news/out/notes.txt").write_text("A note among the outputs.\n", encoding="utf-8")
+    page = review("news", "--report", "news/report.txt", "--output-dir", "news/out")
+    assert sorted(sections(page)) == sorted(f"news/{n}" for n in CORPUS_NAMES)
+    assert "skipped" not in capsys.readouterr().err
 
 
 def test_a_summary_check_marks_the_whole_summary(news: Path) -> None:
