@@ -28,6 +28,12 @@ _STAGES = ("read", "summarize", "translate", "guard", "write")
 _PAGE_NAME = re.compile(r"a-[0-9a-f]{12}\.html")
 _ARABIC_FONTS = '"Noto Naskh Arabic","Amiri","Geeza Pro","Noto Sans Arabic","DejaVu Sans",Arial'
 
+#: the checkbox that hides all but the flagged articles (with the CSS rules on #only-flagged)
+_FILTER = (
+    '<input type="checkbox" id="only-flagged">'
+    '<label class="filter" for="only-flagged">show only flagged articles</label>'
+)
+
 CSS = f"""
 *{{box-sizing:border-box}}
 html{{-webkit-text-size-adjust:100%}}
@@ -66,6 +72,7 @@ mark{{background:#ffe08a;color:inherit}} mark.repaired{{background:#d7f0d7}}
 code{{font-size:.9em;background:#f2f2f2;padding:0 3px}}
 .filter{{margin:12px 0;display:inline-block}}
 #only-flagged:checked~main section:not(.st-flagged){{display:none}}
+#only-flagged:checked~main ul.all>li:not(.st-flagged){{display:none}}
 svg text{{font:12px system-ui,Arial,sans-serif;fill:#333}}
 @media (max-width:700px){{.pair{{grid-template-columns:minmax(0,1fr)}}
 body{{padding:0 10px 32px}}}}
@@ -133,8 +140,7 @@ def page(review: Review, title: str) -> str:
     sections = _sections(review.articles, lambda a: f"#{a.anchor}")
     body = [
         _overview(review, title, lambda a: f"#{a.anchor}"),
-        '<input type="checkbox" id="only-flagged">',
-        '<label class="filter" for="only-flagged">show only flagged articles</label>',
+        _FILTER,
         f"<main>{sections}</main>",
     ]
     return _document(title, "".join(body))
@@ -147,8 +153,8 @@ def index_page(review: Review, title: str, link: Callable[[ArticleReview], str])
         f'<a href="{_e(link(a))}">{_i(a.name)}</a> <span class="reason">{_i(a.reason)}</span></li>'
         for a in review.articles
     )
-    body = _overview(review, title, link) + f'<h2>All articles</h2><ul class="all">{rows}</ul>'
-    return _document(title, body)
+    listing = f'<main><h2>All articles</h2><ul class="all">{rows}</ul></main>'
+    return _document(title, _overview(review, title, link) + _FILTER + listing)
 
 
 def article_page(article: ArticleReview, back: str) -> str:

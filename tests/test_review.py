@@ -226,6 +226,16 @@ def test_a_filter_shows_only_flagged_articles_with_css_alone(news: Path) -> None
         "#only-flagged:checked~main section:not(.st-flagged){display:none}"
         in page.find("style").text
     )
+    # The index of --split pages has it too, over its list of articles.
+    assert main(["review", "news", *SET, "--split"]) == 0
+    index = parse_html(Path("news.review/index.html").read_text(encoding="utf-8"))
+    box = index.find("input")
+    assert box.attrs == {"type": "checkbox", "id": "only-flagged"}
+    siblings = [c for c in index.find("body").children if isinstance(c, Element)]
+    assert siblings.index(box) < siblings.index(index.find("main"))
+    assert index.find("main").find("ul", "all").find_all("li")
+    rule = "#only-flagged:checked~main ul.all>li:not(.st-flagged){display:none}"
+    assert rule in index.find("style").text
 
 
 def test_time_per_stage_is_an_inline_chart_of_the_sidecars_seconds(news: Path) -> None:
