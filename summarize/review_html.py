@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 from summarize.discovery import display_name
 from summarize.errors import UsageError
@@ -87,7 +87,7 @@ def write_review(
     out_dir: Path | None = None,
     report: Path | None = None,
     split: bool = False,
-    stdout: TextIO | None = None,
+    stdout: BinaryIO | None = None,
 ) -> tuple[Path | None, Review]:
     """Gather the articles under ``paths`` and write their review page (``-``: to ``stdout``),
     or with ``split`` a folder of pages; return where it went (None for ``stdout``), and what
@@ -100,7 +100,9 @@ def write_review(
     title = f"Review of {', '.join(display_name(p) for p in paths)}"
     if to_stdout:
         assert stdout is not None
-        stdout.write(page(review, title))
+        # The page says charset=utf-8, whatever the locale's encoding of standard output.
+        stdout.write(page(review, title).encode("utf-8"))
+        stdout.flush()
         return None, review
     if split:
         _write_split(review, title, target)

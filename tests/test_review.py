@@ -311,6 +311,16 @@ def test_a_page_can_go_to_standard_output(news: Path, capsys: pytest.CaptureFixt
     assert not Path("review.html").exists() and not Path("news.review.html").exists()
 
 
+def test_a_page_on_standard_output_is_utf8_whatever_the_locale(news: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "ascii"}
+    command = [sys.executable, "-m", "summarize", "review", "news", *SET, "-o", "-"]
+    done = subprocess.run(command, capture_output=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode("utf-8")
+    assert '<meta charset="utf-8">' in out and "صدور تحذيرات" in out
+    assert len(sections(parse_html(out))) == 4
+
+
 def test_split_writes_an_index_and_one_page_per_article(news: Path) -> None:
     assert main(["review", "news", *SET, "--split", "-o", "pages"]) == 0
     index = parse_html(Path("pages/index.html").read_text(encoding="utf-8"))
