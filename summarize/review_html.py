@@ -317,7 +317,7 @@ def _summaries(article: ArticleReview) -> str:
         arabic = "<em>none</em>"
     else:
         arabic = _marked_output(article.summary_ar, translated)
-    flagged = " flagged" if translated else ""
+    flagged = " flagged" if any(not f.repaired for f in translated) else ""
     return (
         '<div class="summary"><div class="label">summary</div><div class="pair">'
         f'<p class="en" lang="en">{english}</p>'

@@ -471,6 +471,21 @@ def test_a_summary_check_marks_the_whole_summary(news: Path) -> None:
     assert "grounding 0.2 (threshold 0.5)" in summary.find("span", "check").text
 
 
+def test_repaired_segments_are_green_and_flag_nothing(news: Path) -> None:
+    sidecar = news / "calm.summarize.json"
+    data = json.loads(sidecar.read_text(encoding="utf-8"))
+    repaired = {"segment": 0, "span": [0, 10], "check": "script", "value": 0.9, "threshold": 0.8,
+                "attempts": 2, "repaired": True, "output_span": [0, 8]}  # fmt: skip
+    data["flags"] = [{**repaired, "output": "summary_ar"}, {**repaired, "output": "article_ar"}]
+    sidecar.write_text(json.dumps(data), encoding="utf-8")
+    calm = sections(review("news"))["news/calm.txt"]
+    assert "st-done" in calm.classes
+    marks = calm.find_all("mark")
+    assert len(marks) == 4 and all(m.classes == {"flag", "repaired"} for m in marks)
+    assert not [p for p in calm.find_all("p") if "flagged" in p.classes]
+    assert "mark.repaired{background:#d7f0d7}" in review("news").find("style").text
+
+
 def test_an_unreadable_sidecar_is_out_of_date_and_named(news: Path) -> None:
     (news / "calm.summarize.json").write_text("{not json", encoding="utf-8")
     calm = sections(review("news"))["news/calm.txt"]
