@@ -115,6 +115,7 @@ def _write_split(review: Review, title: str, folder: Path) -> None:
     """index.html, and articles/<anchor>.html for each article; the pages an earlier review
     wrote there for articles no longer reviewed are removed (only names of that form)."""
     pages = folder / "articles"
+    _check_replaceable(folder / "index.html")  # before any page is written
     pages.mkdir(parents=True, exist_ok=True)
     for article in review.articles:
         _write(pages / f"{article.anchor}.html", article_page(article, "../index.html"))
@@ -131,10 +132,26 @@ def _write_split(review: Review, title: str, folder: Path) -> None:
 def _write(path: Path, text: str) -> None:
     if path.name in ("", ".", ".."):  # -o "", -o . : a folder, and no name to write under
         raise UsageError(f"{display_name(path)}: a folder, not a page; name the page to write")
+    _check_replaceable(path)
     try:
         write_atomic(path, text)
     except OSError as exc:  # name the page, not its temporary file
         raise OSError(exc.errno, exc.strerror, display_name(path)) from exc
+
+
+def _check_replaceable(path: Path) -> None:
+    """A page replaces an earlier page, or any HTML file, never anything else: ``-o`` naming
+    an article, a report or an output by mistake must not destroy it."""
+    try:
+        with path.open("rb") as existing:
+            start = existing.read(64)
+    except OSError:  # not there (or not a file: writing it fails and says so)
+        return
+    if not start.lstrip().lower().startswith(b"<!doctype html"):
+        raise UsageError(
+            f"{display_name(path)}: exists and is not an HTML page, so the review does not "
+            "replace it; name another page, or remove it first"
+        )
 
 
 def page(review: Review, title: str) -> str:

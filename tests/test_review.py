@@ -374,6 +374,28 @@ def test_an_unwritable_page_is_an_error_naming_it(
     assert "no/such/dir/page.html" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("args", "target"),
+    [
+        (["-o", "news/calm.txt"], "news/calm.txt"),
+        (["--report", "news.jsonl", "-o", "news.jsonl"], "news.jsonl"),
+        (["--split", "-o", "news"], "news/index.html"),
+    ],
+)
+def test_a_page_never_replaces_a_file_that_is_not_a_page(
+    news: Path, capsys: pytest.CaptureFixture[str], args: list[str], target: str
+) -> None:
+    Path("news/index.html").write_text("my own index, not a page\n", encoding="utf-8")
+    before = {p: p.read_bytes() for p in news.parent.rglob("*") if p.is_file()}
+    assert main(["review", "news", *SET, *args]) == 2
+    assert f"{target}: exists and is not an HTML page" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in news.parent.rglob("*") if p.is_file()} == before
+    # An earlier page, or any HTML file, is replaced as before.
+    Path("page.html").write_text("<!doctype html><title>old</title>", encoding="utf-8")
+    assert main(["review", "news", *SET, "-o", "page.html"]) == 0
+    assert "Review of news" in Path("page.html").read_text(encoding="utf-8")
+
+
 def test_gather_reads_without_a_report_and_sorts_flagged_first(news: Path) -> None:
     config = load_config(None, SETTINGS)
     found = gather(config, ["news"])
