@@ -15,7 +15,7 @@ from typing import Any
 
 from summarize.discovery import STDIN, Job, display_name, find_inputs
 from summarize.errors import UsageError
-from summarize.outputs import Outputs, output_paths
+from summarize.outputs import Outputs, output_paths, overlaps
 from summarize.report import Flag
 from summarize.review_sources import (
     ReportLine,
@@ -158,7 +158,18 @@ def gather(
     # As run leaves out its report and output directory, so does the review of that run.
     own = [*exclude, *(p for p in (report, out_dir) if p is not None)]
     jobs = find_inputs(paths, config.input, config.reserved_names, exclude=own)
-    articles = [_article(config, job, out_dir, lines) for job in jobs if job.path is not None]
+    named = {
+        job: output_paths(job.path, config.output, out_dir, job.root)
+        for job in jobs
+        if job.path is not None
+    }
+    # Articles whose outputs collide are refused by run: what lies there is another's.
+    references = [t for key, t in config.templates.items() if key.startswith("eval.")]
+    refused = overlaps(list(named.items()), references)
+    articles = [
+        _refused(config, job, refused[job]) if job in refused else _article(job, config, out, lines)
+        for job, out in named.items()
+    ]
     order = list(ReviewStatus)
     articles.sort(key=lambda a: order.index(a.status))
     return Review(tuple(articles), run_summary)
@@ -169,12 +180,22 @@ def _anchor(name: str) -> str:
     return "a-" + hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 
+def _refused(config: Config, job: Job, reason: str) -> ArticleReview:
+    """An article run refuses (its outputs collide): failed, its English alone."""
+    english, _, read_error = read_english(config, job, None)
+    notes = (read_error,) if read_error else ()
+    blocks = tuple(Block(text) for text in english)
+    return ArticleReview(
+        job.name, _anchor(job.name), ReviewStatus.FAILED, reason, blocks=blocks, notes=notes
+    )
+
+
 def _article(
-    config: Config, job: Job, out_dir: Path | None, report: dict[str, ReportLine]
+    job: Job, config: Config, named: Outputs, report: dict[str, ReportLine]
 ) -> ArticleReview:
     assert job.path is not None
     name = job.name
-    sidecar_path = output_paths(job.path, config.output, out_dir, job.root).sidecar
+    sidecar_path = named.sidecar
     sidecar = read_sidecar(sidecar_path)
     line = report.get(report_key(job.path))
     notes: list[str] = []

@@ -478,6 +478,26 @@ def test_the_runs_report_and_output_directory_inside_the_tree_are_not_articles(
     assert "skipped" not in capsys.readouterr().err
 
 
+def test_articles_whose_outputs_collide_are_failed_as_run_refuses_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # news/a/calm.txt was run alone into out/; named with news/b/calm.txt, both would write
+    # out/calm.*, so run refuses both, and what lies in out/ is not news/b/calm.txt's.
+    monkeypatch.chdir(tmp_path)
+    write_corpus(tmp_path / "news/a")
+    write_corpus(tmp_path / "news/b")
+    run_corpus(["news/a/calm.txt"], output_dir=Path("out"))
+    assert counts(review("news/a/calm.txt", "--output-dir", "out")) == {
+        "flagged": 0, "failed": 0, "done": 1
+    }  # fmt: skip
+    page = review("news/a/calm.txt", "news/b/calm.txt", "--output-dir", "out")
+    assert counts(page) == {"flagged": 0, "failed": 2, "done": 0}
+    other = sections(page)["news/b/calm.txt"]
+    assert "is also an output of news/a/calm.txt" in other.find("span", "reason").text
+    assert not [p for p in other.find_all("p") if p.attrs.get("lang") == "ar"]
+    assert not other.find_all("div", "summary")
+
+
 def test_a_summary_check_marks_the_whole_summary(news: Path) -> None:
     sidecar = news / "calm.summarize.json"
     data = json.loads(sidecar.read_text(encoding="utf-8"))
