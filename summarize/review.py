@@ -206,7 +206,7 @@ def _article(
         status, reason = _without_sidecar(sidecar_path, line)
         blocks = tuple(Block(text) for text in english) if english else ()
         return ArticleReview(name, _anchor(name), status, reason, blocks=blocks, notes=tuple(notes))
-    outputs = written_outputs(sidecar_path, sidecar)
+    outputs = written_outputs(sidecar, named)
     texts = {key: read_output(path, notes) for key, path in outputs.by_kind().items()}
     flags = sidecar_flags(sidecar)
     warnings = sidecar_texts(sidecar, "warnings")

@@ -85,10 +85,13 @@ def report_key(path: Path) -> str:
     return display_name(path.resolve())
 
 
-def written_outputs(sidecar_path: Path, sidecar: dict[str, Any]) -> Outputs:
-    """The outputs the sidecar says its run wrote, beside the sidecar."""
+def written_outputs(sidecar: dict[str, Any], configured: Outputs) -> Outputs:
+    """The outputs the sidecar says its run wrote, beside the sidecar; a sidecar without its
+    list of outputs (hand-made, or spoiled) is taken to mean the ``configured`` names."""
+    sidecar_path = configured.sidecar
     named = sidecar.get("outputs")
-    named = named if isinstance(named, dict) else {}
+    if not isinstance(named, dict):
+        return configured
     paths = {
         kind.key: sidecar_path.with_name(named[kind.key])
         if isinstance(named.get(kind.key), str) and "/" not in named[kind.key]

@@ -535,6 +535,19 @@ def test_an_unreadable_sidecar_is_out_of_date_and_named(news: Path) -> None:
     assert "sidecar unreadable: news/calm.summarize.json" in calm.find("summary").text
 
 
+def test_a_sidecar_without_its_list_of_outputs_shows_the_configured_ones(news: Path) -> None:
+    sidecar = news / "calm.summarize.json"
+    sidecar.write_text(
+        json.dumps({**json.loads(sidecar.read_text(encoding="utf-8")), "outputs": None}),
+        encoding="utf-8",
+    )
+    calm = sections(review("news"))["news/calm.txt"]
+    assert "st-done" in calm.classes
+    arabic = (news / "calm.ar.txt").read_text(encoding="utf-8").split("\n\n")[0]
+    assert arabic in [p.text for r in rows(calm) for p in r.find_all("p", "ar")]
+    assert calm.find("div", "summary")
+
+
 def test_a_sidecars_notes_are_shown_and_flag_nothing(news: Path) -> None:
     sidecar = news / "calm.summarize.json"
     record = json.loads(sidecar.read_text(encoding="utf-8"))
