@@ -27,6 +27,7 @@ from summarize.review_sources import (
     sidecar_models,
     sidecar_seconds,
     sidecar_texts,
+    unreadable_flags,
     written_outputs,
 )
 from summarize.settings import Config
@@ -210,6 +211,8 @@ def _article(
     texts = {key: read_output(path, notes) for key, path in outputs.by_kind().items()}
     flags = sidecar_flags(sidecar)
     warnings = sidecar_texts(sidecar, "warnings")
+    if unreadable := unreadable_flags(sidecar):  # a check failed; the page cannot say which
+        warnings += (f"{unreadable} flag(s) in the sidecar cannot be read: check by eye",)
     status, reason = _with_sidecar(job.path, outputs, sidecar, line, flags, warnings)
     blocks = _blocks(english, removed, texts.get("article_ar"), flags, notes)
     notes += sidecar_texts(sidecar, "notes")  # how it was done

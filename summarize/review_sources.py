@@ -34,6 +34,7 @@ __all__ = [
     "sidecar_models",
     "sidecar_seconds",
     "sidecar_texts",
+    "unreadable_flags",
     "written_outputs",
 ]
 
@@ -160,6 +161,12 @@ def sidecar_texts(sidecar: dict[str, Any], key: str) -> tuple[str, ...]:
 def sidecar_flags(sidecar: dict[str, Any]) -> list[Flag]:
     flags = sidecar.get("flags")
     return [note for item in flags if (note := _flag(item))] if isinstance(flags, list) else []
+
+
+def unreadable_flags(sidecar: dict[str, Any]) -> int:
+    """How many of the sidecar's flags are not flags this version can read."""
+    flags = sidecar.get("flags")
+    return sum(1 for item in flags if _flag(item) is None) if isinstance(flags, list) else 0
 
 
 def _flag(item: object) -> Flag | None:
