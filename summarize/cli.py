@@ -276,7 +276,7 @@ def _cmd_review(args: argparse.Namespace, config: Config) -> int:
         out_dir=args.output_dir,
         report=args.report,
         split=args.split,
-        stdout=sys.stdout,
+        stdout=sys.stdout.buffer,
     )
     if not args.quiet:
         counts = ", ".join(f"{n} {status.value}" for status, n in review.counts().items() if n)

@@ -1,24 +1,37 @@
-"""``summarize review``: gather each article's input, outputs, sidecar and report line."""
+"""``summarize review``: each article's status, its rows lined up, the run's counts.
+
+What a run left on disk (report lines, sidecar fields, outputs, the input as the run cleaned it)
+is read by :mod:`summarize.review_sources`; this module decides what it means for the page.
+"""
 
 from __future__ import annotations
 
 import enum
 import hashlib
-import json
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from summarize.cleanup import furniture_lines
 from summarize.discovery import STDIN, Job, display_name, find_inputs
-from summarize.errors import InputError, UsageError
-from summarize.outputs import KINDS, Outputs, output_paths
+from summarize.errors import UsageError
+from summarize.outputs import Outputs, output_paths, overlaps
 from summarize.report import Flag
+from summarize.review_sources import (
+    ReportLine,
+    read_english,
+    read_output,
+    read_report,
+    report_key,
+    sidecar_flags,
+    sidecar_models,
+    sidecar_seconds,
+    sidecar_texts,
+    unreadable_flags,
+    written_outputs,
+)
 from summarize.settings import Config
-from summarize.state import assess, read_sidecar, read_snapshot
-from summarize.text import decode, normalize, paragraph_lines
+from summarize.state import assess, read_sidecar
 
 __all__ = [
     "ArticleReview",
@@ -28,8 +41,6 @@ __all__ = [
     "default_output",
     "gather",
 ]
-
-log = logging.getLogger(__name__)
 
 
 class ReviewStatus(str, enum.Enum):
@@ -116,19 +127,15 @@ class Review:
         return total
 
 
-@dataclass(frozen=True)
-class _ReportLine:
-    status: str
-    reason: str
-
-
 def default_output(paths: Sequence[str], split: bool = False) -> Path:
     """``news/`` gives ``news.review.html`` beside it (outside the tree it reviews); files or
     several paths give ``review.html`` here. With ``split``, a folder of that name less .html."""
     single = Path(paths[0]) if len(paths) == 1 else None
     if single is not None and single.is_dir():
-        name = single.resolve().name or "root"
-        page = single.resolve().parent / f"{name}.review.html"
+        # Named as given (the message says "wrote news.review.html"); "." or "news/.." have no
+        # name of their own until resolved.
+        named = single if single.name not in ("", "..") else single.resolve()
+        page = named.parent / f"{named.name or 'root'}.review.html"
     else:
         page = Path("review.html")
     return page.with_suffix("") if split else page
@@ -148,45 +155,25 @@ def gather(
     """
     if STDIN in paths:
         raise UsageError("review reads files and what was written next to them, not - (stdin)")
-    lines, run_summary = _read_report(report) if report is not None else ({}, None)
-    jobs = find_inputs(paths, config.input, config.reserved_names, exclude=exclude)
-    articles = [_article(config, job, out_dir, lines) for job in jobs if job.path is not None]
+    lines, run_summary = read_report(report) if report is not None else ({}, None)
+    # As run leaves out its report and output directory, so does the review of that run.
+    own = [*exclude, *(p for p in (report, out_dir) if p is not None)]
+    jobs = find_inputs(paths, config.input, config.reserved_names, exclude=own)
+    named = {
+        job: output_paths(job.path, config.output, out_dir, job.root)
+        for job in jobs
+        if job.path is not None
+    }
+    # Articles whose outputs collide are refused by run: what lies there is another's.
+    references = [t for key, t in config.templates.items() if key.startswith("eval.")]
+    refused = overlaps(list(named.items()), references)
+    articles = [
+        _refused(config, job, refused[job]) if job in refused else _article(job, config, out, lines)
+        for job, out in named.items()
+    ]
     order = list(ReviewStatus)
     articles.sort(key=lambda a: order.index(a.status))
     return Review(tuple(articles), run_summary)
-
-
-def _read_report(path: Path) -> tuple[dict[str, _ReportLine], str | None]:
-    """The last line of each article in a ``--report`` JSONL file, by resolved path: relative
-    paths as seen from here, and from the report's folder (a run started there)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise UsageError(f"{display_name(path)}: cannot read the report ({exc.strerror})") from None
-    found: dict[str, _ReportLine] = {}
-    there: dict[str, _ReportLine] = {}
-    summary = None
-    for number, line in enumerate(text.splitlines(), 1):
-        try:
-            item = json.loads(line)
-        except ValueError:
-            log.warning("%s, line %d: not JSON, left out", display_name(path), number)
-            continue
-        if not isinstance(item, dict):
-            continue
-        if isinstance(item.get("summary"), str):
-            summary = item["summary"]
-        if isinstance(item.get("path"), str) and isinstance(item.get("status"), str):
-            reason = item.get("reason")
-            entry = _ReportLine(item["status"], reason if isinstance(reason, str) else "")
-            named = Path(item["path"])
-            there[_key(path.parent / named)] = entry
-            found[_key(named)] = entry
-    return {**there, **found}, summary
-
-
-def _key(path: Path) -> str:
-    return str(path.resolve())
 
 
 def _anchor(name: str) -> str:
@@ -194,29 +181,41 @@ def _anchor(name: str) -> str:
     return "a-" + hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 
+def _refused(config: Config, job: Job, reason: str) -> ArticleReview:
+    """An article run refuses (its outputs collide): failed, its English alone."""
+    english, _, read_error = read_english(config, job, None)
+    notes = (read_error,) if read_error else ()
+    blocks = tuple(Block(text) for text in english)
+    return ArticleReview(
+        job.name, _anchor(job.name), ReviewStatus.FAILED, reason, blocks=blocks, notes=notes
+    )
+
+
 def _article(
-    config: Config, job: Job, out_dir: Path | None, report: dict[str, _ReportLine]
+    job: Job, config: Config, named: Outputs, report: dict[str, ReportLine]
 ) -> ArticleReview:
     assert job.path is not None
     name = job.name
-    sidecar_path = output_paths(job.path, config.output, out_dir, job.root).sidecar
+    sidecar_path = named.sidecar
     sidecar = read_sidecar(sidecar_path)
-    line = report.get(_key(job.path))
+    line = report.get(report_key(job.path))
     notes: list[str] = []
-    english, removed, read_error = _english(config, job, sidecar)
+    english, removed, read_error = read_english(config, job, sidecar)
     if read_error:
         notes.append(read_error)
     if sidecar is None:
         status, reason = _without_sidecar(sidecar_path, line)
         blocks = tuple(Block(text) for text in english) if english else ()
         return ArticleReview(name, _anchor(name), status, reason, blocks=blocks, notes=tuple(notes))
-    outputs = _written(sidecar_path, sidecar)
-    texts = {key: _read_output(path, notes) for key, path in outputs.by_kind().items()}
-    flags = _flags(sidecar)
-    warnings = _texts(sidecar, "warnings")
+    outputs = written_outputs(sidecar, named)
+    texts = {key: read_output(path, notes) for key, path in outputs.by_kind().items()}
+    flags = sidecar_flags(sidecar)
+    warnings = sidecar_texts(sidecar, "warnings")
+    if unreadable := unreadable_flags(sidecar):  # a check failed; the page cannot say which
+        warnings += (f"{unreadable} flag(s) in the sidecar cannot be read: check by eye",)
     status, reason = _with_sidecar(job.path, outputs, sidecar, line, flags, warnings)
     blocks = _blocks(english, removed, texts.get("article_ar"), flags, notes)
-    notes += _texts(sidecar, "notes")  # how it was done
+    notes += sidecar_texts(sidecar, "notes")  # how it was done
     return ArticleReview(
         name,
         _anchor(name),
@@ -229,13 +228,13 @@ def _article(
         flags=tuple(f for f in flags if f.output == "article_ar"),
         warnings=warnings,
         notes=tuple(notes),
-        seconds=_seconds(sidecar),
+        seconds=sidecar_seconds(sidecar),
         signature=sidecar.get("signature") if isinstance(sidecar.get("signature"), str) else None,
-        models=_models(sidecar),
+        models=sidecar_models(sidecar),
     )
 
 
-def _without_sidecar(sidecar: Path, line: _ReportLine | None) -> tuple[ReviewStatus, str]:
+def _without_sidecar(sidecar: Path, line: ReportLine | None) -> tuple[ReviewStatus, str]:
     if line is not None and line.status == "failed":
         return ReviewStatus.FAILED, line.reason
     if sidecar.exists():
@@ -249,15 +248,15 @@ def _with_sidecar(
     source: Path,
     outputs: Outputs,
     sidecar: dict[str, Any],
-    line: _ReportLine | None,
+    line: ReportLine | None,
     flags: list[Flag],
     warnings: tuple[str, ...],
 ) -> tuple[ReviewStatus, str]:
-    if line is not None and line.status == "failed":
-        return ReviewStatus.FAILED, line.reason
     # Staleness against the run that wrote it: the settings given here need not be its own.
     recorded = sidecar.get("signature")
     stale = assess(source, outputs, recorded if isinstance(recorded, str) else "").reason
+    if line is not None and line.status == "failed" and not _after(stale, outputs, line):
+        return ReviewStatus.FAILED, line.reason
     if stale is not None:
         return ReviewStatus.STALE, stale
     failed = [f for f in flags if not f.repaired]
@@ -269,87 +268,13 @@ def _with_sidecar(
     return ReviewStatus.DONE, ""
 
 
-def _written(sidecar_path: Path, sidecar: dict[str, Any]) -> Outputs:
-    """The outputs the sidecar says its run wrote, beside the sidecar."""
-    named = sidecar.get("outputs")
-    named = named if isinstance(named, dict) else {}
-    paths = {
-        kind.key: sidecar_path.with_name(named[kind.key])
-        if isinstance(named.get(kind.key), str) and "/" not in named[kind.key]
-        else None
-        for kind in KINDS
-    }
-    return Outputs(**paths, sidecar=sidecar_path)
-
-
-def _read_output(path: Path, notes: list[str]) -> str | None:
+def _after(stale: str | None, outputs: Outputs, line: ReportLine) -> bool:
+    """Whether up-to-date outputs were written after the report (by a later run), so its
+    failure is no longer the article's state."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace").rstrip("\n")
-    except OSError as exc:
-        notes.append(f"{display_name(path)}: cannot read ({exc.strerror or exc})")
-        return None
-
-
-def _english(
-    config: Config, job: Job, sidecar: dict[str, Any] | None
-) -> tuple[list[str], list[tuple[int, str]], str | None]:
-    """The input's paragraphs as the run cleaned them, and the removed lines, each with the
-    index of the paragraph it stood before; or why the input cannot be shown."""
-    assert job.source is not None
-    try:
-        data, _ = read_snapshot(job.source, max_bytes=config.input.max_bytes, follow_symlinks=True)
-        lines = normalize(decode(data, job.name)).split("\n")
-    except InputError as exc:
-        return [], [], str(exc)
-    except OSError as exc:
-        return [], [], f"{job.name}: cannot read ({exc.strerror or exc})"
-    drop = _removed_lines(lines, sidecar, config.input.cleanup)
-    kept = [i for i in range(len(lines)) if i not in drop]
-    groups = [[kept[i] for i in group] for group in paragraph_lines([lines[i] for i in kept])]
-    paragraphs = [" ".join(lines[i] for i in group) for group in groups]
-    firsts = [group[0] for group in groups]
-    removed = [(sum(1 for f in firsts if f < i), lines[i]) for i in sorted(drop)]
-    return paragraphs, removed, None
-
-
-def _removed_lines(lines: list[str], sidecar: dict[str, Any] | None, cleanup: bool) -> set[int]:
-    """Which lines the run removed: cleanup's own answer when it matches the sidecar's list,
-    else the sidecar's lines found in order (the rules may have changed since the run)."""
-    recorded = sidecar.get("removed_lines") if sidecar is not None else None
-    if not isinstance(recorded, list):
-        return furniture_lines(lines) if cleanup else set()
-    now = furniture_lines(lines)
-    if [lines[i] for i in sorted(now)] == recorded:
-        return now
-    found: set[int] = set()
-    start = 0
-    for text in recorded:
-        for i in range(start, len(lines)):
-            if lines[i] == text:
-                found.add(i)
-                start = i + 1
-                break
-    return found
-
-
-def _texts(sidecar: dict[str, Any], key: str) -> tuple[str, ...]:
-    """The strings of a list the sidecar holds under ``key``; none for anything else."""
-    items = sidecar.get(key)
-    return tuple(i for i in items if isinstance(i, str)) if isinstance(items, list) else ()
-
-
-def _flags(sidecar: dict[str, Any]) -> list[Flag]:
-    flags = sidecar.get("flags")
-    return [note for item in flags if (note := _flag(item))] if isinstance(flags, list) else []
-
-
-def _flag(item: object) -> Flag | None:
-    if not isinstance(item, dict):
-        return None
-    try:
-        return Flag.from_dict(item)
-    except (KeyError, TypeError, ValueError, IndexError):
-        return None
+        return stale is None and outputs.sidecar.stat().st_mtime_ns > line.written_ns
+    except OSError:
+        return False
 
 
 def _blocks(
@@ -360,7 +285,7 @@ def _blocks(
     notes: list[str],
 ) -> tuple[Block, ...]:
     """Paragraph pairs in order, each removed line before the paragraph that followed it."""
-    translated = arabic.split("\n\n") if arabic is not None else []
+    translated = arabic.split("\n\n") if arabic else []  # an emptied file has no paragraph
     if arabic is not None and len(translated) != len(english):
         notes.append(
             f"the Arabic article has {len(translated)} paragraph(s), the cleaned English "
@@ -428,25 +353,3 @@ def _starts(paragraphs: list[str]) -> list[int]:
 def _shifted(flag: Flag, base: int, length: int) -> Flag:
     start = min(max(flag.span[0] - base, 0), length)
     return replace(flag, span=(start, min(max(flag.span[1] - base, start), length)))
-
-
-def _seconds(sidecar: dict[str, Any]) -> tuple[tuple[str, float], ...]:
-    seconds = sidecar.get("seconds")
-    if not isinstance(seconds, dict):
-        return ()
-    return tuple(
-        (str(k), float(v))
-        for k, v in seconds.items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool)
-    )
-
-
-def _models(sidecar: dict[str, Any]) -> tuple[str, ...]:
-    engines = sidecar.get("engines")
-    if not isinstance(engines, dict):
-        return ()
-    return tuple(
-        f"{role}: {info.get('model')} ({info.get('device')}, {info.get('dtype')})"
-        for role, info in engines.items()
-        if isinstance(info, dict)
-    )

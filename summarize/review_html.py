@@ -7,13 +7,15 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 from summarize.discovery import display_name
+from summarize.errors import UsageError
 from summarize.outputs import write_atomic
 from summarize.report import Flag
 from summarize.review import ArticleReview, Block, Review, ReviewStatus, default_output
 from summarize.review import gather as gather_review
+from summarize.review_css import CSS
 from summarize.settings import Config
 
 __all__ = ["article_page", "index_page", "page", "write_review"]
@@ -25,50 +27,12 @@ OPEN_AT_MOST = 25
 _STAGES = ("read", "summarize", "translate", "guard", "write")
 #: the name of an article's page in a --split folder (see review._anchor)
 _PAGE_NAME = re.compile(r"a-[0-9a-f]{12}\.html")
-_ARABIC_FONTS = '"Noto Naskh Arabic","Amiri","Geeza Pro","Noto Sans Arabic","DejaVu Sans",Arial'
 
-CSS = f"""
-*{{box-sizing:border-box}}
-html{{-webkit-text-size-adjust:100%}}
-body{{margin:0 auto;max-width:1400px;padding:0 16px 48px;color:#1c1c1c;background:#fff;
-font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",Arial,sans-serif;
-overflow-wrap:anywhere;word-break:normal}}
-h1{{font-size:1.5em;margin:.8em 0 .3em}} h2{{font-size:1.15em;margin:1.2em 0 .4em}}
-[lang=ar]{{font-family:{_ARABIC_FONTS},sans-serif;font-size:1.12em;line-height:1.8}}
-.ar{{text-align:right}}
-table.counts{{border-collapse:collapse}}
-table.counts td,table.counts th{{padding:2px 6px 2px 0;text-align:left}}
-table.counts td{{padding-right:18px}}
-table.counts tr{{display:flex;flex-wrap:wrap;align-items:center}}
-.facts{{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,340px),1fr));gap:0 32px}}
-.badge{{display:inline-block;padding:0 8px;border-radius:9px;font-size:.85em;font-weight:600;
-background:#e8e8e8;color:#333;white-space:nowrap}}
-.st-flagged .badge,.badge.st-flagged{{background:#ffd666;color:#4d3800}}
-.st-failed .badge,.badge.st-failed{{background:#b3261e;color:#fff}}
-.st-out-of-date .badge,.badge.st-out-of-date{{background:#c7d7f5;color:#12306b}}
-.st-done .badge,.badge.st-done{{background:#cdebd3;color:#114d1f}}
-section{{border:1px solid #ddd;border-radius:6px;margin:10px 0;padding:0 12px}}
-section.st-flagged{{border-color:#e0b400}} section.st-failed{{border-color:#b3261e}}
-details>summary{{cursor:pointer;padding:8px 0;font-weight:600}}
-.reason{{font-weight:400;color:#555}}
-.pair{{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:2px 28px;
-border-top:1px solid #eee;padding:6px 0}}
-.pair>p{{margin:0;min-width:0}}
-.pair.removed>p{{grid-column:1/-1;color:#8a1c1c}}
-.pair.removed small{{color:#777}}
-p.flagged{{background:#fff8dc}} p.ar.flagged{{border-right:4px solid #e0b400;padding-right:6px}}
-mark{{background:#ffe08a;color:inherit}} mark.repaired{{background:#d7f0d7}}
-.check{{display:block;font-size:.85em;font-weight:600;color:#6b4e00}}
-.summary{{background:#f6f7f9;border-radius:6px;padding:6px 10px;margin:6px 0}}
-.label{{font-size:.8em;color:#666;text-transform:uppercase;letter-spacing:.04em}}
-.notes{{color:#7a4100}}
-code{{font-size:.9em;background:#f2f2f2;padding:0 3px}}
-.filter{{margin:12px 0;display:inline-block}}
-#only-flagged:checked~main section:not(.st-flagged){{display:none}}
-svg text{{font:12px system-ui,Arial,sans-serif;fill:#333}}
-@media (max-width:700px){{.pair{{grid-template-columns:minmax(0,1fr)}}
-body{{padding:0 10px 32px}}}}
-"""
+#: the checkbox that hides all but the flagged articles (with the CSS rules on #only-flagged)
+_FILTER = (
+    '<input type="checkbox" id="only-flagged">'
+    '<label class="filter" for="only-flagged">show only flagged articles</label>'
+)
 
 
 def write_review(
@@ -79,7 +43,7 @@ def write_review(
     out_dir: Path | None = None,
     report: Path | None = None,
     split: bool = False,
-    stdout: TextIO | None = None,
+    stdout: BinaryIO | None = None,
 ) -> tuple[Path | None, Review]:
     """Gather the articles under ``paths`` and write their review page (``-``: to ``stdout``),
     or with ``split`` a folder of pages; return where it went (None for ``stdout``), and what
@@ -92,7 +56,9 @@ def write_review(
     title = f"Review of {', '.join(display_name(p) for p in paths)}"
     if to_stdout:
         assert stdout is not None
-        stdout.write(page(review, title))
+        # The page says charset=utf-8, whatever the locale's encoding of standard output.
+        stdout.write(page(review, title).encode("utf-8"))
+        stdout.flush()
         return None, review
     if split:
         _write_split(review, title, target)
@@ -105,6 +71,7 @@ def _write_split(review: Review, title: str, folder: Path) -> None:
     """index.html, and articles/<anchor>.html for each article; the pages an earlier review
     wrote there for articles no longer reviewed are removed (only names of that form)."""
     pages = folder / "articles"
+    _check_replaceable(folder / "index.html")  # before any page is written
     pages.mkdir(parents=True, exist_ok=True)
     for article in review.articles:
         _write(pages / f"{article.anchor}.html", article_page(article, "../index.html"))
@@ -119,10 +86,28 @@ def _write_split(review: Review, title: str, folder: Path) -> None:
 
 
 def _write(path: Path, text: str) -> None:
+    if path.name in ("", ".", ".."):  # -o "", -o . : a folder, and no name to write under
+        raise UsageError(f"{display_name(path)}: a folder, not a page; name the page to write")
+    _check_replaceable(path)
     try:
         write_atomic(path, text)
     except OSError as exc:  # name the page, not its temporary file
         raise OSError(exc.errno, exc.strerror, display_name(path)) from exc
+
+
+def _check_replaceable(path: Path) -> None:
+    """A page replaces an earlier page, or any HTML file, never anything else: ``-o`` naming
+    an article, a report or an output by mistake must not destroy it."""
+    try:
+        with path.open("rb") as existing:
+            start = existing.read(64)
+    except OSError:  # not there (or not a file: writing it fails and says so)
+        return
+    if not start.lstrip().lower().startswith(b"<!doctype html"):
+        raise UsageError(
+            f"{display_name(path)}: exists and is not an HTML page, so the review does not "
+            "replace it; name another page, or remove it first"
+        )
 
 
 def page(review: Review, title: str) -> str:
@@ -130,8 +115,7 @@ def page(review: Review, title: str) -> str:
     sections = _sections(review.articles, lambda a: f"#{a.anchor}")
     body = [
         _overview(review, title, lambda a: f"#{a.anchor}"),
-        '<input type="checkbox" id="only-flagged">',
-        '<label class="filter" for="only-flagged">show only flagged articles</label>',
+        _FILTER,
         f"<main>{sections}</main>",
     ]
     return _document(title, "".join(body))
@@ -141,11 +125,11 @@ def index_page(review: Review, title: str, link: Callable[[ArticleReview], str])
     """The overview and a list of every article, each linking to its own page."""
     rows = "".join(
         f'<li class="st-{_slug(a.status)}">{_badge(a.status)} '
-        f'<a href="{_e(link(a))}">{_e(a.name)}</a> <span class="reason">{_e(a.reason)}</span></li>'
+        f'<a href="{_e(link(a))}">{_i(a.name)}</a> <span class="reason">{_i(a.reason)}</span></li>'
         for a in review.articles
     )
-    body = _overview(review, title, link) + f'<h2>All articles</h2><ul class="all">{rows}</ul>'
-    return _document(title, body)
+    listing = f'<main><h2>All articles</h2><ul class="all">{rows}</ul></main>'
+    return _document(title, _overview(review, title, link) + _FILTER + listing)
 
 
 def article_page(article: ArticleReview, back: str) -> str:
@@ -166,6 +150,12 @@ def _document(title: str, body: str) -> str:
 
 def _e(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def _i(text: str) -> str:
+    """``text`` escaped and isolated: a name holding right-to-left letters or a direction
+    override (U+202E) must not reorder the words around it."""
+    return f"<bdi>{_e(text)}</bdi>"
 
 
 def _slug(status: ReviewStatus) -> str:
@@ -204,7 +194,7 @@ def _attention(review: Review, link: Callable[[ArticleReview], str]) -> str:
         return "<h2>Needs a look</h2><p>No article is flagged or failed.</p>"
     items = "".join(
         f'<li class="st-{_slug(a.status)}">{_badge(a.status)} '
-        f'<a href="{_e(link(a))}">{_e(a.name)}</a>: <span class="reason">{_e(a.reason)}</span>'
+        f'<a href="{_e(link(a))}">{_i(a.name)}</a>: <span class="reason">{_i(a.reason)}</span>'
         "</li>"
         for a in needing
     )
@@ -268,8 +258,8 @@ def _sections(articles: Iterable[ArticleReview], link: Callable[[ArticleReview],
 def _section(article: ArticleReview, *, opened: bool) -> str:
     state = " open" if opened else ""
     head = (
-        f'<summary>{_badge(article.status)} <span class="name">{_e(article.name)}</span>'
-        f' <span class="reason">{_e(article.reason)}</span></summary>'
+        f'<summary>{_badge(article.status)} <span class="name">{_i(article.name)}</span>'
+        f' <span class="reason">{_i(article.reason)}</span></summary>'
     )
     body = [
         _list("notes", article.notes),
@@ -300,7 +290,7 @@ def _summaries(article: ArticleReview) -> str:
         arabic = "<em>none</em>"
     else:
         arabic = _marked_output(article.summary_ar, translated)
-    flagged = " flagged" if translated else ""
+    flagged = " flagged" if any(not f.repaired for f in translated) else ""
     return (
         '<div class="summary"><div class="label">summary</div><div class="pair">'
         f'<p class="en" lang="en">{english}</p>'

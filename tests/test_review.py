@@ -23,6 +23,7 @@ from tests.review_data import CALM, SETTINGS, UNTRANSLATED, run_corpus, spell, w
 
 SET = [item for setting in SETTINGS for item in ("--set", setting)]
 HOSTILE_NAME = 'evil<b>"x".txt'
+CORPUS_NAMES = ["calm.txt", "flagged.txt", 'evil<b>"x".txt', "binary.txt"]
 
 
 @pytest.fixture
@@ -184,6 +185,27 @@ def test_hostile_text_and_names_are_shown_as_text(news: Path) -> None:
     assert "evil&lt;b&gt;&quot;x&quot;.txt" in raw
 
 
+def test_a_name_that_turns_text_right_to_left_cannot_reorder_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # U+202E in a name would show the reason after it backwards ("exe.txt" spoofing); Arabic
+    # letters would carry the punctuation and figures beside them. Each is isolated in a <bdi>.
+    monkeypatch.chdir(tmp_path)
+    spoof, arabic = "news/inv\u202etxt.exe.txt", "news/تقرير 2024.txt"
+    write_corpus(tmp_path / "news", hostile_name=Path(spoof).name)
+    (tmp_path / arabic).write_bytes(b"\x00binary")
+    run_corpus(["news"], tmp_path / "news.jsonl")
+    pages = [(["-o", "page.html"], "page.html"), (["--split"], "news.review/index.html")]
+    for args, index in pages:
+        assert main(["review", "news", *SET, "--report", "news.jsonl", *args]) == 0
+        page = parse_html(Path(index).read_text(encoding="utf-8"))
+        names = page.find_all("a") + page.find_all("span", "name") + page.find_all("span", "reason")
+        shown = {e.text for e in names}
+        assert spoof in shown and arabic in shown and "NUL byte" in " ".join(shown)
+        for element in names:
+            assert [c.tag for c in element.children if not isinstance(c, str)] == ["bdi"]
+
+
 def test_the_page_loads_nothing_from_anywhere(news: Path) -> None:
     review("news", "--report", "news.jsonl")
     raw = Path("page.html").read_text(encoding="utf-8")
@@ -204,6 +226,16 @@ def test_a_filter_shows_only_flagged_articles_with_css_alone(news: Path) -> None
         "#only-flagged:checked~main section:not(.st-flagged){display:none}"
         in page.find("style").text
     )
+    # The index of --split pages has it too, over its list of articles.
+    assert main(["review", "news", *SET, "--split"]) == 0
+    index = parse_html(Path("news.review/index.html").read_text(encoding="utf-8"))
+    box = index.find("input")
+    assert box.attrs == {"type": "checkbox", "id": "only-flagged"}
+    siblings = [c for c in index.find("body").children if isinstance(c, Element)]
+    assert siblings.index(box) < siblings.index(index.find("main"))
+    assert index.find("main").find("ul", "all").find_all("li")
+    rule = "#only-flagged:checked~main ul.all>li:not(.st-flagged){display:none}"
+    assert rule in index.find("style").text
 
 
 def test_time_per_stage_is_an_inline_chart_of_the_sidecars_seconds(news: Path) -> None:
@@ -246,10 +278,19 @@ def test_rows_that_do_not_line_up_are_said_to(news: Path) -> None:
     assert [p.text for p in found.find_all("p", "ar")][-1] == "not translated"
 
 
+def test_an_emptied_arabic_output_has_no_paragraph(news: Path) -> None:
+    (news / "calm.ar.txt").write_text("", encoding="utf-8")
+    found = sections(review("news"))["news/calm.txt"]
+    assert "has 0 paragraph(s), the cleaned English 4" in found.find("ul", "notes").text
+    arabic = [p.text for r in rows(found) for p in r.find_all("p", "ar")]
+    assert arabic == ["not translated"] * 4
+
+
 def test_the_default_page_is_beside_the_directory_and_never_an_input(
     news: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert default_output(["news"]) == news.parent / "news.review.html"
+    assert default_output(["news"]) == Path("news.review.html")
+    assert default_output([str(news)]) == news.parent / "news.review.html"
     assert default_output(["news/calm.txt"]) == Path("review.html")
     assert main(["review", "news", *SET]) == 0
     assert (news.parent / "news.review.html").is_file()
@@ -268,6 +309,16 @@ def test_a_page_can_go_to_standard_output(news: Path, capsys: pytest.CaptureFixt
     assert out.startswith("<!DOCTYPE html>")
     assert len(sections(parse_html(out))) == 4
     assert not Path("review.html").exists() and not Path("news.review.html").exists()
+
+
+def test_a_page_on_standard_output_is_utf8_whatever_the_locale(news: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "ascii"}
+    command = [sys.executable, "-m", "summarize", "review", "news", *SET, "-o", "-"]
+    done = subprocess.run(command, capture_output=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode("utf-8")
+    assert '<meta charset="utf-8">' in out and "صدور تحذيرات" in out
+    assert len(sections(parse_html(out))) == 4
 
 
 def test_split_writes_an_index_and_one_page_per_article(news: Path) -> None:
@@ -296,6 +347,8 @@ def test_split_writes_an_index_and_one_page_per_article(news: Path) -> None:
         (["nowhere"], "nowhere"),
         (["-"], "not - (stdin)"),
         (["news", "--report", "missing.jsonl"], "missing.jsonl: cannot read the report"),
+        (["news", "-o", ""], ".: a folder, not a page"),
+        (["news", "-o", "news/.."], "news/..: a folder, not a page"),
     ],
 )
 def test_bad_usage_exits_2_naming_the_file(
@@ -319,6 +372,28 @@ def test_an_unwritable_page_is_an_error_naming_it(
 ) -> None:
     assert main(["review", "news", *SET, "-o", "no/such/dir/page.html"]) == 2
     assert "no/such/dir/page.html" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "target"),
+    [
+        (["-o", "news/calm.txt"], "news/calm.txt"),
+        (["--report", "news.jsonl", "-o", "news.jsonl"], "news.jsonl"),
+        (["--split", "-o", "news"], "news/index.html"),
+    ],
+)
+def test_a_page_never_replaces_a_file_that_is_not_a_page(
+    news: Path, capsys: pytest.CaptureFixture[str], args: list[str], target: str
+) -> None:
+    Path("news/index.html").write_text("my own index, not a page\n", encoding="utf-8")
+    before = {p: p.read_bytes() for p in news.parent.rglob("*") if p.is_file()}
+    assert main(["review", "news", *SET, *args]) == 2
+    assert f"{target}: exists and is not an HTML page" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in news.parent.rglob("*") if p.is_file()} == before
+    # An earlier page, or any HTML file, is replaced as before.
+    Path("page.html").write_text("<!doctype html><title>old</title>", encoding="utf-8")
+    assert main(["review", "news", *SET, "-o", "page.html"]) == 0
+    assert "Review of news" in Path("page.html").read_text(encoding="utf-8")
 
 
 def test_gather_reads_without_a_report_and_sorts_flagged_first(news: Path) -> None:
@@ -354,6 +429,33 @@ def test_a_report_written_in_another_folder_still_names_the_failures(
     assert "binary data" in sections(page)["../news/binary.txt"].text
 
 
+def test_a_failure_that_a_later_run_made_good_is_not_shown_as_failed(news: Path) -> None:
+    # news.jsonl failed binary.txt; the article is mended and done by a run without --report.
+    (news / "binary.txt").write_text("The mended article reads well now.\n", encoding="utf-8")
+    run_corpus(["news"])
+    sidecar = (news / "binary.summarize.json").stat().st_mtime_ns
+    os.utime("news.jsonl", ns=(sidecar - 10**9, sidecar - 10**9))
+    page = review("news", "--report", "news.jsonl")
+    assert counts(page)["failed"] == 0
+    assert "st-done" in sections(page)["news/binary.txt"].classes
+    # A report written after the outputs (a --strict run fails a flagged article) still counts.
+    os.utime("news.jsonl", ns=(sidecar + 10**9, sidecar + 10**9))
+    assert counts(review("news", "--report", "news.jsonl"))["failed"] == 1
+
+
+def test_a_failure_in_a_file_whose_name_is_not_utf8_is_found_in_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The report names it news/bad\xff.txt (as every message does); the disk holds byte 0xff.
+    monkeypatch.chdir(tmp_path)
+    write_corpus(tmp_path / "news")
+    (tmp_path / "news" / os.fsdecode(b"bad\xff.txt")).write_bytes(b"\x00binary")
+    run_corpus(["news"], tmp_path / "news.jsonl")
+    page = review("news", "--report", "news.jsonl")
+    assert counts(page)["failed"] == 2
+    assert "NUL byte" in sections(page)["news/bad\\xff.txt"].text
+
+
 def test_outputs_under_an_output_directory_are_found(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -362,6 +464,38 @@ def test_outputs_under_an_output_directory_are_found(
     run_corpus(["news"], output_dir=Path("out"))
     assert counts(review("news", "--output-dir", "out"))["done"] == 2
     assert counts(review("news"))["not processed"] == 4
+
+
+def test_the_runs_report_and_output_directory_inside_the_tree_are_not_articles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_corpus(tmp_path / "news")
+    run_corpus(["news"], Path("news/report.txt"), output_dir=Path("news/out"))
+    Path("news/out/notes.txt").write_text("A note among the outputs.\n", encoding="utf-8")
+    page = review("news", "--report", "news/report.txt", "--output-dir", "news/out")
+    assert sorted(sections(page)) == sorted(f"news/{n}" for n in CORPUS_NAMES)
+    assert "skipped" not in capsys.readouterr().err
+
+
+def test_articles_whose_outputs_collide_are_failed_as_run_refuses_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # news/a/calm.txt was run alone into out/; named with news/b/calm.txt, both would write
+    # out/calm.*, so run refuses both, and what lies in out/ is not news/b/calm.txt's.
+    monkeypatch.chdir(tmp_path)
+    write_corpus(tmp_path / "news/a")
+    write_corpus(tmp_path / "news/b")
+    run_corpus(["news/a/calm.txt"], output_dir=Path("out"))
+    assert counts(review("news/a/calm.txt", "--output-dir", "out")) == {
+        "flagged": 0, "failed": 0, "done": 1
+    }  # fmt: skip
+    page = review("news/a/calm.txt", "news/b/calm.txt", "--output-dir", "out")
+    assert counts(page) == {"flagged": 0, "failed": 2, "done": 0}
+    other = sections(page)["news/b/calm.txt"]
+    assert "is also an output of news/a/calm.txt" in other.find("span", "reason").text
+    assert not [p for p in other.find_all("p") if p.attrs.get("lang") == "ar"]
+    assert not other.find_all("div", "summary")
 
 
 def test_a_summary_check_marks_the_whole_summary(news: Path) -> None:
@@ -379,11 +513,49 @@ def test_a_summary_check_marks_the_whole_summary(news: Path) -> None:
     assert "grounding 0.2 (threshold 0.5)" in summary.find("span", "check").text
 
 
+def test_repaired_segments_are_green_and_flag_nothing(news: Path) -> None:
+    sidecar = news / "calm.summarize.json"
+    data = json.loads(sidecar.read_text(encoding="utf-8"))
+    repaired = {"segment": 0, "span": [0, 10], "check": "script", "value": 0.9, "threshold": 0.8,
+                "attempts": 2, "repaired": True, "output_span": [0, 8]}  # fmt: skip
+    data["flags"] = [{**repaired, "output": "summary_ar"}, {**repaired, "output": "article_ar"}]
+    sidecar.write_text(json.dumps(data), encoding="utf-8")
+    calm = sections(review("news"))["news/calm.txt"]
+    assert "st-done" in calm.classes
+    marks = calm.find_all("mark")
+    assert len(marks) == 4 and all(m.classes == {"flag", "repaired"} for m in marks)
+    assert not [p for p in calm.find_all("p") if "flagged" in p.classes]
+    assert "mark.repaired{background:#d7f0d7}" in review("news").find("style").text
+
+
 def test_an_unreadable_sidecar_is_out_of_date_and_named(news: Path) -> None:
     (news / "calm.summarize.json").write_text("{not json", encoding="utf-8")
     calm = sections(review("news"))["news/calm.txt"]
     assert "st-out-of-date" in calm.classes
     assert "sidecar unreadable: news/calm.summarize.json" in calm.find("summary").text
+
+
+def test_a_sidecar_without_its_list_of_outputs_shows_the_configured_ones(news: Path) -> None:
+    sidecar = news / "calm.summarize.json"
+    sidecar.write_text(
+        json.dumps({**json.loads(sidecar.read_text(encoding="utf-8")), "outputs": None}),
+        encoding="utf-8",
+    )
+    calm = sections(review("news"))["news/calm.txt"]
+    assert "st-done" in calm.classes
+    arabic = (news / "calm.ar.txt").read_text(encoding="utf-8").split("\n\n")[0]
+    assert arabic in [p.text for r in rows(calm) for p in r.find_all("p", "ar")]
+    assert calm.find("div", "summary")
+
+
+def test_a_flag_the_page_cannot_read_still_flags_its_article(news: Path) -> None:
+    sidecar = news / "calm.summarize.json"
+    record = json.loads(sidecar.read_text(encoding="utf-8"))
+    record["flags"] = [{"output": "article_ar", "segment": 0, "check": "script", "value": None}]
+    sidecar.write_text(json.dumps(record), encoding="utf-8")
+    calm = sections(review("news"))["news/calm.txt"]
+    assert "st-flagged" in calm.classes
+    assert "1 flag(s) in the sidecar cannot be read" in calm.find("ul", "warnings").text
 
 
 def test_a_sidecars_notes_are_shown_and_flag_nothing(news: Path) -> None:
@@ -402,8 +574,14 @@ def test_the_command_says_where_the_page_went_and_what_it_counts(
     assert main(["review", "news", *SET, "--report", "news.jsonl"]) == 0
     captured = capsys.readouterr()
     assert captured.out == ""
-    where = news.parent / "news.review.html"
-    assert captured.err == f"summarize: wrote {where}: 4 articles (1 flagged, 1 failed, 2 done)\n"
+    assert (
+        captured.err
+        == "summarize: wrote news.review.html: 4 articles (1 flagged, 1 failed, 2 done)\n"
+    )
+    assert main(["review", "news/", *SET, "-q"]) == main(["review", str(news), *SET, "-q"]) == 0
+    assert main(["review", ".", *SET]) == 0
+    where = news.parent.parent / f"{news.parent.name}.review.html"
+    assert capsys.readouterr().err.startswith(f"summarize: wrote {where}: 4 articles")
     assert main(["review", "news", *SET, "-q", "-o", "-"]) == 0
     quiet = capsys.readouterr()
     assert quiet.err == "" and quiet.out.startswith("<!DOCTYPE html>")
