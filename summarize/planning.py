@@ -15,7 +15,7 @@ from summarize.outputs import Outputs, name_too_long, output_paths, overlaps
 from summarize.settings import Config
 from summarize.state import assess, signature
 
-__all__ = ["Planned", "Shard", "plan"]
+__all__ = ["Planned", "Shard", "named_outputs", "plan"]
 
 
 _SHARD = re.compile(r"(\d+)/(\d+)")
@@ -112,13 +112,7 @@ def plan(
     jobs = find_inputs(paths, config.input, config.reserved_names, exclude=own, skipped=skipped)
     if shard is not None and any(job.path is None for job in jobs):
         raise UsageError("--shard divides files and directories; standard input ('-') has none")
-    named = {
-        job: output_paths(job.path, config.output, output_dir, job.root)
-        for job in jobs
-        if job.path is not None
-    }
-    eval_templates = [t for key, t in config.templates.items() if key.startswith("eval.")]
-    refused = overlaps(list(named.items()), eval_templates)
+    named, refused = named_outputs(config, jobs, output_dir)
     planned = []
     for job in jobs:
         if shard is not None and not shard.holds(job):
@@ -130,6 +124,20 @@ def plan(
         else:
             planned.append(_plan_file(job, job.path, named[job], sig, force))
     return planned
+
+
+def named_outputs(
+    config: Config, jobs: Sequence[Job], output_dir: Path | None
+) -> tuple[dict[Job, Outputs], dict[Job, str]]:
+    """The output files of each file among ``jobs``, and those refused because their outputs
+    collide with another article's (or its reference files), with the reason naming it."""
+    named = {
+        job: output_paths(job.path, config.output, output_dir, job.root)
+        for job in jobs
+        if job.path is not None
+    }
+    references = [t for key, t in config.templates.items() if key.startswith("eval.")]
+    return named, overlaps(list(named.items()), references)
 
 
 def _plan_file(job: Job, path: Path, outputs: Outputs, sig: str, force: bool) -> Planned:

@@ -15,7 +15,8 @@ from typing import Any
 
 from summarize.discovery import STDIN, Job, display_name, find_inputs
 from summarize.errors import UsageError
-from summarize.outputs import Outputs, output_paths, overlaps
+from summarize.outputs import Outputs
+from summarize.planning import named_outputs
 from summarize.report import Flag
 from summarize.review_sources import (
     ReportLine,
@@ -159,14 +160,8 @@ def gather(
     # As run leaves out its report and output directory, so does the review of that run.
     own = [*exclude, *(p for p in (report, out_dir) if p is not None)]
     jobs = find_inputs(paths, config.input, config.reserved_names, exclude=own)
-    named = {
-        job: output_paths(job.path, config.output, out_dir, job.root)
-        for job in jobs
-        if job.path is not None
-    }
     # Articles whose outputs collide are refused by run: what lies there is another's.
-    references = [t for key, t in config.templates.items() if key.startswith("eval.")]
-    refused = overlaps(list(named.items()), references)
+    named, refused = named_outputs(config, jobs, out_dir)
     articles = [
         _refused(config, job, refused[job]) if job in refused else _article(job, config, out, lines)
         for job, out in named.items()
