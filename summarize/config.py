@@ -29,7 +29,8 @@ __all__ = ["NUMBER_RANGES", "as_dict", "load_config", "load_config_with_origins"
 _SECTIONS: dict[str, type[Any]] = typing.get_type_hints(Config)
 
 #: the allowed range of every numeric setting: a value outside it is a mistake (or would
-#: overflow a library), never a wish; the cross-key rules come after, in _validate.
+#: overflow a library), never a wish; checked as each value is read, the cross-key rules
+#: come after, in _validate.
 NUMBER_RANGES: dict[str, tuple[float, float]] = {
     "summarizer.max_input_tokens": (16, 1_000_000),
     "summarizer.num_beams": (1, 64),
@@ -105,7 +106,14 @@ def _parse_override(item: str) -> tuple[str, str, Any]:
     if not sep or "." not in name:
         raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. runtime.device=cpu")
     section, key = name.split(".", 1)
-    return section, key, read_toml_value(raw, text=_declared_type(section, key) is str)
+    declared = _declared_type(section, key)
+    try:
+        return section, key, read_toml_value(raw, text=declared is str)
+    except ValueError:  # tomllib: a decimal integer longer than Python converts (4300 digits)
+        if name not in NUMBER_RANGES:
+            return section, key, raw  # then _merge or the type check names the key
+        shown = f"a number of {sum(c.isdigit() for c in raw)} digits"
+        raise ConfigError(f"--set: {name}: {_out_of_range(name, shown)}") from None
 
 
 def _declared_type(section: str, key: str) -> Any:
@@ -142,9 +150,14 @@ def _build(values: dict[str, dict[str, Any]], origins: dict[str, str]) -> Config
     sections = {}
     for section, cls in _SECTIONS.items():
         hints = typing.get_type_hints(cls)
+        typed = {}
         for key, value in values[section].items():
-            _check_type(f"{section}.{key}", value, hints[key], origins)
-        sections[section] = cls(**values[section])
+            name = f"{section}.{key}"
+            _check_type(name, value, hints[key], origins)
+            typed[key] = (
+                _number(name, value, hints[key], origins) if name in NUMBER_RANGES else value
+            )
+        sections[section] = cls(**typed)
     config = Config(**sections)
     _validate(config, origins)
     return config
@@ -170,12 +183,40 @@ def _check_type(name: str, value: Any, expected: Any, origins: Mapping[str, str]
         raise ConfigError(f"{origins.get(name, 'default')}: {name} must be {label}, got {value!r}")
 
 
+def _number(name: str, value: float, expected: Any, origins: Mapping[str, str]) -> float:
+    """``value``, finite and in its range (see NUMBER_RANGES); an integer of any size."""
+    low, high = NUMBER_RANGES[name]
+    if isinstance(value, float) and not math.isfinite(value):
+        _fail(origins, name, f"must be a finite number, got {value!r}")
+    if not low <= value <= high:  # exact for an int of any size, which float() could not hold
+        _fail(origins, name, _out_of_range(name, _shown(value)))
+    return value
+
+
+def _shown(value: float) -> str:
+    """A number as an error message shows it: a long integer by its number of digits."""
+    if isinstance(value, float) or abs(value) < 10**18:
+        return repr(value)
+    # Not str(): it refuses beyond 4300 digits. log10 may round either way by a power of ten.
+    digits = int(math.log10(abs(value))) + 1
+    digits += (10**digits <= abs(value)) - (10 ** (digits - 1) > abs(value))
+    return f"{'a negative' if value < 0 else 'a'} number of {digits} digits"
+
+
+def _out_of_range(name: str, shown: str) -> str:
+    low, high = NUMBER_RANGES[name]
+    return f"must be at least {low} and at most {high}, got {shown}"
+
+
+def _fail(origins: Mapping[str, str], name: str, reason: str) -> typing.NoReturn:
+    where = f"{origins[name]}: " if name in origins else ""
+    raise ConfigError(f"{where}{name}: {reason}")
+
+
 def _validate(config: Config, origins: Mapping[str, str]) -> None:
     def fail(name: str, reason: str) -> typing.NoReturn:
-        where = f"{origins[name]}: " if name in origins else ""
-        raise ConfigError(f"{where}{name}: {reason}")
+        _fail(origins, name, reason)
 
-    _check_numbers(config, fail)
     for section in ("summarizer", "translator"):
         settings = getattr(config, section)
         if not settings.model.strip():
@@ -238,20 +279,6 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
         fail("output.translate", "'summary' needs output.summarize = true")
     if not out.summarize and not out.translate:
         fail("output.summarize", "nothing to do: no summary and no translation asked for")
-
-
-def _check_numbers(config: Config, fail: typing.Callable[[str, str], Any]) -> None:
-    """Every number in every section is finite and in its range (see NUMBER_RANGES)."""
-    for section, table in as_dict(config).items():
-        for key, value in table.items():
-            name = f"{section}.{key}"
-            if name not in NUMBER_RANGES:
-                continue
-            low, high = NUMBER_RANGES[name]
-            if not math.isfinite(value):
-                fail(name, f"must be a finite number, got {value!r}")
-            if not low <= value <= high:
-                fail(name, f"must be at least {low} and at most {high}, got {value!r}")
 
 
 def _check_globs(config: Config, fail: typing.Callable[[str, str], Any]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,6 +38,31 @@ def read_toml(path: Path) -> dict[str, Any]:
             f"{path}: not valid TOML: not UTF-8 text (byte {exc.start} is {byte:#04x}); "
             "save the file as UTF-8"
         ) from None
+    except ValueError:  # a decimal integer longer than Python converts (4300 digits)
+        raise ConfigError(f"{path}: {_huge_number(path)}") from None
+
+
+#: a ``key = integer`` line, and a ``[table]`` header
+_KEY_NUMBER = re.compile(r"\s*([\w.\"'-]+)\s*=\s*[+-]?([\d_]+)")
+_TABLE = re.compile(r"\s*\[\s*([\w.-]+)\s*\]")
+
+
+def _huge_number(path: Path) -> str:
+    """Where the integer too long to read is in ``path``: its line and key, as far as a plain
+    ``key = digits`` line below a ``[table]`` shows them."""
+    table = ""
+    limit = sys.get_int_max_str_digits()
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, 1):
+            header = _TABLE.match(line)
+            table = header[1] if header else table
+            found = _KEY_NUMBER.match(line)
+            if found and sum(c.isdigit() for c in found[2]) > limit:
+                key = f"{table}.{found[1]}" if table else found[1]
+                digits = sum(c.isdigit() for c in found[2])
+                return f"line {number}: {key}: a number of {digits} digits, too large"
+    return f"a number of more than {limit} digits, too large"
 
 
 def read_toml_value(raw: str, *, text: bool) -> Any:

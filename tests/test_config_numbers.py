@@ -95,3 +95,37 @@ def test_huge_max_bytes_with_stdin_is_exit_2_without_a_traceback() -> None:
 
 def test_the_defaults_are_in_range(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "show"]) == 0
+
+
+#: integers past any float (10**400) and past what Python reads from text (5000 digits)
+GIANTS = {"a float's range": "1" + "0" * 400, "Python's digit limit": "9" * 5000}
+
+
+@pytest.mark.parametrize("command", ["run", "config"])
+@pytest.mark.parametrize("size", sorted(GIANTS))
+@pytest.mark.parametrize("key", numeric_keys())
+def test_a_giant_integer_is_exit_2_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, size: str, key: str
+) -> None:
+    """`--set runtime.wave_size=1` and 400 zeros was 'internal error: OverflowError' (a float
+    setting, or the finite check, turned it into a float); 5000 digits a ValueError."""
+    setting = ["--set", f"{key}={GIANTS[size]}"]
+    argv = ["run", str(tmp_path), *ECHO] if command == "run" else ["config", "show"]
+    assert main([*argv, *setting]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"summarize: error: --set: {key}: must be at least")
+    assert "digits" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["run", "config"])
+@pytest.mark.parametrize("size", sorted(GIANTS))
+def test_a_giant_integer_in_a_config_file_is_exit_2_naming_the_file_and_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, size: str
+) -> None:
+    config = tmp_path / "giant.toml"
+    config.write_text(f"[guards]\nmax_repetition = {GIANTS[size]}\n", encoding="utf-8")
+    argv = ["run", str(tmp_path), *ECHO] if command == "run" else ["config", "show"]
+    assert main([*argv, "-c", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"summarize: error: {config}: ")
+    assert "guards.max_repetition: " in err and "digits" in err
