@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 from summarize.discovery import Skipped
 from summarize.errors import UsageError
+from summarize.identity import settings_identity
 from summarize.planning import plan
 from summarize.progress import Progress
 from summarize.protocol import (
@@ -28,7 +29,6 @@ from summarize.protocol import (
     address,
     receive,
     send,
-    settings_key,
     socket_path,
     to_result,
 )
@@ -219,7 +219,7 @@ def run_remote(
         )
     if not any(to_do(p) for p in planned):
         return LocalWork()
-    key = settings_key(config)
+    key = settings_identity(config).server
     path = socket_path(key)
     conn = _connect(path) or _wait_for(path, None)  # a server may be loading its engines
     if conn is None and mode == "auto":
@@ -415,7 +415,7 @@ def _held(lock: Path) -> bool:
 def stop_server(config: Config) -> Path | None:
     """Ask the server with these settings to stop (it finishes what it has); its socket, or
     None if none runs."""
-    path = socket_path(settings_key(config))
+    path = socket_path(settings_identity(config).server)
     conn = _connect(path)
     if conn is None:
         return None

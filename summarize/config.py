@@ -184,13 +184,15 @@ def _check_type(name: str, value: Any, expected: Any, origins: Mapping[str, str]
 
 
 def _number(name: str, value: float, expected: Any, origins: Mapping[str, str]) -> float:
-    """``value``, finite and in its range (see NUMBER_RANGES); an integer of any size."""
+    """``value`` in its range (see NUMBER_RANGES), as the type of its setting: a float setting
+    holds a float, however it was written (``1`` is ``1.0``), so every reader (the settings
+    identity above all) sees one value. An integer too large for a float is out of range."""
     low, high = NUMBER_RANGES[name]
     if isinstance(value, float) and not math.isfinite(value):
         _fail(origins, name, f"must be a finite number, got {value!r}")
     if not low <= value <= high:  # exact for an int of any size, which float() could not hold
         _fail(origins, name, _out_of_range(name, _shown(value)))
-    return value
+    return float(value) if expected is float else value
 
 
 def _shown(value: float) -> str:

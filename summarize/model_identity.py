@@ -1,6 +1,6 @@
 """A local model directory's content as one digest, the name of the model it holds; the cache.
 
-The settings signature names a local model by this digest, and the CTranslate2 conversion cache
+The settings identity names a local model by this digest, and the CTranslate2 conversion cache
 keys its conversion by it, so a copy of the directory elsewhere reuses the conversion.
 
 A path says where a model is, not what it is: new weights saved under the same path must make
@@ -88,7 +88,7 @@ def _files(directory: Path, cache: _DigestCache) -> list[tuple[str, int, str]]:
 class _DigestCache:
     """File hashes by path, keyed by size, mtime, ctime and inode; a corrupt file counts as empty.
 
-    One instance per cache file and process, so a run computing the signature twice reads it once.
+    One instance per cache file and process, so a run computing the identity twice reads it once.
     """
 
     _open: ClassVar[dict[Path, _DigestCache]] = {}

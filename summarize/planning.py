@@ -11,9 +11,10 @@ from pathlib import Path
 
 from summarize.discovery import Job, Skipped, find_inputs
 from summarize.errors import UsageError
+from summarize.identity import settings_identity
 from summarize.outputs import Outputs, name_too_long, output_paths, overlaps
 from summarize.settings import Config
-from summarize.state import assess, signature
+from summarize.state import assess
 
 __all__ = ["Planned", "Shard", "named_outputs", "plan"]
 
@@ -107,7 +108,7 @@ def plan(
     """
     if output_dir is not None and output_dir.exists() and not output_dir.is_dir():
         raise UsageError(f"{output_dir}: --output-dir is not a directory")
-    sig = signature(config)
+    sig = settings_identity(config).outputs
     own = [*exclude, output_dir] if output_dir is not None else list(exclude)
     jobs = find_inputs(paths, config.input, config.reserved_names, exclude=own, skipped=skipped)
     if shard is not None and any(job.path is None for job in jobs):

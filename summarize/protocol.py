@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import socket
@@ -14,11 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from summarize.config import as_dict
 from summarize.errors import UsageError
 from summarize.report import ArticleResult, Flag, Status
-from summarize.settings import Config
-from summarize.state import signature
 
 __all__ = [
     "MAX_MESSAGE",
@@ -31,7 +27,6 @@ __all__ = [
     "receive",
     "send",
     "server_dir",
-    "settings_key",
     "socket_path",
     "to_result",
 ]
@@ -122,17 +117,9 @@ def server_dir() -> Path:
     return folder
 
 
-def settings_key(config: Config) -> str:
-    """What names a server: every setting, not only those of the signature (output names,
-    input globs, the device a sidecar records), and the models by content (the signature)."""
-    settings = json.dumps(as_dict(config), sort_keys=True, default=str)
-    text = f"{signature(config)}\n{settings}"
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def socket_path(key: str) -> Path:
-    """The socket of the server for these settings (:func:`settings_key`): a run with other
-    settings never finds it."""
+    """The socket of the server for these settings (``key``: their identity's ``server``
+    digest, see summarize.identity): a run with other settings never finds it."""
     return server_dir() / f"{key[:16]}.sock"
 
 

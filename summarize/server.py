@@ -20,6 +20,7 @@ from pathlib import Path
 
 from summarize.engines import Models, load_models
 from summarize.errors import Interrupted, SummarizeError
+from summarize.identity import settings_identity
 from summarize.planning import plan
 from summarize.protocol import (
     ProtocolError,
@@ -29,7 +30,6 @@ from summarize.protocol import (
     peer_uid,
     receive,
     send,
-    settings_key,
     socket_path,
 )
 from summarize.report import ArticleResult, Report, Status
@@ -94,7 +94,7 @@ class _Server:
         self.models = models
         self.listener = listener
         self.gather = gather
-        self.settings = settings_key(config)
+        self.settings = settings_identity(config).server
         self.queue: queue.Queue[object] = queue.Queue()
         self.backlog: deque[Request] = deque()
         self.forward = _Forward()
@@ -334,7 +334,7 @@ def serve(
     socket left by a killed server is replaced. ``gather`` seconds after a request, the
     requests that arrived meanwhile share its waves.
     """
-    path = socket_path(settings_key(config))
+    path = socket_path(settings_identity(config).server)
     lock = _lock(path.with_suffix(".lock"))
     try:
         with address(path):

@@ -1,12 +1,12 @@
-"""Whether an article is up to date: the input's fingerprint, the sidecar, the settings signature.
+"""Whether an article is up to date: the input's fingerprint, the sidecar's record of it.
 
 Like black's cache: size and mtime unchanged means unchanged, otherwise the content hash
-decides; the signature names every setting (and model) that changes what is written.
+decides; the signature (summarize.identity: every setting and model that changes what is
+written) must be the one the sidecar records.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import hashlib
 import json
@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from summarize.outputs import Outputs, sidecar_text, write_atomic
-from summarize.settings import Config
-from summarize.version import __version__
 
 __all__ = [
     "FileTooLarge",
@@ -31,7 +29,6 @@ __all__ = [
     "read_sidecar",
     "read_snapshot",
     "refresh",
-    "signature",
     "stale_reason",
 ]
 
@@ -249,38 +246,3 @@ def refresh(source: Path, outputs: Outputs, signature: str) -> State:
     }
     write_atomic(outputs.sidecar, sidecar_text(data), mtime_ns=mtime_ns)
     return State(None, touched=False)
-
-
-def signature(config: Config) -> str:
-    """A readable string of every setting that changes the outputs, plus the tool version.
-
-    Two runs whose signatures differ may produce different text, so an article written under one
-    is out of date under the other. Device, dtype and batching are recorded in the sidecar but
-    left out here: they change speed, not what the models are asked to do.
-    """
-    parts = [f"summarize={__version__}"]
-    for section in ("summarizer", "translator"):
-        settings = getattr(config, section)
-        values = dataclasses.asdict(settings)
-        if settings.backend != "ctranslate2":
-            del values["quantization"]  # it changes the numbers only where an engine applies it
-        parts += [f"{section}.{k}={v}" for k, v in _model_named(values).items()]
-    parts += [f"guards.{k}={v}" for k, v in dataclasses.asdict(config.guards).items()]
-    parts.append(f"input.cleanup={config.input.cleanup}")
-    parts.append(f"output.summarize={config.output.summarize}")
-    parts.append(f"output.translate={','.join(config.output.translate)}")
-    return "|".join(parts)
-
-
-def _model_named(values: dict[str, Any]) -> dict[str, Any]:
-    """A local model directory by its content: new weights under one path are another model,
-    and two paths to one directory the same. A hub id stays id and revision."""
-    if values["backend"] == "echo":
-        return values  # the echo engine loads nothing
-    from summarize.model_identity import model_identity
-
-    identity = model_identity(values["model"])
-    if identity is None:
-        return values
-    # Loaders ignore the revision of a local directory.
-    return {**values, "model": identity, "revision": "local"}

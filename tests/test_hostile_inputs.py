@@ -177,14 +177,15 @@ def test_input_replaced_by_a_fifo_after_it_was_done_never_hangs(
         import os
         from pathlib import Path
         from summarize.outputs import output_paths
-        from summarize.state import signature, stale_reason
+        from summarize.identity import settings_identity
+        from summarize.state import stale_reason
         from tests.test_hostile_inputs import CONFIG
 
         source = Path({str(tree / "a.txt")!r})
         source.unlink()
         os.mkfifo(source)  # found by the search before this moment
         outputs = output_paths(source, CONFIG.output)
-        print(stale_reason(source, outputs, signature(CONFIG)))
+        print(stale_reason(source, outputs, settings_identity(CONFIG).outputs))
         """,
         cwd=Path(__file__).resolve().parent.parent,
     )

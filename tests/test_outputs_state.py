@@ -17,11 +17,12 @@ from summarize.backends.echo import EchoBackend
 from summarize.cli import main
 from summarize.config import load_config
 from summarize.errors import ConfigError, UsageError
+from summarize.identity import settings_identity
 from summarize.outputs import Outputs, output_paths, write_outputs
 from summarize.pipeline import plan
 from summarize.report import Status
 from summarize.settings import Config
-from summarize.state import assess, fingerprint, signature
+from summarize.state import assess, fingerprint
 from tests.conftest import ECHO
 
 ECHO_SET = [item for item in ECHO if item != "--set"]
@@ -278,7 +279,7 @@ def test_any_json_in_the_sidecar_means_out_of_date_never_a_crash(
 )
 def test_a_malformed_sidecar_redoes_the_article(tmp_path: Path, content: bytes) -> None:
     source, outputs = done(tmp_path)
-    sig = json.dumps(signature(echo_config()))[1:-1].encode()
+    sig = json.dumps(settings_identity(echo_config()).outputs)[1:-1].encode()
     outputs.sidecar.write_bytes(content.replace(b'"sig"', b'"' + sig + b'"'))
     report = run(echo_config(), [str(source)])
     assert [r.status for r in report.results] == [Status.DONE]

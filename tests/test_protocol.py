@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from summarize import protocol
 from summarize.config import load_config
 from summarize.errors import UsageError
+from summarize.identity import settings_identity
 from summarize.report import ArticleResult, Flag, Status
+from summarize.settings import Config
 from tests.serving import socket_folder
 
 
@@ -60,18 +62,20 @@ def test_only_the_same_user_is_allowed() -> None:
         assert protocol.peer_allowed(protocol.peer_uid(right))
 
 
+def key(config: Config) -> str:
+    return settings_identity(config).server
+
+
 def test_the_folder_is_private_and_named_by_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     with socket_folder() as folder:
         monkeypatch.setenv("SUMMARIZE_SERVER_DIR", str(folder))
         assert protocol.server_dir() == folder
         assert folder.stat().st_mode & 0o777 == 0o700
         default, other = load_config(None, []), load_config(None, ["output.summary={stem}.s.txt"])
-        assert protocol.settings_key(default) == protocol.settings_key(load_config(None, []))
-        assert protocol.settings_key(default) != protocol.settings_key(
-            other
-        )  # not in the signature, still apart
+        assert key(default) == key(load_config(None, []))
+        assert key(default) != key(other)  # not in the outputs' identity, still apart
         assert protocol.socket_path("a" * 64) != protocol.socket_path("b" * 64)
-        assert len(str(protocol.socket_path(protocol.settings_key(default)))) < 107
+        assert len(str(protocol.socket_path(key(default)))) < 107
         folder.chmod(0o755)
         with pytest.raises(UsageError, match="open to other users"):
             protocol.server_dir()

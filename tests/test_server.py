@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from summarize.config import load_config
-from summarize.protocol import VERSION, receive, settings_key
+from summarize.identity import settings_identity
+from summarize.protocol import VERSION, receive
 from tests.conftest import ECHO, ECHO_SETTINGS
 from tests.serving import (
     TIMEOUT,
@@ -184,7 +185,7 @@ def test_callers_arriving_one_after_another_keep_the_gathering_wait_open(
     # Requests sent 2 s apart (raw, so no caller's start-up shifts them): the third comes 4 s
     # after the first, past a single wait of 3 s, but within 3 s of the second.
     served = Server(sockets, tmp_path / "server.log", "--gather", "3")
-    key = settings_key(load_config(None, ECHO[1::2]))
+    key = settings_identity(load_config(None, ECHO[1::2])).server
     stories = articles(tmp_path / "news", 3)
     connections = []
     try:
@@ -395,8 +396,8 @@ def test_malformed_and_oversized_requests_are_refused_and_the_server_goes_on(
     server: Server, sockets: Path, tmp_path: Path
 ) -> None:
     good = {
-        "type": "run", "version": VERSION, "settings": settings_key(load_config(None, [
-            o for o in ECHO if o != "--set"])), "cwd": str(tmp_path), "paths": ["a.txt"],
+        "type": "run", "version": VERSION, "settings": settings_identity(load_config(None, [
+            o for o in ECHO if o != "--set"])).server, "cwd": str(tmp_path), "paths": ["a.txt"],
     }  # fmt: skip
     for payload, why in (
         (struct.pack(">I", 2**31), "over the limit"),

@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 from summarize.claims import Claim, Held, claim, remove_if_abandoned
 from summarize.discovery import Skipped, display_name
+from summarize.identity import settings_identity
 from summarize.interrupts import held
 from summarize.outputs import Outputs, remove_temporaries
 from summarize.planning import Planned
@@ -17,7 +18,7 @@ from summarize.progress import NoProgress, Progress
 from summarize.records import Article, Source
 from summarize.report import ArticleResult, Report, Status
 from summarize.settings import Config
-from summarize.state import read_sidecar, refresh, signature, stale_reason
+from summarize.state import read_sidecar, refresh, stale_reason
 
 __all__ = [
     "FAIL_FAST",
@@ -52,6 +53,7 @@ class RunContext:
     """What every step of one run needs to know."""
 
     config: Config
+    #: the settings' identity as the sidecar records it (summarize.identity)
     signature: str
     force: bool
     stdin: BinaryIO | None
@@ -69,7 +71,7 @@ def new_context(
     report: Report | None,
 ) -> RunContext:
     return RunContext(
-        config, signature(config), force, stdin, progress or NoProgress(),
+        config, settings_identity(config).outputs, force, stdin, progress or NoProgress(),
         report if report is not None else Report(),
         tuple(Source(target) for target in config.output.translate),
     )  # fmt: skip
