@@ -11,6 +11,7 @@ import pytest
 
 from summarize.backends.huggingface import check_models_available, load_advice
 from summarize.errors import ModelError
+from tests.conftest import CONFIGS
 
 ARTICLE = b"The vote passed on Tuesday. It was close.\n"
 WAYS_OUT = (
@@ -119,6 +120,7 @@ def test_log_file_says_when_model_loading_starts_and_ends(
     with log.open("w") as err:
         subprocess.run(
             [sys.executable, "-m", "summarize", "run", str(tmp_path / "a.txt")]
+            + ["-c", str(CONFIGS / "tiny.toml")]
             + [f"--set={role}.model={path}" for role, path in tiny_models.items()],
             stderr=err,
             check=False,
