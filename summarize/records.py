@@ -26,6 +26,8 @@ class Stage(str, enum.Enum):
     READ = "read"
     SUMMARIZE = "summarize"
     TRANSLATE = "translate"
+    #: the output guards' repair retries (their own batches, logged and timed apart)
+    GUARD = "guard"
     WRITE = "write"
 
 

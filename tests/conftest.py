@@ -56,8 +56,11 @@ def seeds_copy(tmp_path: Path) -> Path:
 
 
 def on_cpu(backend: str, model: str, role: str, quantization: str = "auto") -> LoadSpec:
-    """What load_models builds for ``model`` with ``runtime.device = 'cpu'``, in float32."""
-    return LoadSpec(backend, model, role, device="cpu", dtype="float32", quantization=quantization)
+    """What load_models builds for ``model`` with ``runtime.device = 'cpu'``, in float32, on one
+    thread (as configs/tiny.toml: tiny models gain nothing from more)."""
+    return LoadSpec(
+        backend, model, role, device="cpu", dtype="float32", quantization=quantization, threads=1
+    )
 
 
 @contextlib.contextmanager

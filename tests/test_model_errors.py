@@ -11,6 +11,7 @@ import pytest
 
 from summarize.backends.huggingface import check_models_available, load_advice
 from summarize.errors import ModelError
+from tests.conftest import CONFIGS
 
 ARTICLE = b"The vote passed on Tuesday. It was close.\n"
 WAYS_OUT = (
@@ -74,8 +75,30 @@ def test_missing_local_directories_are_all_named(tmp_path: Path) -> None:
     assert f"translator.model: {tmp_path / 'no-translator'}: no such directory" in message
 
 
-def test_local_model_directories_pass(tiny_models: dict[str, Path]) -> None:
-    check_models_available([(role, str(path), "main") for role, path in tiny_models.items()])
+@pytest.mark.parametrize("spelling", ["absolute", "relative", "dot", "home", "symlink"])
+def test_a_local_model_directory_passes_however_it_is_spelled(
+    spelling: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "models" / "bart").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "models" / "bart")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    named = {
+        "absolute": str(tmp_path / "models" / "bart"),
+        "relative": "models/bart",  # shaped like a hub id, but a folder here
+        "dot": "./models/bart",
+        "home": "~/models/bart",
+        "symlink": "link",
+    }[spelling]
+    missing = str(tmp_path / "models" / "marian")
+    # Only the missing one is named: the folder that is there passes, however it is written.
+    with pytest.raises(ModelError) as error:
+        check_models_available([("summarizer", named, "main"), ("translator", missing, "main")])
+    lines = str(error.value).splitlines()
+    assert lines[0].startswith("1 model(s) cannot be loaded")
+    named_lines = [line for line in lines if ".model:" in line]
+    assert len(named_lines) == 1
+    assert named_lines[0].startswith(f"  translator.model: {missing}: no such directory")
 
 
 def test_load_advice_reads_as_sentences_and_offers_the_tools_own_ways() -> None:
@@ -97,6 +120,7 @@ def test_log_file_says_when_model_loading_starts_and_ends(
     with log.open("w") as err:
         subprocess.run(
             [sys.executable, "-m", "summarize", "run", str(tmp_path / "a.txt")]
+            + ["-c", str(CONFIGS / "tiny.toml")]
             + [f"--set={role}.model={path}" for role, path in tiny_models.items()],
             stderr=err,
             check=False,

@@ -126,7 +126,7 @@ def _retry(make: _Retry, suspects: list[_Suspect], backend: Backend, config: Con
         for task in own:
             task.owner = stand_in
     tasks = [task for _, own in planned for task in own]
-    generate(tasks, backend, config.runtime.batch_tokens, Stage.TRANSLATE)
+    generate(tasks, backend, config.runtime.batch_tokens, Stage.GUARD)
     for suspect, own in planned:
         if not own or own[0].owner.error is not None:
             continue
