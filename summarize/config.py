@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from summarize.backends import BACKENDS
+from summarize.discovery import display_name
 from summarize.errors import ConfigError
 from summarize.settings import (
     DTYPES,
@@ -82,7 +83,7 @@ def load_config_with_origins(
     values: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     origins: dict[str, str] = {}
     if path is not None:
-        _merge(values, origins, read_toml(path), str(path))
+        _merge(values, origins, read_toml(path), display_name(path))
     for item in overrides:
         section, key, value = _parse_override(item)
         _merge(values, origins, {section: {key: value}}, "--set")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from summarize.config import as_dict
+from summarize.discovery import display_name
 from summarize.errors import UsageError
 from summarize.report import ArticleResult, Flag, Status
 from summarize.settings import Config
@@ -110,13 +111,15 @@ def server_dir() -> Path:
         info = folder.lstat()
     except OSError as exc:
         raise UsageError(
-            f"{folder}: cannot make the server folder ({exc.strerror or exc})"
+            f"{display_name(folder)}: cannot make the server folder ({exc.strerror or exc})"
         ) from None
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-        raise UsageError(f"{folder}: the server folder is not a folder of this user's")
+        raise UsageError(
+            f"{display_name(folder)}: the server folder is not a folder of this user's"
+        )
     if info.st_mode & 0o077:
         raise UsageError(
-            f"{folder}: the server folder is open to other users (mode "
+            f"{display_name(folder)}: the server folder is open to other users (mode "
             f"{stat.S_IMODE(info.st_mode):o}); make it 0700 or remove it"
         )
     return folder
@@ -151,13 +154,13 @@ def address(path: Path) -> Iterator[str]:
         return
     if not os.path.isdir("/proc/self/fd"):
         raise UsageError(
-            f"{path.parent}: the server folder's path is too long for a socket; set "
+            f"{display_name(path.parent)}: the server folder's path is too long for a socket; set "
             f"{DIR_VARIABLE} to a shorter folder"
         )
     try:
         folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
     except OSError as exc:
-        raise UsageError(f"{path.parent}: {exc.strerror or exc}") from None
+        raise UsageError(f"{display_name(path.parent)}: {exc.strerror or exc}") from None
     try:
         yield f"/proc/self/fd/{folder}/{path.name}"
     finally:

@@ -198,3 +198,80 @@ def test_review_finds_the_one_article_of_a_name_holding_a_newline(
     assert main(["review", str(folder), *ECHO, "-o", str(page)]) == 0
     assert ": 1 article " in capsys.readouterr().err
     assert "new\\nline.txt" in page.read_text(encoding="utf-8")
+
+
+def test_messages_and_reports_name_refused_articles_as_they_are_shown(tmp_path: Path) -> None:
+    """Two articles whose outputs collide: the reason named the output with a lone surrogate in
+    the report (caf\\udce9.summary.txt) and split its line in two on the terminal."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in (b"caf\xe9\n.txt", b"caf\xe9\n.md"):
+        (folder / os.fsdecode(name)).write_bytes(GOOD)
+    code, records, _ = run_report(folder)
+    assert code == 1
+    reasons = {str(r["path"]): str(r["reason"]) for r in records[:-1]}
+    txt, md = f"{folder}/caf\\xe9\\n.txt", f"{folder}/caf\\xe9\\n.md"
+    assert reasons[txt] == (
+        f"{txt}: refused: its output {folder}/caf\\xe9\\n.summary.txt is also an output of {md}; "
+        "rename one, or use {name} (the name with its extension) in the output templates"
+    )
+
+
+# --- names of other files in messages ---------------------------------------------------------
+
+ODD = os.fsdecode(b"caf\xe9\nx")
+ODD_SHOWN = "caf\\xe9\\nx"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (
+            ["config", "show", "-c", "{tmp}/{odd}.toml"],
+            {},
+            "{tmp}/{shown}.toml: config file not found",
+        ),
+        (
+            ["config", "show", "-c", "{tmp}/{odd}-bad.toml"],
+            {},
+            "{tmp}/{shown}-bad.toml: unknown section [nope]",
+        ),
+        (
+            ["run", "{tmp}", *ECHO, "--report", "{tmp}/{odd}/r.jsonl"],
+            {},
+            "--report {tmp}/{shown}/r.jsonl: cannot write it (",
+        ),
+        (
+            ["serve", "--stop"],
+            {"SUMMARIZE_SERVER_DIR": "{tmp}/{odd}"},
+            "{tmp}/{shown}: cannot make the server folder",
+        ),
+    ],
+    ids=["config-file", "config-error", "report", "server-folder"],
+)
+def test_errors_name_files_as_every_message_does(
+    tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    """Such names were printed with lone surrogates (\\udce9), and their newline split the
+    message; a server folder's went to a client the same way."""
+    (tmp_path / f"{ODD}-bad.toml").write_text("[nope]\n", encoding="utf-8")
+    os.mkfifo(tmp_path / f"{ODD}")  # neither a folder nor a file to read or write under
+    tmp = str(tmp_path)
+
+    def fill(text: str) -> str:
+        return text.replace("{tmp}", tmp).replace("{odd}", ODD).replace("{shown}", ODD_SHOWN)
+
+    done = cli(*map(fill, args), env={k: fill(v) for k, v in env.items()})
+    assert done.returncode == 2
+    [line] = done.stderr.decode("utf-8").splitlines()
+    assert line.startswith(f"summarize: error: {fill(message)}")
+
+
+def test_a_config_file_s_name_is_shown_as_where_settings_came_from(tmp_path: Path) -> None:
+    config = tmp_path / f"{ODD}.toml"
+    config.write_text("[summarizer]\nnum_beams = 2\n", encoding="utf-8")
+    done = cli("config", "show", "-c", str(config))
+    assert done.returncode == 0, done.stderr
+    origin = f"# {tmp_path}/{ODD_SHOWN}.toml"
+    lines = [x.split() for x in done.stdout.decode("utf-8").splitlines() if origin in x]
+    assert lines == [["num_beams", "=", "2", *origin.split()]]

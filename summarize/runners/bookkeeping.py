@@ -152,14 +152,14 @@ def _refresh(item: Planned, ctx: RunContext) -> tuple[str | None, Status, str]:
                 if isinstance(got, Claim):
                     taken.callback(got.release)
         except OSError as exc:
-            why = f"cannot write in {outputs.claim.parent}: {exc.strerror or exc}"
+            why = f"cannot write in {display_name(outputs.claim.parent)}: {exc.strerror or exc}"
             return None, Status.SKIPPED, not_refreshed.format(why)
         if isinstance(got, Held):
             return None, Status.HELD, _held_reason(got)
         try:
             state = refresh(item.job.path, outputs, ctx.signature)
         except (OSError, ValueError) as exc:  # ValueError: text the sidecar cannot hold as UTF-8
-            why = f"{getattr(exc, 'filename', None) or outputs.sidecar}: "
+            why = f"{display_name(getattr(exc, 'filename', None) or outputs.sidecar)}: "
             why += str(getattr(exc, "strerror", None) or exc)
             return None, Status.SKIPPED, not_refreshed.format(why)
     return state.reason, Status.SKIPPED, "up to date (input touched, record refreshed)"
