@@ -169,6 +169,20 @@ def _check_type(name: str, value: Any, expected: Any, origins: Mapping[str, str]
         label = "a list of strings"
     if not ok:
         raise ConfigError(f"{origins.get(name, 'default')}: {name} must be {label}, got {value!r}")
+    for text in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
+        if not _is_utf8(text):  # bytes of another encoding in --set: no sidecar can record them
+            raise ConfigError(
+                f"{origins.get(name, 'default')}: {name} must be UTF-8 text, got "
+                f"'{display_name(text)}'"
+            )
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _validate(config: Config, origins: Mapping[str, str]) -> None:

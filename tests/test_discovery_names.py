@@ -275,3 +275,18 @@ def test_a_config_file_s_name_is_shown_as_where_settings_came_from(tmp_path: Pat
     origin = f"# {tmp_path}/{ODD_SHOWN}.toml"
     lines = [x.split() for x in done.stdout.decode("utf-8").splitlines() if origin in x]
     assert lines == [["num_beams", "=", "2", *origin.split()]]
+
+
+@pytest.mark.parametrize("command", ["config show", "run"])
+def test_a_setting_that_is_not_utf8_is_a_config_error(tmp_path: Path, command: str) -> None:
+    """config show died with an internal error; a run wrote the summary, then died the same way
+    writing the sidecar, which cannot hold the text."""
+    (tmp_path / "a.txt").write_bytes(GOOD)
+    paths = [str(tmp_path)] if command == "run" else []
+    setting = "translator.source_prefix=" + os.fsdecode(b">>\xff<<")
+    done = cli(*command.split(), *paths, *ECHO, "--set", setting)
+    assert done.returncode == 2
+    assert done.stderr.decode("utf-8") == (
+        "summarize: error: --set: translator.source_prefix must be UTF-8 text, got '>>\\xff<<'\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
