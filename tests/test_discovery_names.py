@@ -149,6 +149,15 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     )  # fmt: skip
 
 
+def articles(tmp_path: Path, *names: bytes) -> Path:
+    """A folder of articles with these names."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in names:
+        (folder / os.fsdecode(name)).write_bytes(GOOD)
+    return folder
+
+
 def run_report(folder: Path, *args: str) -> tuple[int, list[dict[str, object]], str]:
     """The CLI over ``folder`` with a JSONL report: its exit code, records and stdout."""
     report = folder.parent / "report.jsonl"
@@ -164,10 +173,8 @@ def test_a_second_run_finds_the_article_up_to_date_and_none_of_its_outputs(
 ) -> None:
     """A name holding a newline: the second run took its outputs for new articles (summaries
     of summaries) and refused the article, whose output would overwrite their input (exit 1)."""
-    folder = tmp_path / "in"
-    folder.mkdir()
+    folder = articles(tmp_path, name)
     article = folder / os.fsdecode(name)
-    article.write_bytes(GOOD)
     shown = display_name(article)
 
     code, records, _ = run_report(folder)
@@ -189,11 +196,8 @@ def test_a_second_run_finds_the_article_up_to_date_and_none_of_its_outputs(
 def test_review_finds_the_one_article_of_a_name_holding_a_newline(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = tmp_path / "in"
-    folder.mkdir()
-    (folder / "new\nline.txt").write_bytes(GOOD)
-    assert main(["run", str(folder), *ECHO, "-q"]) == 0
-    capsys.readouterr()
+    folder = articles(tmp_path, b"new\nline.txt")
+    assert run_report(folder)[0] == 0
     page = tmp_path / "review.html"
     assert main(["review", str(folder), *ECHO, "-o", str(page)]) == 0
     assert ": 1 article " in capsys.readouterr().err
@@ -203,10 +207,7 @@ def test_review_finds_the_one_article_of_a_name_holding_a_newline(
 def test_messages_and_reports_name_refused_articles_as_they_are_shown(tmp_path: Path) -> None:
     """Two articles whose outputs collide: the reason named the output with a lone surrogate in
     the report (caf\\udce9.summary.txt) and split its line in two on the terminal."""
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for name in (b"caf\xe9\n.txt", b"caf\xe9\n.md"):
-        (folder / os.fsdecode(name)).write_bytes(GOOD)
+    folder = articles(tmp_path, b"caf\xe9\n.txt", b"caf\xe9\n.md")
     code, records, _ = run_report(folder)
     assert code == 1
     reasons = {str(r["path"]): str(r["reason"]) for r in records[:-1]}
