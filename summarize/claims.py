@@ -45,6 +45,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from summarize.discovery import display_name
+
 __all__ = ["Claim", "Held", "claim", "remove_if_abandoned"]
 
 log = logging.getLogger(__name__)
@@ -73,11 +75,10 @@ _BOOT = _boot_id()
 class Claim:
     """A claim this process holds; refresh it while working, release it when done."""
 
-    def __init__(self, path: Path, fd: int) -> None:
+    def __init__(self, path: Path, fd: int, identity: tuple[int, int]) -> None:
         self.path = path
         self._fd = fd
-        st = os.fstat(fd)
-        self._identity = (st.st_dev, st.st_ino)
+        self._identity = identity  # (device, inode), known before: making a Claim cannot fail
 
     def is_mine(self) -> bool:
         """Whether the lock path still names the file this process created and locked."""
@@ -98,16 +99,24 @@ class Claim:
         return True
 
     def release(self) -> None:
-        """Delete the lock file if it is still this claim's, then drop the lock."""
+        """Delete the lock file if it is still this claim's, then drop the lock; never an error
+        (a run must release every claim it holds; one not deleted is stale once unlocked)."""
         if self._fd < 0:
             return
-        if self.is_mine():
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-        else:
-            log.warning("%s: the claim was taken over by another run; leaving it to it", self.path)
-        os.close(self._fd)
-        self._fd = -1
+        try:
+            if self.is_mine():
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
+            else:
+                log.warning(
+                    "%s: the claim was taken over by another run; leaving it to it",
+                    display_name(self.path),
+                )
+        except OSError as exc:
+            log.warning("%s: cannot remove the claim (%s)", display_name(self.path), exc.strerror)
+        finally:
+            _close(self._fd)
+            self._fd = -1
 
 
 @dataclass(frozen=True)
@@ -118,17 +127,24 @@ class Held:
 
 
 def claim(path: Path, *, stale_after: float) -> Claim | Held:
-    """Create the lock file ``path``, taking over a stale one; raise OSError if it cannot."""
+    """Create the lock file ``path``, taking over a stale one; raise OSError if it cannot.
+
+    A claim put in place always reaches the caller, or is removed again: none is left behind.
+    """
     for _ in range(5):  # each retry means the claim changed hands under us; rare
         draft = _Draft.create(path)
         try:
             got = _try_claim(path, draft, stale_after)
         except BaseException:
-            draft.discard()
+            draft.take_back(path)
             raise
         if isinstance(got, Claim):
-            draft.forget_name()
-            _remove_abandoned(path)
+            try:
+                draft.forget_name()
+                _remove_abandoned(path)
+            except BaseException:  # a stop signal: the caller never got the claim to release
+                got.release()
+                raise
             return got
         draft.discard()
         if got is not None:
@@ -142,6 +158,8 @@ class _Draft:
 
     fd: int
     temp: Path
+    #: the file's (device, inode), which its claim will have
+    identity: tuple[int, int] = (-1, -1)
 
     @classmethod
     def create(cls, path: Path) -> _Draft:
@@ -152,6 +170,8 @@ class _Draft:
             raise OSError(exc.errno, exc.strerror, str(path)) from None
         draft = cls(fd, temp)
         try:
+            st = os.fstat(fd)
+            draft.identity = (st.st_dev, st.st_ino)
             _lock(fd, path)
             info = {"host": _HOST, "boot": _BOOT, "pid": os.getpid(), "started": time.time()}
             os.write(fd, json.dumps(info).encode("utf-8"))
@@ -161,13 +181,26 @@ class _Draft:
         return draft
 
     def forget_name(self) -> None:
-        """The claim is in place: drop the temporary name, keep the descriptor and its lock."""
-        with contextlib.suppress(FileNotFoundError):
-            self.temp.unlink()
+        """Drop the temporary name, keep the descriptor and its lock; never an error (a name
+        left behind is removed by the next run that holds this claim)."""
+        _unlink(self.temp)
 
     def discard(self) -> None:
+        """Remove the draft, which is not (or no longer) a claim; never an error."""
         self.forget_name()
-        os.close(self.fd)
+        _close(self.fd)
+
+    def take_back(self, path: Path) -> None:
+        """Discard the draft after an error, and the claim at ``path`` if it was put in place
+        (still ours: no run takes over a claim whose lock we hold)."""
+        try:
+            now = os.stat(path, follow_symlinks=False)
+            if (now.st_dev, now.st_ino) == self.identity:
+                path.unlink()
+        except OSError:
+            pass
+        finally:
+            self.discard()
 
 
 def _try_claim(path: Path, draft: _Draft, stale_after: float) -> Claim | Held | None:
@@ -180,7 +213,7 @@ def _try_claim(path: Path, draft: _Draft, stale_after: float) -> Claim | Held | 
         return None  # our draft was removed by a holder cleaning up after killed runs
     except OSError as exc:  # e.g. a name too long: name the claim, not our draft
         raise OSError(exc.errno, exc.strerror, str(path)) from None
-    return Claim(path, draft.fd)
+    return Claim(path, draft.fd, draft.identity)
 
 
 def _take_over_if_stale(path: Path, draft: _Draft, stale_after: float) -> Claim | Held | None:
@@ -204,15 +237,16 @@ def _take_over_if_stale(path: Path, draft: _Draft, stale_after: float) -> Claim 
             return None  # replaced (released or taken over) since we opened it
         if not _is_stale(text, st.st_mtime, stale_after, lock_free=locked is True):
             return Held(_describe(text, st.st_mtime))
-        log.warning("%s: taking over a stale claim (%s)", path, _describe(text, st.st_mtime))
+        why = _describe(text, st.st_mtime)
+        log.warning("%s: taking over a stale claim (%s)", display_name(path), why)
         # Still holding the old file's flock, so no other run can be judging it right now.
         try:
             os.rename(draft.temp, path)
         except FileNotFoundError:
             return None
-        return Claim(path, draft.fd)
+        return Claim(path, draft.fd, draft.identity)
     finally:
-        os.close(fd)
+        _close(fd)  # the old claim's; an error closing it must not lose the new one
 
 
 def remove_if_abandoned(path: Path, *, stale_after: float) -> None:
@@ -235,12 +269,13 @@ def remove_if_abandoned(path: Path, *, stale_after: float) -> None:
             return  # held, or no flocks here: leave it to the timeout of a run that needs it
         text = os.read(fd, _MAX_CLAIM_BYTES)
         if _same_file(path, st) and _is_stale(text, st.st_mtime, stale_after, lock_free=True):
-            log.info("%s: removing the claim of a run that ended without releasing it", path)
+            what = "removing the claim of a run that ended without releasing it"
+            log.info("%s: %s", display_name(path), what)
             path.unlink()
     except OSError:
         return
     finally:
-        os.close(fd)
+        _close(fd)
 
 
 def _draft_stem(path: Path) -> str:
@@ -263,10 +298,28 @@ def _open_claim(path: Path) -> int:
 
 
 def _remove_abandoned(path: Path) -> None:
-    """Drafts left by runs killed while claiming; only the claim's holder may remove them."""
-    for temp in path.parent.glob(f"{glob.escape(_draft_stem(path))}.*.tmp"):
-        with contextlib.suppress(OSError):
-            temp.unlink()
+    """Drafts left by runs killed while claiming; only the claim's holder may remove them.
+
+    Never an error: the claim is in place and must reach its caller, whatever happens here
+    (no descriptor left to list the folder with, a folder that cannot be listed, NFS).
+    """
+    try:
+        for temp in path.parent.glob(f"{glob.escape(_draft_stem(path))}.*.tmp"):
+            _unlink(temp)
+    except OSError as exc:
+        where = display_name(path.parent)
+        log.info("%s: cannot remove drafts of killed runs (%s)", where, exc.strerror or exc)
+
+
+def _close(fd: int) -> None:
+    """Close a descriptor read from or locked only: nothing to lose if that reports an error."""
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def _lock(fd: int, path: Path) -> bool | None:
@@ -284,7 +337,7 @@ def _lock(fd: int, path: Path) -> bool | None:
             log.warning(
                 "%s: this filesystem offers no file locks (%s); claims fall back to "
                 "runtime.claim_timeout alone",
-                path.parent,
+                display_name(path.parent),
                 exc.strerror,
             )
         return None

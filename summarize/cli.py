@@ -105,7 +105,7 @@ def _command(args: argparse.Namespace) -> int:
         print("summarize: interrupted", file=sys.stderr)
         return 128 + getattr(exc, "signum", signal.SIGINT)
     except OSError as exc:  # a file named on the command line; never name a missing filename
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{display_name(exc.filename)}: " if exc.filename else ""
         print(f"summarize: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
 
@@ -232,7 +232,7 @@ def _cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from summarize.server import serve
 
     def ready(path: Path) -> None:
-        print(f"summarize: serving on {path}", file=sys.stderr, flush=True)
+        print(f"summarize: serving on {display_name(path)}", file=sys.stderr, flush=True)
 
     serve(config, idle_timeout=args.idle_timeout, gather=args.gather, ready=ready)
     return 0

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from summarize.discovery import Skipped
+from summarize.discovery import Skipped, display_name
 from summarize.errors import UsageError
 from summarize.identity import settings_identity
 from summarize.planning import plan
@@ -375,7 +375,7 @@ def _ending(log_path: Path, offset: int) -> str:
     starts = [i for i, line in enumerate(lines) if line.startswith("summarize: error: ")]
     reasons = [i for i in starts if "already running" not in lines[i]] or starts
     if not reasons:
-        return f"see its log, {log_path}"
+        return f"see its log, {display_name(log_path)}"
     first = reasons[0]
     ends = [i for i in range(first + 1, len(lines)) if lines[i].startswith("summarize: ")]
     block = lines[first : ends[0] if ends else len(lines)]  # an error may span several lines

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from summarize.backends import BACKENDS
+from summarize.discovery import display_name
 from summarize.errors import ConfigError
 from summarize.settings import (
     DTYPES,
@@ -83,7 +84,7 @@ def load_config_with_origins(
     values: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     origins: dict[str, str] = {}
     if path is not None:
-        _merge(values, origins, read_toml(path), str(path))
+        _merge(values, origins, read_toml(path), display_name(path))
     for item in overrides:
         section, key, value = _parse_override(item)
         _merge(values, origins, {section: {key: value}}, "--set")
@@ -181,6 +182,20 @@ def _check_type(name: str, value: Any, expected: Any, origins: Mapping[str, str]
         label = "a list of strings"
     if not ok:
         raise ConfigError(f"{origins.get(name, 'default')}: {name} must be {label}, got {value!r}")
+    for text in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
+        if not _is_utf8(text):  # bytes of another encoding in --set: no sidecar can record them
+            raise ConfigError(
+                f"{origins.get(name, 'default')}: {name} must be UTF-8 text, got "
+                f"'{display_name(text)}'"
+            )
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _number(name: str, value: float, expected: Any, origins: Mapping[str, str]) -> float:

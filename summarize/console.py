@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from summarize.discovery import STDIN_NAME
+from summarize.discovery import STDIN_NAME, display_name
 from summarize.errors import UsageError
 from summarize.outputs import KINDS
 from summarize.report import ArticleResult, Report, Status
@@ -78,8 +78,8 @@ class JsonlReport:
             self.fh.flush()
         except OSError as exc:
             self.error = (
-                f"--report {self.path}: cannot write ({exc.strerror or exc}); the articles "
-                "were still processed, but the report is incomplete"
+                f"--report {display_name(self.path)}: cannot write ({exc.strerror or exc}); "
+                "the articles were still processed, but the report is incomplete"
             )
 
 
@@ -105,7 +105,9 @@ def report_sink(path: Path | None) -> Iterator[JsonlReport | None]:
     try:
         fh = path.open("w", encoding="utf-8")
     except OSError as exc:  # found before any article is touched: a usage error
-        raise UsageError(f"--report {path}: cannot write it ({exc.strerror or exc})") from None
+        raise UsageError(
+            f"--report {display_name(path)}: cannot write it ({exc.strerror or exc})"
+        ) from None
     jsonl = JsonlReport(fh, path)
     try:
         yield jsonl
@@ -113,7 +115,8 @@ def report_sink(path: Path | None) -> Iterator[JsonlReport | None]:
         try:
             fh.close()
         except OSError as exc:  # the last buffered bytes of a report that could not be written
-            jsonl.error = jsonl.error or f"--report {path}: cannot write ({exc.strerror or exc})"
+            why = f"--report {display_name(path)}: cannot write ({exc.strerror or exc})"
+            jsonl.error = jsonl.error or why
 
 
 def print_stdin_results(report: Report, *, as_json: bool, out: TextIO) -> None:

@@ -65,12 +65,19 @@ class Skipped:
 
 
 def display_name(path: Path | str) -> str:
-    r"""``path`` as text that any encoder accepts: bytes that are not UTF-8 become ``\xNN``.
+    r"""``path`` as one line of text that any encoder accepts: bytes that are not UTF-8 become
+    ``\xNN``, control characters ``\n``, ``\r``, ``\t``, ``\xNN`` (or ``\u2028``).
 
     File names are bytes; Python keeps undecodable ones as lone surrogates, which UTF-8 output
-    (sidecars, reports, logs) refuses.
+    (sidecars, reports, logs) refuses. A name may also hold a newline, which would split a
+    message, a listing or a table row in two. Applied twice, it gives the same text.
     """
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return os.fsencode(path).decode("utf-8", "backslashreplace").translate(_ESCAPED)
+
+
+# Every character that ends a line for str.splitlines or a terminal, or moves its cursor.
+_ESCAPED = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+_ESCAPED |= {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def find_inputs(

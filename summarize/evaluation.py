@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from summarize.discovery import find_inputs
+from summarize.discovery import display_name, find_inputs
 from summarize.errors import ConfigError, InputError, UsageError
 from summarize.outputs import KINDS, TRANSLATIONS, Outputs, output_paths
 from summarize.settings import TRANSLATABLE, Config
@@ -60,6 +60,7 @@ _INSTALL_HINT = "summarize eval needs sacrebleu and rouge-score: pip install 'su
 class ArticleScores:
     """One article: its scores (0-100, by column), and what could not be scored and why."""
 
+    #: the article as display_name shows it (printable, one line)
     path: str
     #: the settings signature from the article's sidecar, None without a readable sidecar
     signature: str | None
@@ -162,7 +163,7 @@ def _evaluate_article(
     signature = sidecar.get("signature")
     signature = signature if isinstance(signature, str) else None
     if not references:
-        return ArticleScores(str(source), signature, no_reference=True), []
+        return ArticleScores(display_name(source), signature, no_reference=True), []
     pairs, not_run, errors = [], [], []
     for kind, reference in references.items():
         output = getattr(outputs, kind)
@@ -174,7 +175,9 @@ def _evaluate_article(
         except (OSError, InputError) as exc:
             errors.append(str(exc))
     scores = _article_scores(pairs)
-    row = ArticleScores(str(source), signature, scores, tuple(not_run), False, tuple(errors))
+    row = ArticleScores(
+        display_name(source), signature, scores, tuple(not_run), False, tuple(errors)
+    )
     return row, pairs
 
 
@@ -182,8 +185,8 @@ def _read(path: Path) -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    return normalize(decode(data, str(path))).strip()
+        raise InputError(f"{display_name(path)}: cannot read ({exc.strerror})") from None
+    return normalize(decode(data, display_name(path))).strip()
 
 
 def _article_scores(pairs: list[_Pair]) -> dict[str, float]:

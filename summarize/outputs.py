@@ -161,14 +161,18 @@ def overlaps(
             if here in kept:
                 reader, what = kept[here]
                 whose = "its own" if reader is job else f"{reader.name}'s"
-                refuse(job, f"its output {path} would overwrite {whose} {what}")
+                refuse(job, f"its output {display_name(path)} would overwrite {whose} {what}")
             owner, first = owners.setdefault(here, (job, path))
             if owner is not job:
                 hint = _keep_apart(job, owner)
-                refuse(job, f"its output {path} is also an output of {owner.name}{hint}")
-                refuse(owner, f"its output {first} is also an output of {job.name}{hint}")
+                refuse(
+                    job, f"its output {display_name(path)} is also an output of {owner.name}{hint}"
+                )
+                refuse(
+                    owner, f"its output {display_name(first)} is also an output of {job.name}{hint}"
+                )
             elif first is not path:
-                refuse(job, f"two of its outputs are the same file {path}")
+                refuse(job, f"two of its outputs are the same file {display_name(path)}")
     return refused
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from summarize.discovery import display_name
 from summarize.errors import UsageError
 from summarize.report import ArticleResult, Flag, Status
 
@@ -105,13 +106,15 @@ def server_dir() -> Path:
         info = folder.lstat()
     except OSError as exc:
         raise UsageError(
-            f"{folder}: cannot make the server folder ({exc.strerror or exc})"
+            f"{display_name(folder)}: cannot make the server folder ({exc.strerror or exc})"
         ) from None
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-        raise UsageError(f"{folder}: the server folder is not a folder of this user's")
+        raise UsageError(
+            f"{display_name(folder)}: the server folder is not a folder of this user's"
+        )
     if info.st_mode & 0o077:
         raise UsageError(
-            f"{folder}: the server folder is open to other users (mode "
+            f"{display_name(folder)}: the server folder is open to other users (mode "
             f"{stat.S_IMODE(info.st_mode):o}); make it 0700 or remove it"
         )
     return folder
@@ -138,13 +141,13 @@ def address(path: Path) -> Iterator[str]:
         return
     if not os.path.isdir("/proc/self/fd"):
         raise UsageError(
-            f"{path.parent}: the server folder's path is too long for a socket; set "
+            f"{display_name(path.parent)}: the server folder's path is too long for a socket; set "
             f"{DIR_VARIABLE} to a shorter folder"
         )
     try:
         folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
     except OSError as exc:
-        raise UsageError(f"{path.parent}: {exc.strerror or exc}") from None
+        raise UsageError(f"{display_name(path.parent)}: {exc.strerror or exc}") from None
     try:
         yield f"/proc/self/fd/{folder}/{path.name}"
     finally:

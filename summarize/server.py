@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from summarize.discovery import display_name
 from summarize.engines import Models, load_models
 from summarize.errors import Interrupted, SummarizeError
 from summarize.identity import settings_identity
@@ -310,7 +311,7 @@ def _refuse(conn: socket.socket, text: str) -> None:
 
 
 def _os_error(exc: OSError) -> str:
-    where = f"{exc.filename}: " if exc.filename else ""
+    where = f"{display_name(exc.filename)}: " if exc.filename else ""
     return f"{where}{exc.strerror or exc}"
 
 

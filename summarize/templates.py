@@ -17,6 +17,9 @@ __all__ = [
 
 #: The fields a file name template may use: the input's name without, and with, its extension.
 NAME_FIELDS = ("stem", "name")
+# What a field matches: any name, a newline included (a file name may hold every byte but "/"
+# and NUL, and "." alone stops at a newline, so "new\nline.summary.txt" would look like an input).
+_ANY = "(?s:.+)"
 
 
 def format_name(template: str, source: Path) -> str:
@@ -56,7 +59,7 @@ def template_problem(template: str) -> str | None:
 def template_regex(template: str) -> str:
     """A regular expression for every file name ``template`` can produce."""
     return "".join(
-        re.escape(literal) + (".+" if field is not None else "")
+        re.escape(literal) + (_ANY if field is not None else "")
         for literal, field, _, _ in string.Formatter().parse(template)
     )
 
@@ -67,7 +70,7 @@ def owner_regex(template: str) -> str:
     for literal, field, _, _ in string.Formatter().parse(template):
         parts.append(re.escape(literal))
         if field is not None:
-            parts.append(f"(?P={field})" if field in seen else f"(?P<{field}>.+)")
+            parts.append(f"(?P={field})" if field in seen else f"(?P<{field}>{_ANY})")
             seen.add(field)
     return "".join(parts)
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from summarize.discovery import display_name
 from summarize.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -27,16 +28,18 @@ def read_toml(path: Path) -> dict[str, Any]:
             data: dict[str, Any] = tomllib.load(fh)
             return data
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        raise ConfigError(f"{display_name(path)}: config file not found") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+        raise ConfigError(
+            f"{display_name(path)}: cannot read config file ({exc.strerror})"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        raise ConfigError(f"{display_name(path)}: not valid TOML ({exc})") from None
     except UnicodeDecodeError as exc:  # TOML is UTF-8; e.g. a UTF-16 file from an editor
         byte = exc.object[exc.start]
         raise ConfigError(
-            f"{path}: not valid TOML: not UTF-8 text (byte {exc.start} is {byte:#04x}); "
-            "save the file as UTF-8"
+            f"{display_name(path)}: not valid TOML: not UTF-8 text (byte {exc.start} is "
+            f"{byte:#04x}); save the file as UTF-8"
         ) from None
     except ValueError:  # a decimal integer longer than Python converts (4300 digits)
         raise ConfigError(f"{path}: {_huge_number(path)}") from None

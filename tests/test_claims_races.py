@@ -241,3 +241,58 @@ def test_a_claim_name_too_long_is_an_error_naming_the_claim(tmp_path: Path) -> N
         claim(lock, stale_after=60)
     assert caught.value.filename == str(lock)
     assert list(tmp_path.iterdir()) == []
+
+
+# A process with ``free`` descriptors left claims ``lock`` and releases what it got: the error
+# comes wherever the descriptors run out (the draft, an old claim, listing the folder).
+_FEW_DESCRIPTORS = """
+import os, resource, sys
+from pathlib import Path
+from summarize.claims import Claim, claim
+
+lock, free = Path(sys.argv[1]), int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+taken = []
+try:
+    while True:
+        taken.append(os.open(os.devnull, os.O_RDONLY))
+except OSError:
+    pass
+for fd in taken[len(taken) - free:]:
+    os.close(fd)
+try:
+    got = claim(lock, stale_after=3600)
+except OSError as exc:
+    print("error", exc.errno)
+else:
+    print(type(got).__name__)
+    if isinstance(got, Claim):
+        got.release()
+"""
+
+
+@pytest.mark.parametrize("stale", [False, True], ids=["new", "stale"])
+@pytest.mark.parametrize("free", [1, 2, 3])
+def test_running_out_of_descriptors_while_claiming_leaves_no_claim(
+    tmp_path: Path, free: int, stale: bool
+) -> None:
+    """A claim linked into place, then an error (here EMFILE listing the folder for drafts of
+    killed runs): the caller must get the claim or an error, never lose a claim left behind
+    that runs on other hosts wait runtime.claim_timeout for."""
+    lock = tmp_path / ".a.summarize.json.lock"
+    old = json.dumps({"host": HOST, "pid": dead_pid(), "started": time.time()})
+    if stale:
+        lock.write_text(old, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", _FEW_DESCRIPTORS, str(lock), str(free)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    outcome = done.stdout.split()[0]
+    assert outcome in {"Claim", "error"}, done.stdout
+    left = sorted(p.name for p in tmp_path.iterdir())
+    if stale and outcome == "error":  # not taken over: the dead run's claim, as it was
+        assert left == [lock.name]
+        assert lock.read_text(encoding="utf-8") == old
+    else:
+        assert left == []

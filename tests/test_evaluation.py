@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -288,6 +289,40 @@ def test_table_has_a_row_per_article_and_an_aligned_total(mixed: Evaluation) -> 
     assert "not run yet: summary_ar" in beta
     assert "no reference" in lines[3]
     assert "3 articles: 2 scored, 1 without reference, 1 not run yet" in table
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS refuses file names that are not UTF-8")
+@pytest.mark.parametrize(
+    ("stem", "shown"),
+    [(b"caf\xe9", "caf\\xe9"), (b"new\nline", "new\\nline"), (b"tab\tcr\r", "tab\\tcr\\r")],
+    ids=["not-utf8", "newline", "tab-and-cr"],
+)
+def test_eval_names_any_article_as_the_run_does_in_its_table_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stem: bytes, shown: str
+) -> None:
+    """A name that is not UTF-8 crashed --json (UnicodeEncodeError, exit 1); one with a newline
+    split its table row. Both are written as the run's report writes them."""
+    from summarize.cli import main
+
+    folder = tmp_path / "in"
+    name = os.fsdecode(stem)
+    article(folder, name, outputs=ALL, references=ALL)
+    (folder / f"{name}.ar.txt").write_bytes(b"not UTF-8: \xe9")
+    scores = tmp_path / "scores.json"
+
+    assert main(["eval", str(folder), "--json", str(scores)]) == 0
+
+    table = capsys.readouterr().out
+    lines = table.splitlines()
+    rows = lines[1 : lines.index(next(line for line in lines if line.startswith("TOTAL")))]
+    assert [row.split()[0] for row in rows] == [f"{folder}/{shown}.txt"]
+    data = json.loads(scores.read_text(encoding="utf-8"))
+    [scored] = data["articles"]
+    assert scored["path"] == f"{folder}/{shown}.txt"
+    assert "rouge1" in scored["scores"]
+    assert scored["errors"] == [f"{folder}/{shown}.ar.txt: not valid UTF-8 at byte 11; "
+                                "re-encode the file as UTF-8"]  # fmt: skip
+    assert f"{folder}/{shown}.txt: {folder}/{shown}.ar.txt: not valid UTF-8" in table
 
 
 def test_json_round_trips_and_holds_everything(mixed: Evaluation) -> None:

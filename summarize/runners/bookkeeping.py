@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 from collections.abc import Sequence
@@ -146,21 +147,23 @@ def _refresh(item: Planned, ctx: RunContext) -> tuple[str | None, Status, str]:
     assert item.job.path is not None and item.outputs is not None
     outputs = item.outputs
     not_refreshed = "up to date (input touched, record not refreshed: {})"
-    try:
-        got = claim(outputs.claim, stale_after=ctx.config.runtime.claim_timeout)
-    except OSError as exc:
-        why = f"cannot write in {outputs.claim.parent}: {exc.strerror or exc}"
-        return None, Status.SKIPPED, not_refreshed.format(why)
-    if isinstance(got, Held):
-        return None, Status.HELD, _held_reason(got)
-    try:
-        state = refresh(item.job.path, outputs, ctx.signature)
-    except (OSError, ValueError) as exc:  # ValueError: text the sidecar cannot hold as UTF-8
-        why = f"{getattr(exc, 'filename', None) or outputs.sidecar}: "
-        why += str(getattr(exc, "strerror", None) or exc)
-        return None, Status.SKIPPED, not_refreshed.format(why)
-    finally:
-        got.release()
+    with contextlib.ExitStack() as taken:
+        try:
+            with held():  # a stop signal raises only once the claim is on the stack to release
+                got = claim(outputs.claim, stale_after=ctx.config.runtime.claim_timeout)
+                if isinstance(got, Claim):
+                    taken.callback(got.release)
+        except OSError as exc:
+            why = f"cannot write in {display_name(outputs.claim.parent)}: {exc.strerror or exc}"
+            return None, Status.SKIPPED, not_refreshed.format(why)
+        if isinstance(got, Held):
+            return None, Status.HELD, _held_reason(got)
+        try:
+            state = refresh(item.job.path, outputs, ctx.signature)
+        except (OSError, ValueError) as exc:  # ValueError: text the sidecar cannot hold as UTF-8
+            why = f"{display_name(getattr(exc, 'filename', None) or outputs.sidecar)}: "
+            why += str(getattr(exc, "strerror", None) or exc)
+            return None, Status.SKIPPED, not_refreshed.format(why)
     return state.reason, Status.SKIPPED, "up to date (input touched, record refreshed)"
 
 
