@@ -18,7 +18,8 @@ from summarize.progress import NoProgress, Progress
 from summarize.records import Article, Source
 from summarize.report import ArticleResult, Report, Status
 from summarize.settings import Config
-from summarize.state import read_sidecar, refresh, stale_reason
+from summarize.sidecar import read as read_sidecar
+from summarize.state import refresh, stale_reason
 
 __all__ = [
     "FAIL_FAST",
@@ -131,10 +132,12 @@ def _flagged_before(item: Planned, ctx: RunContext) -> bool:
     must not pass what the first run failed."""
     if not ctx.report.strict or item.outputs is None:
         return False
-    record = read_sidecar(item.outputs.sidecar) or {}
-    flags = record.get("flags") or []
-    unrepaired = any(isinstance(f, dict) and not f.get("repaired") for f in flags)
-    return unrepaired or bool(record.get("warnings"))
+    found = read_sidecar(item.outputs.sidecar)
+    if found is None:
+        return False
+    sidecar, _ = found
+    unrepaired = any(not flag.repaired for flag in sidecar.flags) or sidecar.unreadable_flags
+    return bool(unrepaired or sidecar.warnings)
 
 
 def _refresh(item: Planned, ctx: RunContext) -> tuple[str | None, Status, str]:
