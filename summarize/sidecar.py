@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from summarize.discovery import display_name
 from summarize.outputs import KINDS, Outputs
 from summarize.report import Flag
 from summarize.settings import Config
@@ -132,12 +133,20 @@ class Sidecar:
             return configured
         recorded = self.outputs
         paths = {
-            kind.key: configured.sidecar.with_name(recorded[kind.key])
+            kind.key: _beside(configured, kind.key, recorded[kind.key])
             if kind.key in recorded
             else None
             for kind in KINDS
         }
         return Outputs(**paths, sidecar=configured.sidecar)
+
+
+def _beside(configured: Outputs, key: str, name: str) -> Path:
+    expected: Path | None = getattr(configured, key)
+    # Earlier versions recorded a name as shown (a byte that is not UTF-8 as \xNN).
+    if expected is not None and name == display_name(expected.name):
+        return expected
+    return configured.sidecar.with_name(name)
 
 
 def read(path: Path) -> tuple[Sidecar, int] | None:

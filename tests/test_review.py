@@ -456,6 +456,37 @@ def test_a_failure_in_a_file_whose_name_is_not_utf8_is_found_in_the_report(
     assert "NUL byte" in sections(page)["news/bad\\xff.txt"].text
 
 
+@pytest.fixture
+def cafe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A run over news/caf\\xe9.txt, whose name holds byte 0xe9 (not UTF-8)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "news").mkdir()
+    (tmp_path / "news" / os.fsdecode(b"caf\xe9.txt")).write_text(CALM, encoding="utf-8")
+    run_corpus(["news"])
+    assert len(list((tmp_path / "news").iterdir())) == 5  # the article and its four files
+    return tmp_path / "news"
+
+
+def test_an_article_whose_name_is_not_utf8_is_shown_with_its_outputs(cafe: Path) -> None:
+    section = sections(review("news"))["news/caf\\xe9.txt"]
+    assert "st-done" in section.classes, section.find("summary").text
+    summary = (cafe / os.fsdecode(b"caf\xe9.summary.txt")).read_text(encoding="utf-8")
+    assert summary.strip() in section.find("div", "summary").text
+    assert "cannot read" not in section.text
+
+
+def test_a_sidecar_of_an_earlier_version_naming_outputs_as_shown_still_finds_them(
+    cafe: Path,
+) -> None:
+    sidecar = cafe / os.fsdecode(b"caf\xe9.summarize.json")
+    record = json.loads(sidecar.read_text(encoding="utf-8"))
+    record["outputs"] = {k: n.replace("\udce9", "\\xe9") for k, n in record["outputs"].items()}
+    sidecar.write_text(json.dumps(record), encoding="utf-8")
+    section = sections(review("news"))["news/caf\\xe9.txt"]
+    assert "st-done" in section.classes, section.find("summary").text
+    assert "cannot read" not in section.text
+
+
 def test_outputs_under_an_output_directory_are_found(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,14 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from summarize.config import as_dict
-from summarize.outputs import sidecar_text
+from summarize.outputs import output_paths, sidecar_text
 from summarize.report import Flag
-from summarize.settings import Config
+from summarize.settings import Config, OutputSettings
 from summarize.sidecar import MAX_BYTES, Engine, InputRecord, Sidecar, parse, read
 
-#: file names
-NAMES = st.text(min_size=1, max_size=12).filter(
-    lambda n: "/" not in n and "\0" not in n and n not in (".", "..")
+#: names as Python holds them, bytes that are not UTF-8 as lone surrogates
+NAMES = st.binary(min_size=1, max_size=12).filter(
+    lambda b: b"/" not in b and b"\0" not in b and b not in (b".", b"..")
 )
 FINITE = st.floats(allow_nan=False, allow_infinity=False)
 TEXT = st.text(max_size=30)
@@ -36,7 +36,7 @@ SIDECARS = st.builds(
                                 path=st.none() | TEXT),
     signature=st.none() | TEXT,
     outputs=st.none() | st.dictionaries(st.sampled_from(["summary", "summary_ar", "article_ar"]),
-                                        NAMES),
+                                        NAMES.map(os.fsdecode)),
     flags=st.lists(FLAGS, max_size=3).map(tuple),
     warnings=st.lists(TEXT, max_size=3).map(tuple),
     notes=st.lists(TEXT, max_size=3).map(tuple),
@@ -114,6 +114,25 @@ def test_flags_read_apart_from_the_ones_that_cannot_be_read() -> None:
     # A measurement may be infinite; a position may not.
     assert sidecar.flags == (flag, replace(flag, value=float("inf")))
     assert sidecar.unreadable_flags == 3 and sidecar.malformed == ("flags",)
+
+
+def test_names_that_are_not_utf8_are_written_as_escapes_and_read_back_as_the_names(
+    tmp_path: Path,
+) -> None:
+    name = os.fsdecode(b"caf\xe9.summary.txt")
+    text = sidecar_text({"outputs": {"summary": name}})
+    assert "\\udce9" in text and text.encode("utf-8")
+    sidecar = parse(json.loads(text))
+    assert sidecar is not None and sidecar.outputs == {"summary": name}
+    assert os.fsencode(sidecar.outputs["summary"]) == b"caf\xe9.summary.txt"
+
+
+def test_names_recorded_as_shown_by_earlier_versions_mean_the_configured_ones() -> None:
+    configured = output_paths(Path(os.fsdecode(b"news/caf\xe9.txt")), OutputSettings())
+    shown = {"summary": "caf\\xe9.summary.txt", "article_ar": "caf\\xe9.ar.txt"}
+    outputs = Sidecar(outputs=shown).written_outputs(configured)
+    assert outputs.summary == configured.summary and outputs.article_ar == configured.article_ar
+    assert outputs.summary_ar is None  # not written by that run
 
 
 def test_a_fifo_or_an_oversized_file_reads_as_none_at_once(tmp_path: Path) -> None:

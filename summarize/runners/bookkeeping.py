@@ -158,9 +158,8 @@ def _refresh(item: Planned, ctx: RunContext) -> tuple[str | None, Status, str]:
         return None, Status.HELD, _held_reason(got)
     try:
         state = refresh(item.job.path, outputs, ctx.signature)
-    except (OSError, ValueError) as exc:  # ValueError: text the sidecar cannot hold as UTF-8
-        why = f"{getattr(exc, 'filename', None) or outputs.sidecar}: "
-        why += str(getattr(exc, "strerror", None) or exc)
+    except OSError as exc:
+        why = f"{display_name(exc.filename or outputs.sidecar)}: {exc.strerror or exc}"
         return None, Status.SKIPPED, not_refreshed.format(why)
     finally:
         got.release()

@@ -105,9 +105,8 @@ def _sidecar(article: Article, config: Config, engines: EngineInfo, sig: str) ->
         signature=sig,
         settings=as_dict(config),
         engines={role: Engine(**info) for role, info in engines.items()},
-        outputs={
-            key: display_name(path.name) for key, path in _named_outputs(article.outputs).items()
-        },
+        # The names as they are (not as shown), so a reader finds the files by them.
+        outputs={key: path.name for key, path in _named_outputs(article.outputs).items()},
         counts=counts,
         map_reduce=counts.get("summary_chunks", 1) > 1,
         seconds={k: round(v, 4) for k, v in article.timings().items()},
