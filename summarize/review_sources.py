@@ -73,11 +73,16 @@ def report_key(path: Path) -> str:
 
 
 def read_output(path: Path, notes: list[str]) -> str | None:
+    """An output's text, or None with a note saying why it cannot be shown (a FIFO or device
+    in its place is refused at once, never waited on)."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace").rstrip("\n")
+        data, _ = read_snapshot(path, follow_symlinks=True)
+        text = data.decode("utf-8", errors="replace")
     except OSError as exc:
         notes.append(f"{display_name(path)}: cannot read ({exc.strerror or exc})")
         return None
+    # As a file opened as text reads: an edited output may end its lines the Windows way.
+    return text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
 
 
 def read_english(

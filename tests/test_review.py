@@ -487,6 +487,17 @@ def test_a_sidecar_of_an_earlier_version_naming_outputs_as_shown_still_finds_the
     assert "cannot read" not in section.text
 
 
+def test_an_output_that_is_a_fifo_is_said_and_never_waited_on(news: Path) -> None:
+    (news / "calm.summary.txt").unlink()
+    os.mkfifo(news / "calm.summary.txt")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "summarize", "review", "news", *SET, "-o", "page.html"]
+    done = subprocess.run(command, capture_output=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    calm = sections(parse_html(Path("page.html").read_text(encoding="utf-8")))["news/calm.txt"]
+    assert "calm.summary.txt: cannot read (not a regular file but a FIFO)" in calm.text
+
+
 def test_outputs_under_an_output_directory_are_found(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
