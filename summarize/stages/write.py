@@ -104,7 +104,7 @@ def _sidecar(article: Article, config: Config, engines: EngineInfo, sig: str) ->
         input=InputRecord.read(article.input_info),
         signature=sig,
         settings=as_dict(config),
-        engines={role: Engine(**info) for role, info in engines.items()},
+        engines={r: Engine(i["model"], i["device"], i["dtype"]) for r, i in engines.items()},
         # The names as they are (not as shown), so a reader finds the files by them.
         outputs={key: path.name for key, path in _named_outputs(article.outputs).items()},
         counts=counts,
