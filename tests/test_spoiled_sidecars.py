@@ -41,6 +41,9 @@ PLACES = [
 #: numbers JSON can spell that no sidecar holds (written as they are, not through json.dumps)
 ODD_NUMBERS = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "-0.0", "1e-400",
                "1" + "0" * 5000, "-" + "9" * 4000, "18446744073709551616", "0.5"]  # fmt: skip
+#: JSON text too deeply nested for any reader
+DEEP = "[" * 100_000 + "]" * 100_000
+RAW = [*ODD_NUMBERS, DEEP]
 _MARK = "\0spoiled\0"
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -113,6 +116,28 @@ def json_type(value: object) -> str:
             dict: "object", type(None): "null"}[type(value)]  # fmt: skip
 
 
+def judge(
+    section: Element, line: dict[str, str], content: bytes, spoil: SpoiledRun
+) -> dict[str, object] | None:
+    """What every spoiling must give; the record the spoiled sidecar holds, None when Python's
+    json cannot read it as an object (then nothing in it can be trusted, and run redoes it)."""
+    redone = line["status"] == "done"
+    assert redone or line["status"] == "skipped", line
+    try:
+        record = json.loads(content.decode("utf-8"))
+    except (ValueError, RecursionError):
+        record = None
+    if not isinstance(record, dict):
+        assert redone and line["reason"] == "sidecar unreadable", line
+        shows_the_outputs_and_asks_for_a_look(section, spoil.pristine)
+        return None
+    # Review calls the article out of date exactly when run redoes it (judged against the
+    # settings the sidecar records, so a changed signature is run's reason alone).
+    if record.get("signature") == spoil.record()["signature"]:
+        assert redone == ("st-out-of-date" in section.classes), (line, section.classes)
+    return record
+
+
 def shows_the_outputs_and_asks_for_a_look(section: Element, folder: Path) -> None:
     assert "st-out-of-date" in section.classes
     assert "by eye" in section.find("ul", "warnings").text
@@ -120,50 +145,32 @@ def shows_the_outputs_and_asks_for_a_look(section: Element, folder: Path) -> Non
     assert summary in section.find("div", "summary").text
 
 
-def agree(
-    section: Element, line: dict[str, str], record: object, pristine: dict[str, object]
-) -> None:
-    """Review calls the article out of date exactly when run then redoes it (review judges
-    against the settings the sidecar records, so a changed signature is run's alone)."""
-    redone = line["status"] == "done"
-    assert redone or line["status"] == "skipped", line
-    other_settings = isinstance(record, dict) and record.get("signature") != pristine["signature"]
-    if not other_settings:
-        assert redone == ("st-out-of-date" in section.classes), (line, section.classes)
-
-
 @pytest.mark.parametrize("place", PLACES, ids=lambda p: ".".join(map(str, p)))
 @settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(value=JSON | HUGE_TEXT | st.sampled_from(ODD_NUMBERS))
+@given(value=JSON | HUGE_TEXT | st.sampled_from(RAW))
 @example(value=None).via("a key present but null")
 @example(value="Infinity").via("an infinite number")
 @example(value="NaN").via("not a number")
 @example(value="1" + "0" * 5000).via("an integer too long to read")
+@example(value=DEEP).via("nested too deep to read")
 @example(value=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]).via("nested")
 def test_any_value_under_any_key_gives_a_page_and_a_redo(
     spoil: SpoiledRun, place: tuple[str | int, ...], value: object
 ) -> None:
-    pristine = spoil.record()
-    raw = value if isinstance(value, str) and value in ODD_NUMBERS else json.dumps(value)
-    section, line = spoil.check(spoiled(pristine, place, raw))
-    readable = _loads(raw)
-    agree(section, line, json.loads(spoiled(pristine, place, raw)) if readable else None, pristine)
-    parsed = json.loads(raw) if readable else None
-    wrong_type = parsed is not None and json_type(parsed) != json_type(_at(pristine, place))
-    if wrong_type or (raw in ODD_NUMBERS[:5] and place != ("flags", 0, "value")):
+    raw = value if isinstance(value, str) and value in RAW else json.dumps(value)
+    content = spoiled(spoil.record(), place, raw)
+    section, line = spoil.check(content)
+    if judge(section, line, content, spoil) is None:
+        return
+    read = json.loads(raw)
+    wrong_type = read is not None and json_type(read) != json_type(_at(spoil.record(), place))
+    # No count, time or position is infinite (a measurement may be).
+    infinite = isinstance(read, float) and not math.isfinite(read)
+    if wrong_type or (infinite and place != ("flags", 0, "value")):
         assert line["status"] == "done" and line["reason"] == "sidecar malformed", line
         shows_the_outputs_and_asks_for_a_look(section, spoil.pristine)
-
-
-def _loads(raw: str) -> bool:
-    """Whether Python's json reads ``raw`` as a finite value (no error, no overflow)."""
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return False
-    return not (isinstance(value, float) and not math.isfinite(value))
 
 
 def _at(record: object, place: tuple[str | int, ...]) -> object:
@@ -207,14 +214,5 @@ def apply(text: bytes, how: str, at: int, byte: int) -> bytes:
 def test_any_spoiled_bytes_give_a_page_and_a_redo(
     spoil: SpoiledRun, spoiling: tuple[str, int, int]
 ) -> None:
-    text = spoil.text().encode("utf-8")
-    content = apply(text, *spoiling)
-    section, line = spoil.check(content)
-    try:
-        record = json.loads(content.decode("utf-8"))
-    except ValueError:
-        record = None
-    agree(section, line, record, spoil.record())
-    if not isinstance(record, dict):  # not even a JSON object: nothing in it can be trusted
-        assert line["status"] == "done" and line["reason"] == "sidecar unreadable", line
-        shows_the_outputs_and_asks_for_a_look(section, spoil.pristine)
+    content = apply(spoil.text().encode("utf-8"), *spoiling)
+    judge(*spoil.check(content), content, spoil)
