@@ -182,12 +182,18 @@ def _check_type(name: str, value: Any, expected: Any, origins: Mapping[str, str]
         label = "a list of strings"
     if not ok:
         raise ConfigError(f"{origins.get(name, 'default')}: {name} must be {label}, got {value!r}")
+    if name in _PATHS:
+        return  # a folder named in another encoding is still a folder (the sidecar keeps it)
     for text in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
-        if not _is_utf8(text):  # bytes of another encoding in --set: no sidecar can record them
+        if not _is_utf8(text):  # bytes of another encoding in --set: no text to read or match
             raise ConfigError(
                 f"{origins.get(name, 'default')}: {name} must be UTF-8 text, got "
                 f"'{display_name(text)}'"
             )
+
+
+#: settings that name a file system path: any bytes the file system allows
+_PATHS = frozenset({"summarizer.model", "translator.model"})
 
 
 def _is_utf8(text: str) -> bool:

@@ -14,7 +14,7 @@ from summarize.discovery import display_name, find_inputs
 from summarize.errors import ConfigError, InputError, UsageError
 from summarize.outputs import KINDS, TRANSLATIONS, Outputs, output_paths
 from summarize.settings import TRANSLATABLE, Config
-from summarize.state import read_sidecar
+from summarize.sidecar import read as read_sidecar
 from summarize.templates import format_name
 from summarize.text import decode, normalize, split_sentences
 
@@ -159,9 +159,8 @@ def _evaluate_article(
     config: Config, source: Path, outputs: Outputs
 ) -> tuple[ArticleScores, list[_Pair]]:
     references = {k: p for k, p in _reference_paths(config, source).items() if p.is_file()}
-    sidecar = read_sidecar(outputs.sidecar) or {}
-    signature = sidecar.get("signature")
-    signature = signature if isinstance(signature, str) else None
+    found = read_sidecar(outputs.sidecar)
+    signature = None if found is None else found[0].signature
     if not references:
         return ArticleScores(display_name(source), signature, no_reference=True), []
     pairs, not_run, errors = [], [], []

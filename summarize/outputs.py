@@ -7,6 +7,7 @@ import glob
 import json
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -265,7 +266,18 @@ def _name_max(folder: Path) -> int:
 
 
 def sidecar_text(sidecar: dict[str, Any]) -> str:
-    return json.dumps(sidecar, ensure_ascii=False, indent=2) + "\n"
+    """The sidecar as JSON text that UTF-8 can hold.
+
+    A file name with a byte that is not UTF-8 is a str with a lone surrogate (Python's
+    surrogateescape), which UTF-8 refuses: it is written as its JSON escape (``\\udce9``), which
+    reads back as the very same str, and so as the name on disk.
+    """
+    text = json.dumps(sidecar, ensure_ascii=False, indent=2)
+    # Only inside strings: a lone surrogate is no JSON syntax. No name holds a pair.
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", text) + "\n"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def write_atomic(path: Path, text: str, *, mtime_ns: int | None = None) -> None:

@@ -8,31 +8,22 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import os
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from summarize.discovery import STDIN, Job, display_name, find_inputs
 from summarize.errors import UsageError
 from summarize.outputs import Outputs
 from summarize.planning import named_outputs
 from summarize.report import Flag
-from summarize.review_sources import (
-    ReportLine,
-    read_english,
-    read_output,
-    read_report,
-    report_key,
-    sidecar_flags,
-    sidecar_models,
-    sidecar_seconds,
-    sidecar_texts,
-    unreadable_flags,
-    written_outputs,
-)
+from summarize.review_sources import ReportLine, read_english, read_output, read_report, report_key
 from summarize.settings import Config
-from summarize.state import assess, read_sidecar
+from summarize.sidecar import Sidecar
+from summarize.sidecar import read as read_sidecar
+from summarize.state import assess
 
 __all__ = [
     "ArticleReview",
@@ -191,26 +182,27 @@ def _article(
 ) -> ArticleReview:
     assert job.path is not None
     name = job.name
-    sidecar_path = named.sidecar
-    sidecar = read_sidecar(sidecar_path)
+    found = read_sidecar(named.sidecar)
+    sidecar = None if found is None else found[0]
     line = report.get(report_key(job.path))
     notes: list[str] = []
     english, removed, read_error = read_english(config, job, sidecar)
     if read_error:
         notes.append(read_error)
-    if sidecar is None:
-        status, reason = _without_sidecar(sidecar_path, line)
+    if sidecar is None and (_failed(line) or not os.path.lexists(named.sidecar)):
+        status, reason = _without_sidecar(line)
         blocks = tuple(Block(text) for text in english) if english else ()
         return ArticleReview(name, _anchor(name), status, reason, blocks=blocks, notes=tuple(notes))
-    outputs = written_outputs(sidecar, named)
+    # A sidecar that cannot be read is taken to say nothing: the outputs at the configured
+    # names are shown, for a person to judge.
+    record = sidecar or Sidecar()
+    outputs = record.written_outputs(named)
     texts = {key: read_output(path, notes) for key, path in outputs.by_kind().items()}
-    flags = sidecar_flags(sidecar)
-    warnings = sidecar_texts(sidecar, "warnings")
-    if unreadable := unreadable_flags(sidecar):  # a check failed; the page cannot say which
-        warnings += (f"{unreadable} flag(s) in the sidecar cannot be read: check by eye",)
+    flags = list(record.flags)
+    warnings = record.warnings + _doubts(sidecar)
     status, reason = _with_sidecar(job.path, outputs, sidecar, line, flags, warnings)
     blocks = _blocks(english, removed, texts.get("article_ar"), flags, notes)
-    notes += sidecar_texts(sidecar, "notes")  # how it was done
+    notes += record.notes  # how it was done
     return ArticleReview(
         name,
         _anchor(name),
@@ -223,17 +215,35 @@ def _article(
         flags=tuple(f for f in flags if f.output == "article_ar"),
         warnings=warnings,
         notes=tuple(notes),
-        seconds=sidecar_seconds(sidecar),
-        signature=sidecar.get("signature") if isinstance(sidecar.get("signature"), str) else None,
-        models=sidecar_models(sidecar),
+        seconds=tuple(record.seconds.items()),
+        signature=record.signature,
+        models=tuple(engine.describe(role) for role, engine in record.engines.items()),
     )
 
 
-def _without_sidecar(sidecar: Path, line: ReportLine | None) -> tuple[ReviewStatus, str]:
-    if line is not None and line.status == "failed":
+def _doubts(sidecar: Sidecar | None) -> tuple[str, ...]:
+    """What the sidecar cannot vouch for: a person has to look."""
+    if sidecar is None:
+        return ("the sidecar cannot be read: the outputs at the configured names are shown, "
+                "check them by eye",)  # fmt: skip
+    doubts = []
+    if sidecar.unreadable_flags:  # a check failed; the page cannot say which
+        doubts.append(
+            f"{sidecar.unreadable_flags} flag(s) in the sidecar cannot be read: check by eye"
+        )
+    # Flags that are not even a list are counted with the other fields.
+    if other := [k for k in sidecar.malformed if k != "flags" or not sidecar.unreadable_flags]:
+        doubts.append(f"the sidecar's {', '.join(other)} cannot be read: check by eye")
+    return tuple(doubts)
+
+
+def _failed(line: ReportLine | None) -> typing.TypeGuard[ReportLine]:
+    return line is not None and line.status == "failed"
+
+
+def _without_sidecar(line: ReportLine | None) -> tuple[ReviewStatus, str]:
+    if _failed(line):
         return ReviewStatus.FAILED, line.reason
-    if sidecar.exists():
-        return ReviewStatus.STALE, f"sidecar unreadable: {display_name(sidecar)}"
     if line is not None:
         return ReviewStatus.MISSING, f"{line.status}: {line.reason}" if line.reason else line.status
     return ReviewStatus.MISSING, "no outputs yet (no sidecar)"
@@ -242,15 +252,13 @@ def _without_sidecar(sidecar: Path, line: ReportLine | None) -> tuple[ReviewStat
 def _with_sidecar(
     source: Path,
     outputs: Outputs,
-    sidecar: dict[str, Any],
+    sidecar: Sidecar | None,
     line: ReportLine | None,
     flags: list[Flag],
     warnings: tuple[str, ...],
 ) -> tuple[ReviewStatus, str]:
-    # Staleness against the run that wrote it: the settings given here need not be its own.
-    recorded = sidecar.get("signature")
-    stale = assess(source, outputs, recorded if isinstance(recorded, str) else "").reason
-    if line is not None and line.status == "failed" and not _after(stale, outputs, line):
+    stale = _stale(source, outputs, sidecar)
+    if _failed(line) and not _after(stale, outputs, line):
         return ReviewStatus.FAILED, line.reason
     if stale is not None:
         return ReviewStatus.STALE, stale
@@ -261,6 +269,17 @@ def _with_sidecar(
         parts += [f"{len(warnings)} warning(s)"] if warnings else []
         return ReviewStatus.FLAGGED, "; ".join(parts)
     return ReviewStatus.DONE, ""
+
+
+def _stale(source: Path, outputs: Outputs, sidecar: Sidecar | None) -> str | None:
+    """Why run would redo the article, judged against the run that wrote it: the settings
+    given here need not be its own."""
+    where = display_name(outputs.sidecar)
+    if sidecar is None:
+        return f"sidecar unreadable: {where}"
+    if sidecar.malformed:
+        return f"sidecar malformed ({', '.join(sidecar.malformed)}): {where}"
+    return assess(source, outputs, sidecar.signature or "").reason
 
 
 def _after(stale: str | None, outputs: Outputs, line: ReportLine) -> bool:

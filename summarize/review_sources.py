@@ -1,10 +1,10 @@
-"""What a run left for the review page: report lines, sidecar fields, outputs, cleaned input.
+"""What a run left for the review page: report lines, outputs, cleaned input.
 
-Its ``--report`` lines by article, the fields of a sidecar, the outputs the sidecar names, and
-the input as the run cleaned it, with the lines cleanup removed.
+Its ``--report`` lines by article, the outputs, and the input as the run cleaned it, with the
+lines cleanup removed (as its sidecar, read by :mod:`summarize.sidecar`, lists them).
 
-Everything here reads and never judges: a field of the wrong type reads as absent, and a file
-that cannot be read is said in a note, so a sidecar from any version gives a page.
+Everything here reads and never judges: a file that cannot be read is said in a note, so what
+any version left gives a page.
 """
 
 from __future__ import annotations
@@ -13,30 +13,16 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from summarize.cleanup import furniture_lines
 from summarize.discovery import Job, display_name
 from summarize.errors import InputError, UsageError
-from summarize.outputs import KINDS, Outputs
-from summarize.report import Flag
 from summarize.settings import Config
+from summarize.sidecar import Sidecar
 from summarize.state import read_snapshot
 from summarize.text import decode, normalize, paragraph_lines
 
-__all__ = [
-    "ReportLine",
-    "read_english",
-    "read_output",
-    "read_report",
-    "report_key",
-    "sidecar_flags",
-    "sidecar_models",
-    "sidecar_seconds",
-    "sidecar_texts",
-    "unreadable_flags",
-    "written_outputs",
-]
+__all__ = ["ReportLine", "read_english", "read_output", "read_report", "report_key"]
 
 log = logging.getLogger(__name__)
 
@@ -86,32 +72,21 @@ def report_key(path: Path) -> str:
     return display_name(path.resolve())
 
 
-def written_outputs(sidecar: dict[str, Any], configured: Outputs) -> Outputs:
-    """The outputs the sidecar says its run wrote, beside the sidecar; a sidecar without its
-    list of outputs (hand-made, or spoiled) is taken to mean the ``configured`` names."""
-    sidecar_path = configured.sidecar
-    named = sidecar.get("outputs")
-    if not isinstance(named, dict):
-        return configured
-    paths = {
-        kind.key: sidecar_path.with_name(named[kind.key])
-        if isinstance(named.get(kind.key), str) and "/" not in named[kind.key]
-        else None
-        for kind in KINDS
-    }
-    return Outputs(**paths, sidecar=sidecar_path)
-
-
 def read_output(path: Path, notes: list[str]) -> str | None:
+    """An output's text, or None with a note saying why it cannot be shown (a FIFO or device
+    in its place is refused at once, never waited on)."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace").rstrip("\n")
+        data, _ = read_snapshot(path, follow_symlinks=True)
+        text = data.decode("utf-8", errors="replace")
     except OSError as exc:
         notes.append(f"{display_name(path)}: cannot read ({exc.strerror or exc})")
         return None
+    # As a file opened as text reads: an edited output may end its lines the Windows way.
+    return text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
 
 
 def read_english(
-    config: Config, job: Job, sidecar: dict[str, Any] | None
+    config: Config, job: Job, sidecar: Sidecar | None
 ) -> tuple[list[str], list[tuple[int, str]], str | None]:
     """The input's paragraphs as the run cleaned them, and the removed lines, each with the
     index of the paragraph it stood before; or why the input cannot be shown."""
@@ -132,14 +107,14 @@ def read_english(
     return paragraphs, removed, None
 
 
-def removed_lines(lines: list[str], sidecar: dict[str, Any] | None, cleanup: bool) -> set[int]:
+def removed_lines(lines: list[str], sidecar: Sidecar | None, cleanup: bool) -> set[int]:
     """Which lines the run removed: cleanup's own answer when it matches the sidecar's list,
     else the sidecar's lines found in order (the rules may have changed since the run)."""
-    recorded = sidecar.get("removed_lines") if sidecar is not None else None
-    if not isinstance(recorded, list):
+    recorded = sidecar.removed_lines if sidecar is not None else None
+    if recorded is None:
         return furniture_lines(lines) if cleanup else set()
     now = furniture_lines(lines)
-    if [lines[i] for i in sorted(now)] == recorded:
+    if tuple(lines[i] for i in sorted(now)) == recorded:
         return now
     found: set[int] = set()
     start = 0
@@ -150,51 +125,3 @@ def removed_lines(lines: list[str], sidecar: dict[str, Any] | None, cleanup: boo
                 start = i + 1
                 break
     return found
-
-
-def sidecar_texts(sidecar: dict[str, Any], key: str) -> tuple[str, ...]:
-    """The strings of a list the sidecar holds under ``key``; none for anything else."""
-    items = sidecar.get(key)
-    return tuple(i for i in items if isinstance(i, str)) if isinstance(items, list) else ()
-
-
-def sidecar_flags(sidecar: dict[str, Any]) -> list[Flag]:
-    flags = sidecar.get("flags")
-    return [note for item in flags if (note := _flag(item))] if isinstance(flags, list) else []
-
-
-def unreadable_flags(sidecar: dict[str, Any]) -> int:
-    """How many of the sidecar's flags are not flags this version can read."""
-    flags = sidecar.get("flags")
-    return sum(1 for item in flags if _flag(item) is None) if isinstance(flags, list) else 0
-
-
-def _flag(item: object) -> Flag | None:
-    if not isinstance(item, dict):
-        return None
-    try:
-        return Flag.from_dict(item)
-    except (KeyError, TypeError, ValueError, IndexError):
-        return None
-
-
-def sidecar_seconds(sidecar: dict[str, Any]) -> tuple[tuple[str, float], ...]:
-    seconds = sidecar.get("seconds")
-    if not isinstance(seconds, dict):
-        return ()
-    return tuple(
-        (str(k), float(v))
-        for k, v in seconds.items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool)
-    )
-
-
-def sidecar_models(sidecar: dict[str, Any]) -> tuple[str, ...]:
-    engines = sidecar.get("engines")
-    if not isinstance(engines, dict):
-        return ()
-    return tuple(
-        f"{role}: {info.get('model')} ({info.get('device')}, {info.get('dtype')})"
-        for role, info in engines.items()
-        if isinstance(info, dict)
-    )

@@ -7,91 +7,28 @@ written) must be the one the sidecar records.
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import json
 import os
-import re
 import stat as statmod
 import time
-import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from summarize.outputs import Outputs, sidecar_text, write_atomic
+from summarize.sidecar import Sidecar
+from summarize.sidecar import read as read_sidecar
+from summarize.snapshot import FileTooLarge, read_snapshot
 
 __all__ = [
     "FileTooLarge",
     "State",
     "assess",
     "fingerprint",
-    "read_sidecar",
     "read_snapshot",
     "refresh",
     "stale_reason",
 ]
-
-
-class FileTooLarge(OSError):
-    """A file holds more bytes than the reader's limit (``size``, as far as it was seen)."""
-
-    def __init__(self, path: Path, size: int) -> None:
-        super().__init__(errno.EFBIG, f"{size} bytes", str(path))
-        self.size = size
-
-
-# Non-blocking, so opening a FIFO returns at once (and is then refused, as not a regular file).
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-_FILE_TYPES = (
-    (statmod.S_ISDIR, "a directory"),
-    (statmod.S_ISFIFO, "a FIFO"),
-    (statmod.S_ISSOCK, "a socket"),
-    (statmod.S_ISCHR, "a device"),
-    (statmod.S_ISBLK, "a device"),
-)
-
-
-def read_snapshot(
-    path: Path, *, max_bytes: int | None = None, follow_symlinks: bool = False
-) -> tuple[bytes, os.stat_result]:
-    """The bytes of the regular file ``path``, never blocking on a FIFO or device, with the
-    file's stat that holds for exactly these bytes (for its :func:`fingerprint`).
-
-    Raises OSError: the path is a symlink (unless ``follow_symlinks``), not a regular file,
-    more than ``max_bytes`` (FileTooLarge), changed while being read, or cannot be read.
-
-    The open descriptor is stat'ed before and after the read; a file written meanwhile is read
-    once more, and fails when it changes again.
-    """
-    for _ in range(2):
-        data, before, after = _read_once(path, max_bytes, follow_symlinks)
-        if _same_file_state(before, after) and len(data) == after.st_size:
-            return data, after
-    raise OSError(errno.EAGAIN, "changed while being read", str(path))
-
-
-def _read_once(
-    path: Path, max_bytes: int | None, follow_symlinks: bool
-) -> tuple[bytes, os.stat_result, os.stat_result]:
-    flags = _READ_FLAGS if follow_symlinks else _READ_FLAGS | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags)
-    with os.fdopen(fd, "rb") as fh:
-        before = os.fstat(fd)
-        if not statmod.S_ISREG(before.st_mode):
-            kind = next((k for test, k in _FILE_TYPES if test(before.st_mode)), "special")
-            raise OSError(errno.EINVAL, f"not a regular file but {kind}", str(path))
-        if max_bytes is not None and before.st_size > max_bytes:
-            raise FileTooLarge(path, before.st_size)
-        data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
-        after = os.fstat(fd)
-    if max_bytes is not None and len(data) > max_bytes:
-        raise FileTooLarge(path, max(len(data), after.st_size))
-    return data, before, after
-
-
-def _same_file_state(before: os.stat_result, after: os.stat_result) -> bool:
-    return (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
 
 
 def fingerprint(
@@ -113,23 +50,6 @@ def fingerprint(
     }
 
 
-def read_sidecar(path: Path) -> dict[str, Any] | None:
-    """The sidecar's content, or None when missing or unreadable (then the article is redone)."""
-    loaded = _load_sidecar(path)
-    return None if loaded is None else loaded[0]
-
-
-def _load_sidecar(path: Path) -> tuple[dict[str, Any], int] | None:
-    """The sidecar's content and mtime; None for anything but a readable JSON object."""
-    try:
-        raw, info = read_snapshot(path, follow_symlinks=True)  # a FIFO must not block the run
-        mtime_ns = info.st_mtime_ns
-        data = json.loads(raw.decode("utf-8"))
-    except (OSError, ValueError, RecursionError):  # a directory, not UTF-8, not JSON, too deep
-        return None
-    return (data, mtime_ns) if isinstance(data, dict) else None
-
-
 @dataclass(frozen=True)
 class State:
     """Whether an article must be (re)done, and why; ``reason`` None means up to date.
@@ -141,16 +61,6 @@ class State:
 
     reason: str | None
     touched: bool = False
-
-
-@dataclass(frozen=True)
-class _Record:
-    """What the sidecar says about the input; the sidecar's data rides along for a refresh."""
-
-    size: int
-    mtime_ns: int
-    sha256: str
-    data: dict[str, Any]
 
 
 def stale_reason(source: Path, outputs: Outputs, signature: str) -> str | None:
@@ -170,17 +80,16 @@ def assess(source: Path, outputs: Outputs, signature: str) -> State:
 
 def _assess(
     source: Path, outputs: Outputs, signature: str
-) -> tuple[State, _Record | None, os.stat_result | None]:
-    loaded = _load_sidecar(outputs.sidecar)
-    if loaded is None:
+) -> tuple[State, Sidecar | None, os.stat_result | None]:
+    found = read_sidecar(outputs.sidecar)
+    if found is None:
         missing = not os.path.lexists(outputs.sidecar)
         return State("new" if missing else "sidecar unreadable"), None, None
-    data, sidecar_mtime = loaded
-    recorded = data.get("signature")
-    if isinstance(recorded, str) and recorded != signature:
+    sidecar, sidecar_mtime = found
+    if sidecar.signature is not None and sidecar.signature != signature:
         return State("settings changed"), None, None
-    record = _record(data)
-    if record is None or not isinstance(recorded, str):
+    record = sidecar.input
+    if record is None or sidecar.signature is None or sidecar.malformed:
         return State("sidecar malformed"), None, None
     written = [sidecar_mtime]
     for path in outputs.texts():
@@ -200,24 +109,7 @@ def _assess(
         return State("input unreadable"), None, None
     # make compares mtimes: outputs older than their input are rebuilt for ever.
     touched = not same or min(written) < stat.st_mtime_ns
-    return State(None, touched), record, stat
-
-
-def _record(data: dict[str, Any]) -> _Record | None:
-    recorded = data.get("input")
-    if not isinstance(recorded, dict):
-        return None
-    size, mtime_ns, sha256 = (recorded.get(k) for k in ("size", "mtime_ns", "sha256"))
-    if _is_int(size) and _is_int(mtime_ns) and isinstance(sha256, str) and _SHA256(sha256):
-        return _Record(size, mtime_ns, sha256, data)
-    return None
-
-
-_SHA256 = re.compile(r"[0-9a-f]{64}").fullmatch
-
-
-def _is_int(value: object) -> typing.TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return State(None, touched), sidecar, stat
 
 
 def _same_content(source: Path, before: os.stat_result, sha256: str) -> bool:
@@ -233,16 +125,14 @@ def refresh(source: Path, outputs: Outputs, signature: str) -> State:
     (outputs first, the sidecar last and atomically), then say it is up to date; for any other
     article just its state. Call while holding the article's claim. Raises OSError.
     """
-    state, record, stat = _assess(source, outputs, signature)
-    if not state.touched or record is None or stat is None:
+    state, sidecar, stat = _assess(source, outputs, signature)
+    if not state.touched or sidecar is None or sidecar.input is None or stat is None:
         return state
     # Never older than the input, even one dated in the future, or make would ask again.
     mtime_ns = max(time.time_ns(), stat.st_mtime_ns)
     for path in outputs.texts():
         os.utime(path, ns=(mtime_ns, mtime_ns))
-    data = {
-        **record.data,
-        "input": {**record.data["input"], "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
-    }
-    write_atomic(outputs.sidecar, sidecar_text(data), mtime_ns=mtime_ns)
+    record = replace(sidecar.input, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+    text = sidecar_text(replace(sidecar, input=record).as_dict())
+    write_atomic(outputs.sidecar, text, mtime_ns=mtime_ns)
     return State(None, touched=False)

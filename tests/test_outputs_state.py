@@ -447,6 +447,26 @@ def test_a_touched_and_changed_input_is_redone_not_refreshed(tmp_path: Path) -> 
     assert "Friday" in (tmp_path / "a.summary.txt").read_text(encoding="utf-8")
 
 
+def test_a_setting_holding_bytes_that_are_not_utf8_is_recorded_and_refreshed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A model folder named in another encoding: the sidecar holds the byte as \udcXX.
+    source = write(tmp_path / "a.txt")
+    model = ["--set", "summarizer.model=" + os.fsdecode(b"/models/caf\xe9")]
+    assert main(["run", str(source), *ECHO, *model]) == 0
+    sidecar = tmp_path / "a.summarize.json"
+    assert "caf\\udce9" in sidecar.read_text(encoding="utf-8")
+    later = sidecar.stat().st_mtime_ns + 5 * 10**9
+    os.utime(source, ns=(later, later))
+    report = tmp_path / "run.jsonl"
+    assert main(["run", str(source), *ECHO, *model, "--report", str(report)]) == 0
+    line = json.loads(report.read_text(encoding="utf-8").splitlines()[0])
+    assert line["reason"] == "up to date (input touched, record refreshed)"
+    capsys.readouterr()
+    assert main(["run", str(source), *ECHO, *model]) == 0
+    assert "0 articles done, 1 up to date" in capsys.readouterr().err
+
+
 def test_dry_run_reports_a_touched_input_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

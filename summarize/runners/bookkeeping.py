@@ -19,7 +19,8 @@ from summarize.progress import NoProgress, Progress
 from summarize.records import Article, Source
 from summarize.report import ArticleResult, Report, Status
 from summarize.settings import Config
-from summarize.state import read_sidecar, refresh, stale_reason
+from summarize.sidecar import read as read_sidecar
+from summarize.state import refresh, stale_reason
 
 __all__ = [
     "FAIL_FAST",
@@ -132,10 +133,12 @@ def _flagged_before(item: Planned, ctx: RunContext) -> bool:
     must not pass what the first run failed."""
     if not ctx.report.strict or item.outputs is None:
         return False
-    record = read_sidecar(item.outputs.sidecar) or {}
-    flags = record.get("flags") or []
-    unrepaired = any(isinstance(f, dict) and not f.get("repaired") for f in flags)
-    return unrepaired or bool(record.get("warnings"))
+    found = read_sidecar(item.outputs.sidecar)
+    if found is None:
+        return False
+    sidecar, _ = found
+    unrepaired = any(not flag.repaired for flag in sidecar.flags) or sidecar.unreadable_flags
+    return bool(unrepaired or sidecar.warnings)
 
 
 def _refresh(item: Planned, ctx: RunContext) -> tuple[str | None, Status, str]:
@@ -160,9 +163,8 @@ def _refresh(item: Planned, ctx: RunContext) -> tuple[str | None, Status, str]:
             return None, Status.HELD, _held_reason(got)
         try:
             state = refresh(item.job.path, outputs, ctx.signature)
-        except (OSError, ValueError) as exc:  # ValueError: text the sidecar cannot hold as UTF-8
-            why = f"{display_name(getattr(exc, 'filename', None) or outputs.sidecar)}: "
-            why += str(getattr(exc, "strerror", None) or exc)
+        except OSError as exc:
+            why = f"{display_name(exc.filename or outputs.sidecar)}: {exc.strerror or exc}"
             return None, Status.SKIPPED, not_refreshed.format(why)
     return state.reason, Status.SKIPPED, "up to date (input touched, record refreshed)"
 

@@ -6,7 +6,6 @@ import datetime as dt
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 from summarize.config import as_dict
 from summarize.discovery import display_name
@@ -14,6 +13,7 @@ from summarize.outputs import Outputs, output_paths, texts_by_kind, write_output
 from summarize.records import Article, Stage
 from summarize.report import ArticleResult, Status, group_warnings
 from summarize.settings import Config
+from summarize.sidecar import Engine, InputRecord, Sidecar
 from summarize.stages import Engines
 from summarize.version import __version__
 
@@ -78,7 +78,7 @@ def _finish(article: Article, config: Config, engines: EngineInfo, sig: str) -> 
     by_path = {path: texts[key] for key, path in _named_outputs(outputs).items()}
     started = time.perf_counter()
     try:
-        write_outputs(outputs, by_path, _sidecar(article, config, engines, sig))
+        write_outputs(outputs, by_path, _sidecar(article, config, engines, sig).as_dict())
     except OSError as exc:
         where = display_name(exc.filename or "")
         reason = f"{name}: cannot write outputs ({exc.strerror or exc}: {where})"
@@ -95,27 +95,26 @@ def _finish(article: Article, config: Config, engines: EngineInfo, sig: str) -> 
     )
 
 
-def _sidecar(article: Article, config: Config, engines: EngineInfo, sig: str) -> dict[str, Any]:
+def _sidecar(article: Article, config: Config, engines: EngineInfo, sig: str) -> Sidecar:
     assert article.outputs is not None and article.doc is not None
     counts = article.counts.as_dict()
-    return {
-        "tool": f"summarize {__version__}",
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "input": article.input_info,
-        "signature": sig,
-        "settings": as_dict(config),
-        "engines": engines,
-        "outputs": {
-            key: display_name(path.name) for key, path in _named_outputs(article.outputs).items()
-        },
-        "counts": counts,
-        "map_reduce": counts.get("summary_chunks", 1) > 1,
-        "seconds": {k: round(v, 4) for k, v in article.timings().items()},
-        "removed_lines": article.doc.removed,
-        "warnings": article.warnings,
-        "notes": article.notes,
-        "flags": [flag.as_dict() for flag in article.flags],
-    }
+    return Sidecar(
+        tool=f"summarize {__version__}",
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        input=InputRecord.read(article.input_info),
+        signature=sig,
+        settings=as_dict(config),
+        engines={r: Engine(i["model"], i["device"], i["dtype"]) for r, i in engines.items()},
+        # The names as they are (not as shown), so a reader finds the files by them.
+        outputs={key: path.name for key, path in _named_outputs(article.outputs).items()},
+        counts=counts,
+        map_reduce=counts.get("summary_chunks", 1) > 1,
+        seconds={k: round(v, 4) for k, v in article.timings().items()},
+        removed_lines=tuple(article.doc.removed),
+        warnings=tuple(article.warnings),
+        notes=tuple(article.notes),
+        flags=tuple(article.flags),
+    )
 
 
 def _named_outputs(outputs: Outputs) -> dict[str, Path]:

@@ -1,0 +1,71 @@
+"""Reading a regular file's bytes without blocking, with the stat that holds for exactly them."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat as statmod
+from pathlib import Path
+
+__all__ = ["FileTooLarge", "read_snapshot"]
+
+
+class FileTooLarge(OSError):
+    """A file holds more bytes than the reader's limit (``size``, as far as it was seen)."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        super().__init__(errno.EFBIG, f"{size} bytes", str(path))
+        self.size = size
+
+
+# Non-blocking, so opening a FIFO returns at once (and is then refused, as not a regular file).
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_FILE_TYPES = (
+    (statmod.S_ISDIR, "a directory"),
+    (statmod.S_ISFIFO, "a FIFO"),
+    (statmod.S_ISSOCK, "a socket"),
+    (statmod.S_ISCHR, "a device"),
+    (statmod.S_ISBLK, "a device"),
+)
+
+
+def read_snapshot(
+    path: Path, *, max_bytes: int | None = None, follow_symlinks: bool = False
+) -> tuple[bytes, os.stat_result]:
+    """The bytes of the regular file ``path``, never blocking on a FIFO or device, with the
+    file's stat that holds for exactly these bytes (for :func:`summarize.state.fingerprint`).
+
+    Raises OSError: the path is a symlink (unless ``follow_symlinks``), not a regular file,
+    more than ``max_bytes`` (FileTooLarge), changed while being read, or cannot be read.
+
+    The open descriptor is stat'ed before and after the read; a file written meanwhile is read
+    once more, and fails when it changes again.
+    """
+    for _ in range(2):
+        data, before, after = _read_once(path, max_bytes, follow_symlinks)
+        if _same_file_state(before, after) and len(data) == after.st_size:
+            return data, after
+    raise OSError(errno.EAGAIN, "changed while being read", str(path))
+
+
+def _read_once(
+    path: Path, max_bytes: int | None, follow_symlinks: bool
+) -> tuple[bytes, os.stat_result, os.stat_result]:
+    flags = _READ_FLAGS if follow_symlinks else _READ_FLAGS | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as fh:
+        before = os.fstat(fd)
+        if not statmod.S_ISREG(before.st_mode):
+            kind = next((k for test, k in _FILE_TYPES if test(before.st_mode)), "special")
+            raise OSError(errno.EINVAL, f"not a regular file but {kind}", str(path))
+        if max_bytes is not None and before.st_size > max_bytes:
+            raise FileTooLarge(path, before.st_size)
+        data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+        after = os.fstat(fd)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise FileTooLarge(path, max(len(data), after.st_size))
+    return data, before, after
+
+
+def _same_file_state(before: os.stat_result, after: os.stat_result) -> bool:
+    return (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
