@@ -100,9 +100,7 @@ def _pack(
         if tokens <= budget or len(unit) <= 1:
             items.append(Piece(unit, tokens, level > _SENTENCES, glue))
         else:
-            parts = [
-                (part, glue if i == 0 else gap) for i, (part, gap) in enumerate(_split(unit, level))
-            ]
+            parts = _split(unit, glue, level)
             items.extend(_pack(parts, measure, budget, min(level + 1, _CHARACTERS), overhead))
     return [
         piece
@@ -111,18 +109,18 @@ def _pack(
     ]
 
 
-def _split(text: str, level: int) -> list[tuple[str, str]]:
-    """``text`` in parts, each with the whitespace that stood before it (none before the
-    first): a sentence at its clauses, a clause at its words, a word in halves. A text with
-    nowhere to split at its level comes back whole, for the next level to split."""
+def _split(text: str, glue: str, level: int) -> list[tuple[str, str]]:
+    """``text`` in parts, each with what stood before it (the first, the whole's ``glue``):
+    a sentence at its clauses, a clause at its words, a word in halves. A text with nowhere
+    to split at its level comes back whole, for the next level to split."""
     if level >= _WORDS:
         middle = len(text) // 2
-        return [(text[:middle], ""), (text[middle:], "")]
+        return [(text[:middle], glue), (text[middle:], "")]
     breaks = _CLAUSE_BREAK if level == _SENTENCES else _WORD_BREAK
     cuts = [match.span() for match in breaks.finditer(text)]
     starts = [0, *(end for _, end in cuts)]
     ends = [*(start for start, _ in cuts), len(text)]
-    gaps = ["", *(text[start:end] for start, end in cuts)]
+    gaps = [glue, *(text[start:end] for start, end in cuts)]
     return [(text[a:b], gap) for a, b, gap in zip(starts, ends, gaps, strict=True)]
 
 

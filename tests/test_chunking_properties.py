@@ -149,6 +149,11 @@ def test_a_sentence_that_ends_without_a_space_is_rejoined_without_one() -> None:
     assert whole.text == "Prices rose 5%.Markets fell."
 
 
+def test_gaps_that_do_not_match_the_sentences_are_refused_not_cut_short() -> None:
+    with pytest.raises(ValueError, match="zip"):
+        pack(["One.", "Two.", "Three."], by_words, budget=40, gaps=["", " "])
+
+
 def test_a_split_sentence_keeps_its_own_whitespace_between_parts() -> None:
     sentence = "One two,\tthree  four —  five"
     pieces = pack([sentence], by_words, budget=3)
