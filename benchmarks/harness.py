@@ -62,7 +62,7 @@ def write_corpus(
         # Store seed articles as the tool would see them after cleanup (no repeated title, no
         # site furniture), so that the baseline, which does no cleanup, gets the same text.
         doc = parse(text.encode("utf-8"), f"article {i}")
-        clean = "\n\n".join(" ".join(sentences) for sentences in doc.paragraphs) + "\n"
+        clean = doc.text + "\n"
         path = folder / f"article{i:05d}.txt"
         path.write_text(clean, encoding="utf-8")
         articles.append(Article(path, clean))

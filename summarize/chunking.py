@@ -11,7 +11,11 @@ __all__ = ["Measure", "Piece", "Segment", "pack", "pack_paragraphs", "reassemble
 #: Token length of each text exactly as the model will receive it (prefix and EOS included).
 Measure = Callable[[Sequence[str]], list[int]]
 
-_CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+|\s+(?=[—–]\s)")
+# Where an over-long sentence may be split: whitespace after clause punctuation or before a
+# dash, then any whitespace between words. Only between non-space characters, so that every
+# part holds text and the whitespace between two parts is the glue that rejoins them.
+_CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+(?=\S)|(?<=\S)\s+(?=[—–]\s)")
+_WORD_BREAK = re.compile(r"(?<=\S)\s+(?=\S)")
 _SENTENCES, _CLAUSES, _WORDS, _CHARACTERS = range(4)
 
 
@@ -20,7 +24,8 @@ class Piece:
     """Consecutive source text that fits the budget; ``split`` if it holds part of a sentence.
 
     ``glue`` goes between the previous piece and this one when they are put back together:
-    a space, or nothing where this piece goes on with a word split between characters.
+    exactly what stood between them in the source (whitespace, or nothing where a sentence
+    ends without a space or a word is split between characters).
     """
 
     text: str
@@ -41,32 +46,41 @@ class Segment:
 
 
 def pack_paragraphs(
-    paragraphs: Sequence[Sequence[str]], measure: Measure, budget: int
+    paragraphs: Sequence[Sequence[str]],
+    measure: Measure,
+    budget: int,
+    gaps: Sequence[Sequence[str]] | None = None,
 ) -> list[Segment]:
     """Segments of whole sentences within ``budget`` tokens that never cross a paragraph.
 
     Every sentence ends up in exactly one segment, in order; a sentence longer than the budget
-    is split at clause punctuation, then between words, then between characters.
+    is split at clause punctuation, then between words, then between characters. ``gaps``
+    are each paragraph's, as :func:`pack` takes them.
     """
     return [
         Segment(index, piece.text, piece.tokens, piece.split, piece.glue)
         for index, sentences in enumerate(paragraphs)
-        for piece in pack(sentences, measure, budget)
+        for piece in pack(sentences, measure, budget, None if gaps is None else gaps[index])
     ]
 
 
-def pack(sentences: Sequence[str], measure: Measure, budget: int) -> list[Piece]:
+def pack(
+    sentences: Sequence[str], measure: Measure, budget: int, gaps: Sequence[str] | None = None
+) -> list[Piece]:
     """Greedily join consecutive sentences into pieces of at most ``budget`` tokens.
 
-    ``reassemble`` of the pieces gives back the sentences joined by single spaces, except
-    that a run of whitespace where a sentence was split (or at a sentence's ends) becomes one
-    space: no other character is lost, added or moved (a piece can exceed the budget only
-    when it is a single character or none).
+    ``gaps`` are what stood before each sentence in the source (see
+    :attr:`summarize.text.Paragraph.gaps`), a space each when not given. ``reassemble`` of
+    the pieces gives back the sentences joined by their gaps: no character is lost, added or
+    moved (an empty sentence is left out, its gap too; a piece can exceed the budget only when
+    it is a single character or none).
     """
-    if not sentences:
+    glue = [" "] * len(sentences) if gaps is None else gaps
+    units = [(s, g) for s, g in zip(sentences, glue, strict=True) if s]
+    if not units:
         return []
     overhead = measure([""])[0]
-    return _pack([(s, " ") for s in sentences], measure, budget, _SENTENCES, overhead)
+    return _pack(units, measure, budget, _SENTENCES, overhead)
 
 
 def reassemble(parts: Iterable[tuple[str, str]]) -> str:
@@ -86,7 +100,7 @@ def _pack(
         if tokens <= budget or len(unit) <= 1:
             items.append(Piece(unit, tokens, level > _SENTENCES, glue))
         else:
-            parts = _glued(_split(unit, level), glue, "" if level >= _WORDS else " ")
+            parts = _split(unit, glue, level)
             items.extend(_pack(parts, measure, budget, min(level + 1, _CHARACTERS), overhead))
     return [
         piece
@@ -95,19 +109,19 @@ def _pack(
     ]
 
 
-def _glued(parts: list[str], first: str, rest: str) -> list[tuple[str, str]]:
-    """The non-empty parts with their glue: the first keeps the whole's, the others ``rest``."""
-    kept = [p for p in parts if p]
-    return [(part, first if i == 0 else rest) for i, part in enumerate(kept)]
-
-
-def _split(text: str, level: int) -> list[str]:
-    if level == _SENTENCES:
-        return _CLAUSE_BREAK.split(text)
-    if level == _CLAUSES:
-        return text.split(" ")
-    middle = len(text) // 2
-    return [text[:middle], text[middle:]]
+def _split(text: str, glue: str, level: int) -> list[tuple[str, str]]:
+    """``text`` in parts, each with what stood before it (the first, the whole's ``glue``):
+    a sentence at its clauses, a clause at its words, a word in halves. A text with nowhere
+    to split at its level comes back whole, for the next level to split."""
+    if level >= _WORDS:
+        middle = len(text) // 2
+        return [(text[:middle], glue), (text[middle:], "")]
+    breaks = _CLAUSE_BREAK if level == _SENTENCES else _WORD_BREAK
+    cuts = [match.span() for match in breaks.finditer(text)]
+    starts = [0, *(end for _, end in cuts)]
+    ends = [*(start for start, _ in cuts), len(text)]
+    gaps = [glue, *(text[start:end] for start, end in cuts)]
+    return [(text[a:b], gap) for a, b, gap in zip(starts, ends, gaps, strict=True)]
 
 
 def _greedy_groups(items: list[Piece], budget: int, overhead: int) -> list[list[Piece]]:

@@ -20,7 +20,7 @@ from summarize.errors import InputError, UsageError
 from summarize.settings import Config
 from summarize.sidecar import Sidecar
 from summarize.state import read_snapshot
-from summarize.text import decode, normalize, paragraph_lines
+from summarize.text import decode_lines, lay_out
 
 __all__ = ["ReportLine", "read_english", "read_output", "read_report", "report_key"]
 
@@ -89,22 +89,21 @@ def read_english(
     config: Config, job: Job, sidecar: Sidecar | None
 ) -> tuple[list[str], list[tuple[int, str]], str | None]:
     """The input's paragraphs as the run cleaned them, and the removed lines, each with the
-    index of the paragraph it stood before; or why the input cannot be shown."""
+    index of the paragraph it stood before; or why the input cannot be shown.
+
+    The paragraphs are laid out as the read stage does (:func:`summarize.text.lay_out`), so
+    that the spans of the run's flags, counted in its cleaned text, fall on the same characters.
+    """
     assert job.source is not None
     try:
         data, _ = read_snapshot(job.source, max_bytes=config.input.max_bytes, follow_symlinks=True)
-        lines = normalize(decode(data, job.name)).split("\n")
+        lines = decode_lines(data, job.name)
     except InputError as exc:
         return [], [], str(exc)
     except OSError as exc:
         return [], [], f"{job.name}: cannot read ({exc.strerror or exc})"
-    drop = removed_lines(lines, sidecar, config.input.cleanup)
-    kept = [i for i in range(len(lines)) if i not in drop]
-    groups = [[kept[i] for i in group] for group in paragraph_lines([lines[i] for i in kept])]
-    paragraphs = [" ".join(lines[i] for i in group) for group in groups]
-    firsts = [group[0] for group in groups]
-    removed = [(sum(1 for f in firsts if f < i), lines[i]) for i in sorted(drop)]
-    return paragraphs, removed, None
+    layout = lay_out(lines, removed_lines(lines, sidecar, config.input.cleanup))
+    return layout.paragraphs, layout.removed_before(), None
 
 
 def removed_lines(lines: list[str], sidecar: Sidecar | None, cleanup: bool) -> set[int]:

@@ -6,19 +6,26 @@ import codecs
 import functools
 import re
 import unicodedata
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
-from summarize.cleanup import clean_lines, continues, has_article_text
+from summarize.cleanup import clean_lines, continues, furniture_lines, has_article_text
 from summarize.errors import InputError
 
 __all__ = [
     "Document",
+    "Layout",
+    "Paragraph",
     "clean_lines",
     "decode",
+    "decode_lines",
     "detect_language",
+    "lay_out",
     "paragraph_lines",
     "parse",
+    "segment_paragraph",
+    "sentence_spans",
     "split_paragraphs",
     "split_sentences",
 ]
@@ -57,20 +64,83 @@ _LANGUAGE_SAMPLE = 20_000
 
 
 @dataclass(frozen=True)
+class Paragraph:
+    """A paragraph of the cleaned text, and its sentences as [start, end) spans of ``text``.
+
+    The spans are in order and apart only by whitespace, or by nothing where a sentence ends
+    without a space ("5%.Markets"): a sentence is never given a space its source did not have.
+    ``lines`` are the indices of the normalised text's lines the paragraph joins.
+    """
+
+    text: str
+    spans: tuple[tuple[int, int], ...]
+    lines: tuple[int, ...] = ()
+
+    @property
+    def sentences(self) -> list[str]:
+        return [self.text[start:end] for start, end in self.spans]
+
+    @property
+    def gaps(self) -> list[str]:
+        """What stands before each sentence, after the one before it: the glue that puts the
+        paragraph back together (:func:`summarize.chunking.reassemble`) character for character."""
+        ends = [0, *(end for _, end in self.spans[:-1])]
+        return [self.text[end:start] for end, (start, _) in zip(ends, self.spans, strict=True)]
+
+
+@dataclass(frozen=True)
 class Document:
     """An article ready for the models: paragraphs of sentences, and what cleanup removed."""
 
-    paragraphs: list[list[str]]
+    paragraphs: list[Paragraph]
     removed: list[str] = field(default_factory=list)
     characters: int = 0
 
     @property
     def sentences(self) -> list[str]:
-        return [s for paragraph in self.paragraphs for s in paragraph]
+        return [s for paragraph in self.paragraphs for s in paragraph.sentences]
 
     @property
     def text(self) -> str:
-        return "\n\n".join(" ".join(p) for p in self.paragraphs)
+        """The cleaned text the spans of flags count in: the paragraphs, a blank line apart."""
+        return "\n\n".join(p.text for p in self.paragraphs)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A normalised text's lines, the ones cleanup removed, and the paragraphs the rest make.
+
+    The one derivation of the cleaned text from the input's lines: the read stage segments its
+    paragraphs, the review shows them with the removed lines where they stood.
+    """
+
+    lines: tuple[str, ...]
+    removed: frozenset[int]
+    #: the indices of the lines each paragraph joins
+    groups: tuple[tuple[int, ...], ...]
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [" ".join(self.lines[i] for i in group) for group in self.groups]
+
+    def removed_lines(self) -> list[str]:
+        return [self.lines[i] for i in sorted(self.removed)]
+
+    def removed_before(self) -> list[tuple[int, str]]:
+        """Each removed line with the index of the paragraph it stood before (the number of
+        paragraphs, after the last)."""
+        firsts = [group[0] for group in self.groups]
+        return [(sum(f < i for f in firsts), self.lines[i]) for i in sorted(self.removed)]
+
+
+def lay_out(lines: Sequence[str], removed: Set[int] = frozenset()) -> Layout:
+    """The paragraphs the ``lines`` not ``removed`` make (see :func:`split_paragraphs`): a
+    removed line between two halves of a wrapped sentence does not keep them apart."""
+    kept = [i for i in range(len(lines)) if i not in removed]
+    groups = paragraph_lines([lines[i] for i in kept])
+    return Layout(
+        tuple(lines), frozenset(removed), tuple(tuple(kept[i] for i in group) for group in groups)
+    )
 
 
 def parse(
@@ -81,13 +151,14 @@ def parse(
     With ``require_article``, a text with no sentence that reads like prose (a page of menus
     and headlines only, see :func:`summarize.cleanup.has_article_text`) is an InputError too.
     """
-    text = normalize(decode(data, name))
-    lines = [line for line in text.split("\n")]
-    removed: list[str] = []
-    if cleanup:
-        lines, removed = clean_lines(lines)
-    paragraphs = [split_sentences(p) for p in split_paragraphs(lines)]
-    paragraphs = [p for p in paragraphs if p]
+    lines = decode_lines(data, name)
+    layout = lay_out(lines, furniture_lines(lines) if cleanup else frozenset())
+    paragraphs = [
+        segment_paragraph(text, group)
+        for text, group in zip(layout.paragraphs, layout.groups, strict=True)
+    ]
+    sentences = [s for p in paragraphs for s in p.sentences]
+    removed = layout.removed_lines()
     if not paragraphs:
         if removed:
             raise InputError(
@@ -95,13 +166,17 @@ def parse(
                 "site boilerplate (set input.cleanup = false to keep them)"
             )
         raise InputError(f"{name}: empty: the file holds no text")
-    if require_article and not has_article_text([s for p in paragraphs for s in p]):
+    if require_article and not has_article_text(sentences):
         raise InputError(
             f"{name}: no article text found (only short lines without sentences); "
             "set input.require_article = false to process it anyway"
         )
-    characters = sum(len(s) for p in paragraphs for s in p)
-    return Document(paragraphs, removed, characters)
+    return Document(paragraphs, removed, sum(len(s) for s in sentences))
+
+
+def decode_lines(data: bytes, name: str) -> list[str]:
+    """The lines of an article's text, decoded and normalised: what cleanup and layout read."""
+    return normalize(decode(data, name)).split("\n")
 
 
 def decode(data: bytes, name: str) -> str:
@@ -165,10 +240,10 @@ def split_paragraphs(lines: list[str]) -> list[str]:
     starts otherwise (a digit, a quote, a capital) may begin a sentence of its own after a
     headline ("Oil prices fall" / "2024 was a bad year."), so it is not glued on.
     """
-    return [" ".join(lines[i] for i in group) for group in paragraph_lines(lines)]
+    return lay_out(lines).paragraphs
 
 
-def paragraph_lines(lines: list[str]) -> list[list[int]]:
+def paragraph_lines(lines: Sequence[str]) -> list[list[int]]:
     """The indices of the lines each paragraph of :func:`split_paragraphs` is made of."""
     groups: list[list[int]] = []
     current: list[int] = []
@@ -184,20 +259,35 @@ def paragraph_lines(lines: list[str]) -> list[list[int]]:
     return groups
 
 
-def split_sentences(paragraph: str) -> list[str]:
-    """Sentences of one paragraph, by pysbd's rule-based English segmenter (no downloads).
+def segment_paragraph(text: str, lines: Sequence[int] = ()) -> Paragraph:
+    """``text`` as a paragraph of its sentences (``lines``: the lines it joins, if known)."""
+    return Paragraph(text, tuple(sentence_spans(text)), tuple(lines))
 
-    Each sentence is a slice of ``paragraph`` with its surrounding whitespace stripped, so no
-    character is lost or repeated whatever the segmenter does. The segmenter's time grows
-    faster than linearly with its input, so a long paragraph goes to it in windows of bounded
-    size cut where a sentence surely ends (else between words).
+
+def split_sentences(paragraph: str) -> list[str]:
+    """The sentences of one paragraph (see :func:`sentence_spans`)."""
+    return [paragraph[start:end] for start, end in sentence_spans(paragraph)]
+
+
+def sentence_spans(paragraph: str) -> list[tuple[int, int]]:
+    """Where the sentences of one paragraph are, [start, end), by pysbd's rule-based English
+    segmenter (no downloads).
+
+    Each sentence is a slice of ``paragraph`` with its surrounding whitespace left out, so no
+    character is lost, repeated or added whatever the segmenter does. The segmenter's time
+    grows faster than linearly with its input, so a long paragraph goes to it in windows of
+    bounded size cut where a sentence surely ends (else between words).
     """
-    return [
-        sentence.strip()
-        for window in _windows(paragraph, _WINDOW)
-        for sentence in _segment(window)
-        if sentence.strip()
-    ]
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for window in _windows(paragraph, _WINDOW):
+        for piece in _segment(window):
+            start = offset + len(piece) - len(piece.lstrip())
+            end = offset + len(piece.rstrip())
+            if start < end:
+                spans.append((start, end))
+            offset += len(piece)
+    return spans
 
 
 def _windows(text: str, size: int) -> list[str]:

@@ -2,11 +2,11 @@
 
 The property (what the pipeline relies on): for every paragraph, reassembling its segments
 with each one's glue, as the translate stage does with the translations, gives back the
-paragraph's sentences joined by single spaces, except that a run of whitespace where the
-packer split a sentence, or at a sentence's ends, may come back as one space. Stated exactly:
-``reassembled.split() == " ".join(sentences).split()``, and for normalised sentences (no
-whitespace but single spaces between words, as ``summarize.text`` makes them) the two strings
-are equal. Nothing lost, nothing repeated, nothing moved, no space inserted inside a word.
+paragraph's sentences joined by their gaps, what stood between them in the source, exactly:
+``reassemble(zip(gaps, sentences))``, whatever whitespace the sentences hold and where the
+packer splits them. So a translator that gives back its input gives back the cleaned article
+(``test_an_identity_translation_gives_back_the_cleaned_text``): nothing lost, repeated or
+moved, no space added after "5%." nor inside a word, none of a run of spaces dropped.
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ from summarize.backends import GenerateOptions, Generation
 from summarize.backends.echo import EchoBackend
 from summarize.chunking import Measure, Piece, pack, pack_paragraphs, reassemble
 from summarize.config import load_config
+from summarize.errors import InputError
+from summarize.text import parse
 from tests.conftest import ECHO
+from tests.test_text_layout import articles
 
 
 def by_words(texts: Sequence[str]) -> list[int]:
@@ -65,6 +68,8 @@ words = st.one_of(
 normal_sentences = st.lists(words, min_size=1, max_size=25).map(" ".join)
 # Anything at all, whitespace of every kind included.
 raw_sentences = st.text(max_size=120)
+# What stands between two sentences: nothing ("5%.Markets"), a space, or any whitespace.
+gaps = st.sampled_from(["", " ", "  ", "\t", "\n", " \u00a0"])
 
 
 def joined(pieces: Sequence[Piece]) -> str:
@@ -88,28 +93,79 @@ def test_pack_gives_back_normalised_sentences_exactly(
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(raw_sentences, max_size=6), measures, budgets)
-def test_pack_changes_nothing_but_whitespace_runs(
-    sentences: list[str], measure: Measure, budget: int
+@given(st.lists(st.tuples(gaps, raw_sentences), max_size=6), measures, budgets)
+def test_pack_gives_back_any_sentences_and_their_gaps_exactly(
+    units: list[tuple[str, str]], measure: Measure, budget: int
 ) -> None:
-    pieces = pack(sentences, measure, budget)
-    assert joined(pieces).split() == " ".join(sentences).split()
+    pieces = pack([s for _, s in units], measure, budget, [g for g, _ in units])
+    assert joined(pieces) == reassemble(units)
     assert_within_budget(pieces, measure, budget)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.lists(normal_sentences, max_size=5), max_size=5), measures, budgets)
+@given(
+    st.lists(st.lists(st.tuples(gaps, normal_sentences), max_size=5), max_size=5), measures, budgets
+)
 def test_reassembled_paragraphs_equal_their_sources(
-    paragraphs: list[list[str]], measure: Measure, budget: int
+    paragraphs: list[list[tuple[str, str]]], measure: Measure, budget: int
 ) -> None:
-    segments = pack_paragraphs(paragraphs, measure, budget)
+    sentences = [[s for _, s in units] for units in paragraphs]
+    segments = pack_paragraphs(sentences, measure, budget, [[g for g, _ in u] for u in paragraphs])
     assert [s.paragraph for s in segments] == sorted(s.paragraph for s in segments)
-    for index, sentences in enumerate(paragraphs):
+    for index, units in enumerate(paragraphs):
         own = [(s.glue, s.text) for s in segments if s.paragraph == index]
-        assert reassemble(own) == " ".join(sentences)
+        assert reassemble(own) == reassemble(units)
     assert_within_budget(
         [Piece(s.text, s.tokens, s.split, s.glue) for s in segments], measure, budget
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(articles, measures, budgets)
+def test_an_identity_translation_gives_back_the_cleaned_text(
+    text: str, measure: Measure, budget: int
+) -> None:
+    """Segments put back together as the translate stage does, each output its input."""
+    try:
+        doc = parse(text.encode(), "a.txt")
+    except InputError:
+        return
+    paragraphs = doc.paragraphs
+    segments = pack_paragraphs(
+        [p.sentences for p in paragraphs], measure, budget, [p.gaps for p in paragraphs]
+    )
+    assembled = [
+        reassemble((s.glue, s.text) for s in segments if s.paragraph == index)
+        for index in range(len(paragraphs))
+    ]
+    assert "\n\n".join(assembled) == doc.text
+
+
+def test_a_sentence_that_ends_without_a_space_is_rejoined_without_one() -> None:
+    pieces = pack(["Prices rose 5%.", "Markets fell."], by_words, budget=5, gaps=["", ""])
+    assert [(p.glue, p.text) for p in pieces] == [("", "Prices rose 5%."), ("", "Markets fell.")]
+    assert joined(pieces) == "Prices rose 5%.Markets fell."
+    (whole,) = pack(["Prices rose 5%.", "Markets fell."], by_words, budget=8, gaps=["", ""])
+    assert whole.text == "Prices rose 5%.Markets fell."
+
+
+def test_gaps_that_do_not_match_the_sentences_are_refused_not_cut_short() -> None:
+    with pytest.raises(ValueError, match="zip"):
+        pack(["One.", "Two.", "Three."], by_words, budget=40, gaps=["", " "])
+
+
+def test_a_split_sentence_keeps_its_own_whitespace_between_parts() -> None:
+    sentence = "One two,\tthree  four —  five"
+    pieces = pack([sentence], by_words, budget=3)
+    assert [(p.glue, p.text) for p in pieces] == [
+        (" ", "One"),
+        (" ", "two,"),
+        ("\t", "three"),
+        ("  ", "four"),
+        (" ", "—"),
+        ("  ", "five"),
+    ]
+    assert joined(pieces) == sentence
 
 
 def test_an_overlong_word_comes_back_without_a_space_inside() -> None:

@@ -18,7 +18,7 @@ from summarize.report import Flag
 from summarize.settings import Config
 from summarize.stages.guard import guard
 from summarize.stages.translate import translate
-from summarize.text import Document, split_sentences
+from summarize.text import Document, segment_paragraph, split_sentences
 from tests.conftest import on_cpu
 from tests.test_guards import (
     BASRA_AR,
@@ -73,7 +73,12 @@ def config(*overrides: str) -> Config:
 
 
 def article(name: str = "a", paragraphs: list[list[str]] = PARAGRAPHS) -> Article:
-    return Article(Job(Path(f"/in/{name}.txt")), None, "new", doc=Document(paragraphs))
+    return Article(
+        Job(Path(f"/in/{name}.txt")),
+        None,
+        "new",
+        doc=Document([segment_paragraph(" ".join(p)) for p in paragraphs]),
+    )
 
 
 def run_guarded(rule: Rule, *overrides: str, articles: int = 1) -> tuple[list[Article], Scripted]:
@@ -263,3 +268,20 @@ def test_a_retry_the_engine_fails_costs_the_attempt_not_the_article() -> None:
     assert a.error is None
     assert [(f.check, f.attempts, f.repaired) for f in a.flags] == [("empty", 1, False)] * 3
     assert len(backend.inputs) > 3
+
+
+def test_sentences_repaired_one_by_one_are_rejoined_as_they_stood() -> None:
+    prices = "Prices rose 5%."
+    arabic = {prices: "ارتفعت الأسعار 5%.", RAIN_EN: RAIN_AR}
+
+    def rule(text: str, options: GenerateOptions) -> tuple[str, bool]:
+        return arabic[split_sentences(text)[0]], False  # drops every sentence but the first
+
+    backend = Scripted(rule)
+    conf = config()
+    (a,) = done = [article(paragraphs=[[prices + RAIN_EN]])]
+    translate(done, backend, conf.translator, [Source.ARTICLE], conf.runtime.batch_tokens)
+    guard(done, Models(None, backend), conf)
+    assert sorted(backend.inputs[-2:]) == sorted([prices, RAIN_EN])  # batched by length
+    assert checks(a) == [(0, "length_ratio", True)]
+    assert a.translations[Source.ARTICLE] == arabic[prices] + RAIN_AR

@@ -19,7 +19,7 @@ def test_a_file_is_read_counted_and_fingerprinted(tmp_path: Path) -> None:
     article = Article(Job(path, tmp_path), None, "new")
     read([article], InputSettings())
     assert article.error is None and article.doc is not None
-    assert article.doc.paragraphs[1] == ["The mayor spoke.", "Nobody left early."]
+    assert article.doc.paragraphs[1].sentences == ["The mayor spoke.", "Nobody left early."]
     counted = {"characters": article.doc.characters, "paragraphs": 2, "sentences": 4}
     assert article.counts.as_dict() == counted
     assert article.input_info["path"] == str(path)

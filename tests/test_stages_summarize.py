@@ -9,14 +9,14 @@ from summarize.discovery import Job
 from summarize.records import Article
 from summarize.settings import SummarizerSettings
 from summarize.stages.summarize import summarize
-from summarize.text import Document
+from summarize.text import Document, segment_paragraph
 
 SETTINGS = SummarizerSettings(max_input_tokens=40, max_length=12, min_length=2)
 
 
 def article(path: Path, sentences: int) -> Article:
     paragraph = [f"Sentence {i} says the council met again." for i in range(sentences)]
-    return Article(Job(path), None, "new", doc=Document([paragraph]))
+    return Article(Job(path), None, "new", doc=Document([segment_paragraph(" ".join(paragraph))]))
 
 
 def test_short_and_long_articles_are_summarized_together(tmp_path: Path) -> None:

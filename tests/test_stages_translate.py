@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from summarize.backends.echo import EchoBackend
 from summarize.discovery import Job
+from summarize.errors import InputError
 from summarize.records import Article, Generated, Source
 from summarize.settings import TranslatorSettings
 from summarize.stages.translate import assemble, output_spans, translate, translation_limit
-from summarize.text import Document
+from summarize.text import Document, parse, segment_paragraph
+from tests.test_text_layout import articles
 
 SETTINGS = TranslatorSettings(max_length_ratio=2.0, max_length_extra=16, source_prefix="")
 
@@ -36,7 +38,12 @@ def test_each_text_is_translated_paragraph_for_paragraph_and_counted(tmp_path: P
     paragraphs = [
         [f"Sentence {p}.{s} of this short article is here." for s in range(5)] for p in range(3)
     ]
-    article = Article(Job(tmp_path / "a.txt"), None, "new", doc=Document(paragraphs))
+    article = Article(
+        Job(tmp_path / "a.txt"),
+        None,
+        "new",
+        doc=Document([segment_paragraph(" ".join(p)) for p in paragraphs]),
+    )
     article.summary = "A summary. Of two sentences."
     settings = TranslatorSettings(max_input_tokens=20, source_prefix="")
     translate([article], EchoBackend("echo"), settings, [Source.SUMMARY, Source.ARTICLE], 1000)
@@ -50,7 +57,9 @@ def test_each_text_is_translated_paragraph_for_paragraph_and_counted(tmp_path: P
 
 
 def test_an_empty_summary_translates_to_an_empty_text(tmp_path: Path) -> None:
-    article = Article(Job(tmp_path / "a.txt"), None, "new", doc=Document([["One sentence."]]))
+    article = Article(
+        Job(tmp_path / "a.txt"), None, "new", doc=Document([segment_paragraph("One sentence.")])
+    )
     translate([article], EchoBackend("echo"), SETTINGS, [Source.SUMMARY], 1000)
     assert article.translations == {Source.SUMMARY: ""}
     assert article.counts.summary_segments == 0
@@ -83,3 +92,35 @@ def test_output_spans_find_each_segment_in_the_assembled_text(segments: list[Gen
     starts = [start for start, _ in spans]
     assert all(b >= a for a, b in zip(ends, starts[1:], strict=False))
     assert all(end <= len(text) for end in ends)
+
+
+@settings(max_examples=150, deadline=None)
+@given(articles, st.integers(min_value=16, max_value=40))
+def test_an_echo_translation_is_the_cleaned_article_and_each_output_stands_at_its_source(
+    text: str, budget: int
+) -> None:
+    """An engine that gives back its input gives back the cleaned text, character for
+    character ("5%.Markets" included), and each output's span is its source's span."""
+    try:
+        doc = parse(text.encode(), "a.txt")
+    except InputError:
+        return
+    article = Article(Job(Path("a.txt")), None, "new", doc=doc)
+    article.summary = doc.text.replace("\n\n", " ")
+    translator = TranslatorSettings(max_input_tokens=budget, source_prefix="")
+    translate([article], EchoBackend("echo"), translator, [Source.SUMMARY, Source.ARTICLE], 1000)
+    assert article.translations[Source.ARTICLE] == doc.text
+    assert article.translations[Source.SUMMARY] == article.summary
+    for source, segments in article.generated.items():
+        assert [s.span for s in segments] == output_spans(segments), source
+
+
+def test_a_summary_sentence_that_ends_without_a_space_is_translated_without_one(
+    tmp_path: Path,
+) -> None:
+    doc = Document([segment_paragraph("One sentence.")])
+    article = Article(Job(tmp_path / "a.txt"), None, "new", doc=doc)
+    article.summary = "Prices rose 5%.Markets fell on Monday."
+    translate([article], EchoBackend("echo"), SETTINGS, [Source.SUMMARY], 1000)
+    assert article.translations[Source.SUMMARY] == article.summary
+    assert [s.span for s in article.generated[Source.SUMMARY]] == [(0, len(article.summary))]

@@ -11,7 +11,7 @@ from summarize.records import Article, Source, Stage
 from summarize.report import Status
 from summarize.settings import Config
 from summarize.stages.write import write
-from summarize.text import Document
+from summarize.text import Document, segment_paragraph
 
 ENGINES = {"translator": {"model": "m", "device": "cpu", "dtype": "none"}}
 
@@ -19,7 +19,9 @@ ENGINES = {"translator": {"model": "m", "device": "cpu", "dtype": "none"}}
 def finished(path: Path | None, outputs: bool) -> Article:
     config = Config()
     named = output_paths(path, config.output, None, path.parent) if path and outputs else None
-    record = Article(Job(path), named, "new", doc=Document([["A sentence."]]), summary="S.")
+    record = Article(
+        Job(path), named, "new", doc=Document([segment_paragraph("A sentence.")]), summary="S."
+    )
     record.translations = {Source.SUMMARY: "T.", Source.ARTICLE: "A."}
     record.counts.sentences = 1
     record.add_time(Stage.READ, 0.25)

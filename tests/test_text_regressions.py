@@ -308,7 +308,7 @@ def test_any_bytes_give_a_document_or_an_error_naming_the_file(data: bytes, clea
     except InputError as exc:
         assert str(exc).startswith("fuzz.txt: ")
     else:
-        assert doc.paragraphs and all(doc.paragraphs)
+        assert doc.paragraphs and all(p.spans for p in doc.paragraphs)
         assert "\x00" not in doc.text
 
 
@@ -350,7 +350,7 @@ def test_the_first_nul_of_a_wide_text_is_reported(data: bytes, offset: int) -> N
 
 def test_a_paragraph_separator_starts_a_paragraph() -> None:
     doc = parse("First part here.\u2029Second part here.".encode(), "a.txt")
-    assert doc.paragraphs == [["First part here."], ["Second part here."]]
+    assert [p.sentences for p in doc.paragraphs] == [["First part here."], ["Second part here."]]
 
 
 def test_the_only_boilerplate_message_is_exact() -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from summarize.backends import Backend, GenerateOptions
 from summarize.batching import Task, generate
+from summarize.chunking import reassemble
 from summarize.guards import Failure, check_segment, check_summary
 from summarize.outputs import KINDS
 from summarize.records import Article, Generated, Source, Stage, alive
@@ -15,7 +16,7 @@ from summarize.report import Flag
 from summarize.settings import Config
 from summarize.stages import Engines
 from summarize.stages.translate import assemble, output_spans, translation_limit
-from summarize.text import split_sentences
+from summarize.text import segment_paragraph
 
 __all__ = ["guard"]
 
@@ -105,14 +106,24 @@ def _retry_stronger(suspect: _Suspect, backend: Backend, config: Config) -> list
 
 
 def _retry_sentences(suspect: _Suspect, backend: Backend, config: Config) -> list[Task]:
-    """A segment of several sentences, one sentence at a time (none for a single sentence)."""
-    sentences = split_sentences(suspect.best.source)
-    if len(sentences) < 2:
+    """A segment of several sentences, one sentence at a time (none for a single sentence),
+    each glued to the one before as in the segment ("5%.Markets" stays without a space)."""
+    paragraph = segment_paragraph(suspect.best.source)
+    if len(paragraph.spans) < 2:
         return []
-    texts = [_prefix(config) + s for s in sentences]
+    texts = [_prefix(config) + s for s in paragraph.sentences]
     return [
-        Task(suspect.article, suspect.index, text, tokens, _stronger(tokens, backend, config))
-        for text, tokens in zip(texts, backend.count_tokens(texts), strict=True)
+        Task(
+            suspect.article,
+            suspect.index,
+            text,
+            tokens,
+            _stronger(tokens, backend, config),
+            glue=gap,
+        )
+        for text, tokens, gap in zip(
+            texts, backend.count_tokens(texts), paragraph.gaps, strict=True
+        )
     ]
 
 
@@ -135,7 +146,7 @@ def _retry(make: _Retry, suspects: list[_Suspect], backend: Backend, config: Con
             continue
         attempt = dataclasses.replace(
             suspect.best,
-            output=" ".join(r.text.strip() for r in results if r is not None and r.text.strip()),
+            output=reassemble((t.glue, t.result.text.strip()) for t in own if t.result is not None),
             hit_limit=any(r.hit_limit for r in results if r is not None),
         )
         suspect.attempts += 1

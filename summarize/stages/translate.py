@@ -10,7 +10,7 @@ from summarize.batching import Task, generate, limit_origin
 from summarize.chunking import Measure, pack_paragraphs, reassemble
 from summarize.records import Article, Generated, Source, Stage
 from summarize.settings import TranslatorSettings
-from summarize.text import split_sentences
+from summarize.text import Paragraph, segment_paragraph
 
 __all__ = ["assemble", "output_spans", "translate", "translation_limit"]
 
@@ -29,7 +29,8 @@ def translate(
     """Translate the ``sources`` (article and/or summary) of every article, batched together.
 
     Each text goes sentence by sentence into segments that never cross a paragraph; the
-    translations are joined back in order, every character of the source exactly once. The
+    translations are joined back in order, each segment's glue what stood before it in the
+    source, so that a translation that gave back its input would give back the source. The
     segments stay on the record (``generated``) for the guard, which checks and repairs them
     and joins them again (:func:`assemble`).
     """
@@ -44,7 +45,7 @@ def translate(
         assert article.doc is not None
         paragraphs = {
             Source.ARTICLE: article.doc.paragraphs,
-            Source.SUMMARY: [split_sentences(article.summary)] if article.summary else [],
+            Source.SUMMARY: [segment_paragraph(article.summary)] if article.summary else [],
         }
         for source in sources:
             tasks = _tasks(article, source, paragraphs[source], measure, limit, settings)
@@ -90,9 +91,7 @@ def output_spans(segments: Sequence[Generated]) -> list[tuple[int, int]]:
 def source_text(article: Article, source: Source) -> str:
     """The text a source's segments are cut from, as their spans count characters."""
     assert article.doc is not None
-    if source is Source.ARTICLE:
-        return article.doc.text
-    return " ".join(split_sentences(article.summary))
+    return article.doc.text if source is Source.ARTICLE else article.summary
 
 
 def translation_limit(tokens: int, settings: TranslatorSettings) -> int:
@@ -107,13 +106,14 @@ def translation_limit(tokens: int, settings: TranslatorSettings) -> int:
 def _tasks(
     article: Article,
     source: Source,
-    paragraphs: list[list[str]],
+    paragraphs: list[Paragraph],
     measure: Measure,
     limit: int,
     settings: TranslatorSettings,
 ) -> list[Task]:
     prefix = f"{settings.source_prefix} " if settings.source_prefix else ""
-    segments = pack_paragraphs(paragraphs, measure, limit)
+    sentences = [p.sentences for p in paragraphs]
+    segments = pack_paragraphs(sentences, measure, limit, [p.gaps for p in paragraphs])
     article.counts.segments(source, len(segments), sum(s.split for s in segments))
     return [
         Task(
