@@ -13,6 +13,7 @@ from summarize.config import load_config
 from summarize.discovery import Job
 from summarize.errors import InputError
 from summarize.review_sources import read_english
+from summarize.sidecar import parse as parse_sidecar
 from summarize.text import decode_lines, parse
 from tests.html_tree import parse_html
 from tests.review_data import SETTINGS, UNTRANSLATED, run_corpus, spell
@@ -49,7 +50,7 @@ def test_the_reviews_paragraphs_are_the_runs_paragraphs(text: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder, "a.txt")
         path.write_bytes(data)
-        for sidecar in (None, {"removed_lines": doc.removed}):
+        for sidecar in (None, parse_sidecar({"removed_lines": doc.removed})):
             english, placed, error = read_english(config, Job(path), sidecar)
             assert error is None
             assert english == [p.text for p in doc.paragraphs]
