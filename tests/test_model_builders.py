@@ -319,6 +319,29 @@ def test_an_architecture_of_another_model_type_is_refused(tmp_path: Path) -> Non
         build_model(tmp_path / "nllb", "nllb", architecture="tiny-pegasus")
 
 
+BIASED = [name for name in FAMILIES if ARCHITECTURES[FAMILIES[name].architecture].family != "t5"]
+
+
+@pytest.mark.parametrize("name", BIASED)
+def test_eos_bias_makes_a_model_stop_at_once_or_never(tmp_path: Path, name: str) -> None:
+    lengths = []
+    for bias in (1e4, -1e4):
+        directory = build_model(tmp_path / f"{name}{bias}", name, eos_bias=bias)
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+        model = AutoModelForSeq2SeqLM.from_pretrained(directory)
+        output = model.generate(**request(name, tokenizer, [SHORT]), max_new_tokens=10)
+        lengths.append(len(output[0]))
+    # at once: </s> right after the start and any forced first token (the language code, BART's
+    # <s>); never: at the limit
+    forced = FAMILIES[name].target_token or model.generation_config.forced_bos_token_id
+    assert lengths == [3 if forced is not None else 2, 11]
+
+
+def test_t5_has_no_output_bias_to_move(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="T5ForConditionalGeneration has no way to bias"):
+        build_model(tmp_path / "t5", "t5", eos_bias=1e4)
+
+
 # ---- CTranslate2 ----------------------------------------------------------------------------
 
 
