@@ -119,6 +119,8 @@ class CountingBackend:
         self.model_id = inner.model_id
         self.device = inner.device
         self.dtype = inner.dtype
+        self.engine = inner.engine
+        self.family = inner.family
         self.max_input_tokens = inner.max_input_tokens
         self.max_output_tokens = inner.max_output_tokens
         self.calls: list[Call] = []

@@ -13,6 +13,7 @@ from typing import Any
 from summarize.backends import BACKENDS
 from summarize.discovery import display_name
 from summarize.errors import ConfigError
+from summarize.families import AUTO
 from summarize.settings import (
     DTYPES,
     GUARD_CHECKS,
@@ -244,11 +245,9 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
         settings = getattr(config, section)
         if not settings.model.strip():
             fail(f"{section}.model", "must name a hub model id or a local directory")
-        if settings.backend not in BACKENDS:
-            fail(
-                f"{section}.backend",
-                f"{settings.backend!r} is not a backend; choose one of: {', '.join(BACKENDS)}",
-            )
+        if settings.backend not in (AUTO, *BACKENDS):
+            choices = ", ".join((AUTO, *BACKENDS))
+            fail(f"{section}.backend", f"{settings.backend!r} is not a backend; choose {choices}")
         if settings.quantization not in QUANTIZATIONS:
             choices = ", ".join(QUANTIZATIONS)
             fail(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from summarize.backends import Backend, LoadSpec, load_backend
 from summarize.errors import UsageError
+from summarize.families import AUTO, resolve_backend
 from summarize.settings import Config, SummarizerSettings, TranslatorSettings
 
 __all__ = ["Models", "check_models", "load_engine", "load_models", "load_spec", "needed_models"]
@@ -29,7 +30,7 @@ def load_spec(role: str, config: Config) -> LoadSpec:
     """What the backend of ``role`` (summarizer or translator) loads, from ``config``."""
     settings: SummarizerSettings | TranslatorSettings = getattr(config, role)
     return LoadSpec(
-        backend=settings.backend,
+        backend=resolve_backend(settings.backend, settings.model, settings.revision),
         model=settings.model,
         role=role,
         revision=settings.revision,
@@ -37,6 +38,9 @@ def load_spec(role: str, config: Config) -> LoadSpec:
         dtype=config.runtime.dtype,
         threads=config.runtime.threads,
         quantization=settings.quantization,
+        source_prefix=settings.source_prefix,
+        source_language=getattr(settings, "source_language", AUTO),
+        target_language=getattr(settings, "target_language", AUTO),
     )
 
 
@@ -78,8 +82,6 @@ def load_engine(role: str, config: Config) -> Backend:
     engine = load_backend(load_spec(role, config))
     if role == "summarizer":
         _check_summary_limits(engine, config.summarizer)
-    else:
-        _check_prefix(engine, config.translator.source_prefix)
     return engine
 
 
@@ -97,19 +99,6 @@ def check_models(config: Config) -> None:
         from summarize.backends.huggingface import check_models_available
 
         check_models_available(wanted)
-
-
-def _check_prefix(translator: Backend, prefix: str) -> None:
-    if not prefix:
-        return
-    with_prefix, without = translator.count_tokens([prefix, ""])
-    if with_prefix - without != 1:
-        log.warning(
-            "translator.source_prefix %r is not one token of %s's vocabulary; "
-            "is it the target-language token this model expects?",
-            prefix,
-            translator.model_id,
-        )
 
 
 def _check_summary_limits(summarizer: Backend, settings: SummarizerSettings) -> None:

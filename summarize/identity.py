@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from summarize.families import resolve_backend
 from summarize.model_identity import model_identity
 from summarize.settings import GUARD_CHECKS, TRANSLATABLE, Config
 from summarize.version import __version__
@@ -76,6 +77,8 @@ def _outputs_text(tables: dict[str, dict[str, Any]]) -> str:
     pairs: list[tuple[str, Any]] = [("summarize", __version__)]
     for section in ("summarizer", "translator"):
         values = dict(tables[section])
+        # The engine "auto" stands for here: switching engines redoes the articles.
+        values["backend"] = resolve_backend(values["backend"], values["model"], values["revision"])
         if values["backend"] != "ctranslate2":
             del values["quantization"]  # it changes the numbers only where an engine applies it
         pairs += [(f"{section}.{k}", v) for k, v in _model_named(values).items()]

@@ -43,7 +43,10 @@ LANGUAGE_CHECKS = ("warn", "refuse", "off")
 class SummarizerSettings:
     model: str = "sshleifer/distilbart-cnn-12-6"
     revision: str = "main"
-    backend: str = "transformers"
+    #: "auto": CTranslate2 where it converts the model's family, else transformers
+    backend: str = "auto"
+    #: text before every input; "auto" lets the family decide (T5's "summarize: ", none for BART)
+    source_prefix: str = "auto"
     max_input_tokens: int = 1024
     num_beams: int = 4
     min_length: int = 56
@@ -58,8 +61,13 @@ class SummarizerSettings:
 class TranslatorSettings:
     model: str = "Helsinki-NLP/opus-mt-en-ar"
     revision: str = "main"
-    backend: str = "transformers"
-    source_prefix: str = ">>ara<<"
+    backend: str = "auto"
+    #: how the model is asked for Arabic, each "auto" to let its family decide (see
+    #: summarize.families): text before every input (Marian's ">>ara<<", MADLAD's "<2ar>"),
+    #: the source language the tokenizer marks, the target-language token forced first
+    source_prefix: str = "auto"
+    source_language: str = "auto"
+    target_language: str = "auto"
     # Well below Marian's 512 positions: OPUS-MT models are trained on sentence pairs and
     # start dropping sentences when fed long multi-sentence segments.
     max_input_tokens: int = 256

@@ -72,9 +72,15 @@ class Engine:
     model: str
     device: str
     dtype: str
+    #: the engine that ran it (what backend = "auto" chose); "" in older sidecars
+    engine: str = ""
+    #: how its family was asked for its job (summarize.families.Recipe.describe)
+    family: str = ""
 
     def describe(self, role: str) -> str:
-        return f"{role}: {self.model} ({self.device}, {self.dtype})"
+        how = ", ".join(x for x in (self.engine, self.device, self.dtype) if x)
+        family = f"; {self.family}" if self.family else ""
+        return f"{role}: {self.model} ({how}){family}"
 
 
 @dataclass(frozen=True)
@@ -268,8 +274,10 @@ def _engine(value: object) -> Engine | None:
     if not isinstance(value, dict):
         return None
     model, device, dtype = (value.get(k) for k in ("model", "device", "dtype"))
-    if isinstance(model, str) and isinstance(device, str) and isinstance(dtype, str):
-        return Engine(model, device, dtype)
+    engine, family = (value.get(k, "") for k in ("engine", "family"))
+    named = (model, device, dtype, engine, family)
+    if all(isinstance(x, str) for x in named):
+        return Engine(*typing.cast(tuple[str, str, str, str, str], named))
     return None
 
 

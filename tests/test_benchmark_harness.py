@@ -166,6 +166,7 @@ class _EmptyFirstTry:
     def __init__(self, inner: Backend) -> None:
         self.inner = inner
         self.model_id, self.device, self.dtype = inner.model_id, inner.device, inner.dtype
+        self.engine, self.family = inner.engine, inner.family
         self.max_input_tokens = inner.max_input_tokens
         self.max_output_tokens = inner.max_output_tokens
 

@@ -36,6 +36,10 @@ class LoadSpec:
     #: CPU threads; 0 leaves the choice to the engine
     threads: int = 0
     quantization: str = "auto"
+    #: what the settings ask of the model's family (see summarize.families.Asked)
+    source_prefix: str = "auto"
+    source_language: str = "auto"
+    target_language: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,10 @@ class Backend(Protocol):
     model_id: str
     device: str
     dtype: str
+    #: the engine's name in the registry (what backend = "auto" chose)
+    engine: str
+    #: how the model is asked for its job (its family's recipe, see summarize.families)
+    family: str
     #: the longest input the model itself accepts, in its own tokens
     max_input_tokens: int
     #: the most new tokens the model can generate in one output (its decoder's positions)

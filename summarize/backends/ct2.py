@@ -13,6 +13,8 @@ from typing import Any
 from summarize.backends import GenerateOptions, Generation, LoadSpec
 from summarize.backends.ct2_cache import converted_model
 from summarize.backends.huggingface import (
+    apply_recipe,
+    asked,
     check_local_path,
     first_line,
     input_limit,
@@ -21,6 +23,7 @@ from summarize.backends.huggingface import (
     token_counts,
 )
 from summarize.errors import ModelError
+from summarize.families import Recipe, recipe
 
 __all__ = ["INSTALL", "CTranslate2Backend", "convert", "resolve_device", "resolve_quantization"]
 
@@ -31,6 +34,8 @@ INSTALL = "pip install 'summarize[fast]'"
 
 class CTranslate2Backend:
     """The model's own tokenizer in front of a CTranslate2 translator converted from it."""
+
+    engine = "ctranslate2"
 
     def __init__(
         self,
@@ -43,8 +48,11 @@ class CTranslate2Backend:
         max_output_tokens: int,
         target_prefix: list[str],
         suppress: list[list[str]],
+        recipe: Recipe,
     ) -> None:
         self.model_id = model_id
+        self.recipe = recipe
+        self.family = recipe.describe()
         self.tokenizer = tokenizer
         self.translator = translator
         self.device = device
@@ -62,6 +70,14 @@ class CTranslate2Backend:
         ctranslate2, device, index, compute_type = _placement(spec)
         model_id, revision, role = spec.model, spec.revision, spec.role
         tokenizer, config, generation = _load_hf_parts(model_id, revision, role)
+        found = recipe(asked(spec), model_id, config, tokenizer)
+        if not found.converts:
+            raise ModelError(
+                f"{role}.model: {model_id}: CTranslate2 does not convert {found.family} models "
+                f"({found.model_type}); set {role}.backend = 'auto' or 'transformers'"
+            )
+        log.info("%s: %s", role, found.describe())
+        forced = apply_recipe(tokenizer, found)
         path = converted_model(model_id, revision, compute_type, role=role)
         log.info("loading %s %s from %s on %s as %s", role, model_id, path, device, compute_type)
         try:
@@ -85,17 +101,22 @@ class CTranslate2Backend:
             device=device if device == "cpu" else f"cuda:{index}",
             max_input_tokens=input_limit(tokenizer, config),
             max_output_tokens=output_limit(config),
-            target_prefix=_forced_prefix(tokenizer, generation),
+            # The family's target-language token, else the model's own forced first token.
+            target_prefix=[found.target_token]
+            if forced is not None and found.target_token is not None
+            else _forced_prefix(tokenizer, generation),
             suppress=_suppressed(tokenizer, generation, vocabulary),
+            recipe=found,
         )
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return token_counts(self.tokenizer, texts)
+        return token_counts(self.tokenizer, [self.recipe.prefix + t for t in texts])
 
     def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
         if not texts:
             return []
-        encoded = self.tokenizer(list(texts), add_special_tokens=True, verbose=False)
+        sent = [self.recipe.prefix + t for t in texts]
+        encoded = self.tokenizer(sent, add_special_tokens=True, verbose=False)
         source = [self.tokenizer.convert_ids_to_tokens(ids) for ids in encoded["input_ids"]]
         results = self.translator.translate_batch(
             source,

@@ -122,10 +122,11 @@ def _converter(model_id: str, revision: str, config_dir: Path) -> Any:
     class Converter(TransformersConverter):  # type: ignore[misc]
         def load_model(self, model_class: Any, name: str, **kwargs: Any) -> Any:
             model = super().load_model(model_class, model_id, revision=revision, **kwargs)
-            # transformers 5 dropped BartConfig.normalize_before (BART is post-norm), which
-            # the ctranslate2 4.x BART loader still reads.
+            # transformers 5 dropped normalize_before from the BART, mBART and PEGASUS
+            # configs, which the ctranslate2 4.x loaders still read: BART is post-norm, the
+            # other two pre-norm.
             if not hasattr(model.config, "normalize_before"):
-                model.config.normalize_before = False
+                model.config.normalize_before = model.config.model_type in {"mbart", "pegasus"}
             return model
 
         def load_tokenizer(self, tokenizer_class: Any, name: str, **kwargs: Any) -> Any:

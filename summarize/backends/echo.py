@@ -27,6 +27,8 @@ class EchoBackend:
     (``no_repeat_ngram_size`` or ``repetition_penalty`` above 1), as a guard's repair does.
     """
 
+    engine = "echo"
+
     device = "cpu"
     dtype = "none"
 
@@ -34,6 +36,7 @@ class EchoBackend:
         self, model_id: str, delay: float = 0.0, positions: int = 1_000_000, loop: bool = False
     ) -> None:
         self.model_id = model_id
+        self.family = "echo (gives back its input)"
         self.loop = loop
         self.delay = delay
         self.max_input_tokens = positions

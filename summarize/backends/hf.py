@@ -9,6 +9,8 @@ from typing import Any
 
 from summarize.backends import GenerateOptions, Generation, LoadSpec
 from summarize.backends.huggingface import (
+    apply_recipe,
+    asked,
     check_local_path,
     input_limit,
     load_advice,
@@ -16,6 +18,7 @@ from summarize.backends.huggingface import (
     token_counts,
 )
 from summarize.errors import ModelError
+from summarize.families import Recipe, recipe
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +66,21 @@ def resolve_dtype(requested: str, device: str) -> str:
 class TransformersBackend:
     """A tokenizer and a seq2seq model, on one device, in one dtype."""
 
-    def __init__(self, model_id: str, tokenizer: Any, model: Any, device: str, dtype: str):
+    engine = "transformers"
+
+    def __init__(
+        self, model_id: str, tokenizer: Any, model: Any, device: str, dtype: str, recipe: Recipe
+    ):
         self.model_id = model_id
         self.tokenizer = tokenizer
         self.model = model
         self.device = device
         self.dtype = dtype
+        self.recipe = recipe
+        self.family = recipe.describe()
         self.max_input_tokens = input_limit(tokenizer, model.config)
         self.max_output_tokens = output_limit(model.config)
+        self.forced_token = apply_recipe(tokenizer, recipe)
 
     @classmethod
     def load(cls, spec: LoadSpec) -> TransformersBackend:
@@ -100,19 +110,25 @@ class TransformersBackend:
             )
         except Exception as exc:  # transformers raises OSError, ValueError, hub errors...
             raise ModelError(load_advice(role, model_id, exc)) from exc
+        found = recipe(asked(spec), model_id, model.config, tokenizer)
+        log.info("%s: %s", role, found.describe())
         model.to(device)
         model.eval()
-        return cls(model_id, tokenizer, model, device, dtype)
+        return cls(model_id, tokenizer, model, device, dtype, found)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return token_counts(self.tokenizer, texts)
+        return token_counts(self.tokenizer, [self.recipe.prefix + t for t in texts])
 
     def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
         import torch
 
         if not texts:
             return []
-        batch = self.tokenizer(list(texts), return_tensors="pt", padding=True, verbose=False)
+        sent = [self.recipe.prefix + t for t in texts]
+        batch = self.tokenizer(sent, return_tensors="pt", padding=True, verbose=False)
+        if self.recipe.global_attention:  # LED: the first token attends to all, as trained
+            batch["global_attention_mask"] = torch.zeros_like(batch["attention_mask"])
+            batch["global_attention_mask"][:, 0] = 1
         batch = batch.to(self.device)
         with torch.inference_mode():
             output = self.model.generate(**batch, generation_config=self._config_for(options))
@@ -143,6 +159,8 @@ class TransformersBackend:
         config.length_penalty = options.length_penalty
         config.repetition_penalty = options.repetition_penalty
         config.do_sample = False
+        if self.forced_token is not None:  # the target language, first of every output
+            config.forced_bos_token_id = self.forced_token
         return config
 
 

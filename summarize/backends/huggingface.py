@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from summarize.backends import LoadSpec
 from summarize.errors import ModelError
+from summarize.families import Asked, Recipe
 
 # Tokenizers report a huge sentinel when a model declares no limit.
 _NO_LIMIT = 1_000_000
@@ -21,6 +23,21 @@ def token_counts(tokenizer: Any, texts: Sequence[str]) -> list[int]:
         return []
     encoded = tokenizer(list(texts), add_special_tokens=True, verbose=False)
     return [len(ids) for ids in encoded["input_ids"]]
+
+
+def asked(spec: LoadSpec) -> Asked:
+    """What the settings behind ``spec`` ask of the model's family."""
+    return Asked(spec.role, spec.source_prefix, spec.source_language, spec.target_language)
+
+
+def apply_recipe(tokenizer: Any, recipe: Recipe) -> int | None:
+    """Set the source language on ``tokenizer`` (it then marks every input with it); the id of
+    the token every output must start with, or None."""
+    if recipe.source_language is not None:
+        tokenizer.src_lang = recipe.source_language
+    if recipe.target_token is None:
+        return None
+    return int(tokenizer.convert_tokens_to_ids(recipe.target_token))
 
 
 def input_limit(tokenizer: Any, config: Any) -> int:

@@ -87,17 +87,12 @@ def _stronger(tokens: int, backend: Backend, config: Config) -> GenerateOptions:
     )
 
 
-def _prefix(config: Config) -> str:
-    prefix = config.translator.source_prefix
-    return f"{prefix} " if prefix else ""
-
-
 _Retry = Callable[["_Suspect", Backend, Config], list[Task]]
 
 
 def _retry_stronger(suspect: _Suspect, backend: Backend, config: Config) -> list[Task]:
     seg = suspect.best
-    text = _prefix(config) + seg.source
+    text = seg.source
     return [
         Task(
             suspect.article, suspect.index, text, seg.tokens, _stronger(seg.tokens, backend, config)
@@ -111,7 +106,7 @@ def _retry_sentences(suspect: _Suspect, backend: Backend, config: Config) -> lis
     paragraph = segment_paragraph(suspect.best.source)
     if len(paragraph.spans) < 2:
         return []
-    texts = [_prefix(config) + s for s in paragraph.sentences]
+    texts = list(paragraph.sentences)
     return [
         Task(
             suspect.article,

@@ -35,10 +35,10 @@ def translate(
     and joins them again (:func:`assemble`).
     """
     limit = min(settings.max_input_tokens, backend.max_input_tokens)
-    prefix = f"{settings.source_prefix} " if settings.source_prefix else ""
 
     def measure(texts: Sequence[str]) -> list[int]:
-        return backend.count_tokens([prefix + t for t in texts])
+        # The engine counts what it sends: a language token or prefix its family needs too.
+        return backend.count_tokens(texts)
 
     texts: list[tuple[Article, Source, list[Task]]] = []
     for article in articles:
@@ -53,7 +53,7 @@ def translate(
     generate([t for *_, tasks in texts for t in tasks], backend, batch_tokens, Stage.TRANSLATE)
     for article, source, tasks in texts:
         if article.error is None:
-            article.generated[source] = _generated(article, source, tasks, len(prefix))
+            article.generated[source] = _generated(article, source, tasks)
             article.translations[source] = assemble(article.generated[source])
 
 
@@ -111,7 +111,6 @@ def _tasks(
     limit: int,
     settings: TranslatorSettings,
 ) -> list[Task]:
-    prefix = f"{settings.source_prefix} " if settings.source_prefix else ""
     sentences = [p.sentences for p in paragraphs]
     segments = pack_paragraphs(sentences, measure, limit, [p.gaps for p in paragraphs])
     article.counts.segments(source, len(segments), sum(s.split for s in segments))
@@ -119,7 +118,7 @@ def _tasks(
         Task(
             article,
             seg.paragraph,
-            prefix + seg.text,
+            seg.text,
             seg.tokens,
             GenerateOptions(
                 max_new_tokens=translation_limit(seg.tokens, settings),
@@ -133,7 +132,7 @@ def _tasks(
     ]
 
 
-def _generated(article: Article, source: Source, tasks: list[Task], prefix: int) -> list[Generated]:
+def _generated(article: Article, source: Source, tasks: list[Task]) -> list[Generated]:
     """The tasks' outputs with their source and where it is; warns of outputs the model's own
     limit cut (a setting to change, not a model failure: the guard checks the rest)."""
     text = source_text(article, source)
@@ -147,7 +146,7 @@ def _generated(article: Article, source: Source, tasks: list[Task], prefix: int)
         assert result is not None
         if task.index != paragraph:
             paragraph, cursor = task.index, starts[task.index]
-        piece = task.text[prefix:]
+        piece = task.text
         found = text.find(piece, cursor)
         start = found if found >= 0 else cursor
         cursor = start + len(piece)

@@ -28,7 +28,13 @@ EngineInfo = dict[str, dict[str, str]]
 def describe_engines(engines: Engines) -> EngineInfo:
     """What each loaded engine is, for the sidecar: plain data, unlike the engines themselves."""
     return {
-        role: {"model": b.model_id, "device": b.device, "dtype": b.dtype}
+        role: {
+            "model": b.model_id,
+            "device": b.device,
+            "dtype": b.dtype,
+            "engine": b.engine,
+            "family": b.family,
+        }
         for role, b in (("summarizer", engines.summarizer), ("translator", engines.translator))
         if b is not None
     }
@@ -104,7 +110,7 @@ def _sidecar(article: Article, config: Config, engines: EngineInfo, sig: str) ->
         input=InputRecord.read(article.input_info),
         signature=sig,
         settings=as_dict(config),
-        engines={r: Engine(i["model"], i["device"], i["dtype"]) for r, i in engines.items()},
+        engines={r: Engine(**i) for r, i in engines.items()},
         # The names as they are (not as shown), so a reader finds the files by them.
         outputs={key: path.name for key, path in _named_outputs(article.outputs).items()},
         counts=counts,

@@ -1,0 +1,268 @@
+"""The model families: how each is recognised, and how it is asked for Arabic or for a summary.
+
+The one place that knows a model family. A model is named and nothing else; from its config
+(``model_type``) and its tokenizer (class, vocabulary) a :class:`Recipe` says what goes before
+every input (a language token or a task prefix as text), which source language the tokenizer
+marks, which target-language token is forced as the first generated token, whether the model
+wants global attention on its first token (LED), and whether CTranslate2 converts it. Both
+engines apply the recipe; no other module branches on a model type.
+
+A family the tool cannot tell, or a tokenizer without the token for the target language, is a
+load error naming the model and the setting to give: never a run in the wrong language. The
+decision is a function of the model's files, its settings and this module, so the settings
+identity (models by content or id and revision, the settings as written, the tool version)
+changes whenever a decision can.
+
+Only light standard-library modules are imported here: planning resolves ``backend = "auto"``
+with :func:`resolve_backend` on a run that may have nothing to do.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from summarize.errors import ModelError
+
+__all__ = [
+    "AUTO",
+    "CT2_CONVERTS",
+    "Asked",
+    "Recipe",
+    "model_type",
+    "recipe",
+    "resolve_backend",
+]
+
+log = logging.getLogger(__name__)
+
+#: the value of a setting the family decides (backend, prefix, languages)
+AUTO = "auto"
+#: the model types CTranslate2 4.x converts from transformers (not LED, nor decoder-only here)
+CT2_CONVERTS = frozenset({"bart", "marian", "m2m_100", "mbart", "pegasus", "t5", "mt5", "umt5"})
+_T5 = frozenset({"t5", "mt5", "umt5"})
+_MARIAN_LANGUAGE = re.compile(r">>[A-Za-z_]+<<")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the settings ask of a family's decisions; ``auto`` leaves each to the family."""
+
+    role: str
+    #: text before every input ("" for none)
+    source_prefix: str = AUTO
+    #: the translator's source and target languages, in the model's own codes
+    source_language: str = AUTO
+    target_language: str = AUTO
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one loaded model is asked for its job."""
+
+    family: str
+    model_type: str
+    #: text put before every input: a language token (``>>ara<< ``), a task prefix
+    prefix: str = ""
+    #: the tokenizer's source language (it marks the input with that language's token)
+    source_language: str | None = None
+    #: the token every output starts with, forced as the first generated token
+    target_token: str | None = None
+    #: global attention on the first input token (LED)
+    global_attention: bool = False
+
+    @property
+    def converts(self) -> bool:
+        """Whether CTranslate2 converts models of this family."""
+        return self.model_type in CT2_CONVERTS
+
+    def describe(self) -> str:
+        """One line for the log and the sidecar, e.g. ``NLLB-200 (m2m_100), eng_Latn ->
+        arb_Arab, forced first token``."""
+        parts = [f"{self.family} ({self.model_type})"]
+        if self.source_language or self.target_token:
+            parts.append(f"{self.source_language or '?'} -> {self.target_token or '?'}")
+        if self.target_token:
+            parts.append("forced first token")
+        if self.prefix:
+            parts.append(f"prefix {self.prefix.strip()!r}")
+        if self.global_attention:
+            parts.append("global attention on the first token")
+        return ", ".join(parts)
+
+
+def recipe(asked: Asked, model: str, config: Any, tokenizer: Any) -> Recipe:
+    """The recipe for ``model`` (its transformers ``config`` and ``tokenizer``) in
+    ``asked.role``; ModelError when the family cannot be told or lacks the target language."""
+    kind = str(getattr(config, "model_type", "") or "")
+    if asked.role == "summarizer":
+        return _summarizer(asked, model, kind, config)
+    return _translator(asked, model, kind, tokenizer)
+
+
+def _summarizer(asked: Asked, model: str, kind: str, config: Any) -> Recipe:
+    given = None if asked.source_prefix == AUTO else asked.source_prefix
+    if kind in _T5:
+        params = getattr(config, "task_specific_params", None) or {}
+        task = params.get("summarization") if isinstance(params, Mapping) else None
+        found = task.get("prefix") if isinstance(task, Mapping) else None
+        prefix = given if given is not None else found if isinstance(found, str) else "summarize: "
+        return Recipe("T5", kind, prefix)
+    if kind == "led":
+        return Recipe("LED", kind, given or "", global_attention=True)
+    families = {"bart": "BART", "pegasus": "PEGASUS", "mbart": "mBART"}
+    if kind in families:
+        return Recipe(families[kind], kind, given or "")
+    if given is not None:
+        return Recipe("seq2seq", kind, given)
+    raise ModelError(
+        f"summarizer.model: {model}: cannot tell how to ask a {kind or 'model'} model for a "
+        'summary (known: BART, PEGASUS, T5, LED); set summarizer.source_prefix ("" for none) '
+        "if it needs no more than a text prefix"
+    )
+
+
+def _translator(asked: Asked, model: str, kind: str, tokenizer: Any) -> Recipe:
+    vocab = _vocabulary(tokenizer)
+    name = type(tokenizer).__name__
+    if kind == "marian":
+        return _marian(asked, model, vocab)
+    if kind == "m2m_100" and "Nllb" in name:
+        return _coded(asked, model, vocab, "NLLB-200", kind, ("eng_Latn", "arb_Arab"))
+    if kind == "m2m_100":
+        source = "en" if asked.source_language == AUTO else asked.source_language
+        target = "ar" if asked.target_language == AUTO else asked.target_language
+        token = f"__{target}__"
+        _need(token, vocab, model, "translator.target_language", "an M2M100 code such as ar")
+        return Recipe("M2M100", kind, _given_prefix(asked), source, token)
+    if kind == "mbart":
+        return _coded(asked, model, vocab, "mBART-50", kind, ("en_XX", "ar_AR"))
+    if kind in _T5:
+        return _t5_translator(asked, model, vocab, kind)
+    if asked.source_prefix != AUTO or asked.target_language != AUTO:
+        forced = None if asked.target_language == AUTO else asked.target_language
+        if forced is not None:
+            _need(forced, vocab, model, "translator.target_language", "a token of its vocabulary")
+        return Recipe("seq2seq", kind, _given_prefix(asked), None, forced)
+    raise ModelError(
+        f"translator.model: {model}: cannot tell how to ask a {kind or 'model'} model for "
+        "Arabic (known: Marian, NLLB-200, M2M100, mBART-50, T5/MADLAD); set "
+        "translator.source_prefix (a text before every input) or translator.target_language "
+        "(a token forced first)"
+    )
+
+
+def _marian(asked: Asked, model: str, vocab: set[str]) -> Recipe:
+    if asked.source_prefix != AUTO:
+        return Recipe("Marian", "marian", _spaced(asked.source_prefix))
+    targets = sorted(t for t in vocab if _MARIAN_LANGUAGE.fullmatch(t))
+    if not targets:
+        return Recipe("Marian (one target language)", "marian")
+    code = "ara" if asked.target_language == AUTO else asked.target_language
+    token = f">>{code}<<"
+    if token not in vocab:
+        raise ModelError(
+            f"translator.model: {model}: has no token {token} for the target language (it "
+            f"knows {_some(targets)}); set translator.target_language to one of its codes, or "
+            "translator.source_prefix"
+        )
+    return Recipe("Marian (several target languages)", "marian", f"{token} ")
+
+
+def _coded(
+    asked: Asked, model: str, vocab: set[str], family: str, kind: str, codes: tuple[str, str]
+) -> Recipe:
+    """A family that marks the source language on the tokenizer and forces the target's."""
+    source = codes[0] if asked.source_language == AUTO else asked.source_language
+    target = codes[1] if asked.target_language == AUTO else asked.target_language
+    _need(source, vocab, model, "translator.source_language", f"a code such as {codes[0]}")
+    _need(target, vocab, model, "translator.target_language", f"a code such as {codes[1]}")
+    return Recipe(family, kind, _given_prefix(asked), source, target)
+
+
+def _t5_translator(asked: Asked, model: str, vocab: set[str], kind: str) -> Recipe:
+    if asked.source_prefix != AUTO:
+        return Recipe("T5", kind, _spaced(asked.source_prefix))
+    code = "ar" if asked.target_language == AUTO else asked.target_language
+    token = f"<2{code}>"
+    _need(token, vocab, model, "translator.target_language", "a MADLAD code such as ar")
+    return Recipe("T5 (MADLAD-400)", kind, f"{token} ")
+
+
+def _need(token: str, vocab: set[str], model: str, key: str, example: str) -> None:
+    if token not in vocab:
+        raise ModelError(
+            f"translator.model: {model}: its tokenizer has no token {token!r}; set {key} to "
+            f"{example} that it has"
+        )
+
+
+def _given_prefix(asked: Asked) -> str:
+    return "" if asked.source_prefix == AUTO else _spaced(asked.source_prefix)
+
+
+def _spaced(prefix: str) -> str:
+    """A prefix as written in the settings (``>>ara<<``) is separated from the text by a space."""
+    return f"{prefix} " if prefix and not prefix.endswith(" ") else prefix
+
+
+def _vocabulary(tokenizer: Any) -> set[str]:
+    try:
+        return set(tokenizer.get_vocab())
+    except (AttributeError, NotImplementedError, TypeError):
+        return set()
+
+
+def _some(items: list[str], most: int = 8) -> str:
+    shown = ", ".join(items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
+def resolve_backend(backend: str, model: str, revision: str) -> str:
+    """The engine ``backend = "auto"`` means for ``model``: CTranslate2 where it is installed
+    and converts the model's family, else transformers. Any other backend is itself.
+
+    Reads the model's config.json (a local directory, or the Hugging Face cache) without a
+    model library; a model not found there yet counts as converted where CTranslate2 is
+    installed, so a first run and its rerun agree once the model is downloaded as named.
+    """
+    if backend != AUTO:
+        return backend
+    if importlib.util.find_spec("ctranslate2") is None:
+        return "transformers"
+    kind = model_type(model, revision)
+    return "ctranslate2" if kind is None or kind in CT2_CONVERTS else "transformers"
+
+
+def model_type(model: str, revision: str) -> str | None:
+    """The ``model_type`` in ``model``'s config.json, or None where it cannot be read here."""
+    path = _config_file(model, revision)
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    kind = data.get("model_type") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _config_file(model: str, revision: str) -> Path | None:
+    directory = Path(model).expanduser()
+    if directory.is_dir():
+        return directory / "config.json"
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    try:
+        found = try_to_load_from_cache(model, "config.json", revision=revision)
+    except Exception:  # an id the hub would refuse: loading says why
+        return None
+    return Path(found) if isinstance(found, str) else None
