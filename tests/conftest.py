@@ -35,6 +35,17 @@ ECHO_SETTINGS = [
 ECHO = [item for setting in ECHO_SETTINGS for item in ("--set", setting)]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The tool's cache (CTranslate2 conversions, model digests) for the whole session, never
+    the user's: ``backend = "auto"`` converts every tiny model a CLI test runs. A test that
+    needs an empty one sets SUMMARIZE_CACHE itself; each conversion is made once here."""
+    with pytest.MonkeyPatch.context() as patch:
+        cache = tmp_path_factory.mktemp("summarize-cache")
+        patch.setenv("SUMMARIZE_CACHE", str(cache))
+        yield cache
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny random BART summarizer and Marian translator, saved like real models."""

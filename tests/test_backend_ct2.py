@@ -27,9 +27,9 @@ pytestmark = pytest.mark.slow
 
 CPU_TYPES = {"int8", "int8_float32", "float32"}
 TEXTS = [
-    ">>ara<< The council met.",
-    ">>ara<< Prices rose sharply in the city today.",
-    ">>ara<< Scientists found a new species of frog in the forest.",
+    "The council met.",
+    "Prices rose sharply in the city today.",
+    "Scientists found a new species of frog in the forest.",
 ]
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from summarize.backends import GenerateOptions
 from summarize.backends.hf import TransformersBackend, resolve_device, resolve_dtype
+from summarize.backends.huggingface import token_counts
 from summarize.cli import main
 from summarize.errors import ModelError
 from tests.conftest import CONFIGS, on_cpu
@@ -35,6 +36,8 @@ def summarizer(tiny_models: dict[str, Path]) -> TransformersBackend:
 def tiny_args(models: dict[str, Path]) -> list[str]:
     return [
         "-c", str(CONFIGS / "tiny.toml"),
+        "--set", "summarizer.backend=transformers",
+        "--set", "translator.backend=transformers",
         "--set", f"summarizer.model={models['summarizer']}",
         "--set", f"translator.model={models['translator']}",
     ]  # fmt: skip
@@ -51,15 +54,17 @@ def test_model_limits_come_from_the_saved_models(
 def test_token_counts_include_the_prefix_as_one_token_and_eos(
     translator: TransformersBackend,
 ) -> None:
-    plain, prefixed, longer = translator.count_tokens(
-        ["The vote passed.", ">>ara<< The vote passed.", "The vote passed. " * 5]
-    )
-    assert prefixed == plain + 1
+    """The engine counts what it sends: the family's >>ara<< (one token) before the text."""
+    tokenizer = translator.tokenizer
+    plain, longer = translator.count_tokens(["The vote passed.", "The vote passed. " * 5])
+    (bare,) = token_counts(tokenizer, ["The vote passed."])
+    assert plain == bare + 1
+    assert tokenizer("The vote passed.")["input_ids"][-1] == tokenizer.eos_token_id
     assert longer > plain
 
 
 def test_generate_returns_one_text_per_input_in_order(translator: TransformersBackend) -> None:
-    texts = [">>ara<< The council met.", ">>ara<< Prices rose sharply in the city today."]
+    texts = ["The council met.", "Prices rose sharply in the city today."]
     options = GenerateOptions(max_new_tokens=8, num_beams=2)
     batched = translator.generate(texts, options)
     alone = [translator.generate([t], options)[0] for t in texts]

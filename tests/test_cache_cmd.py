@@ -29,8 +29,8 @@ def conversions(cache: Path) -> list[Path]:
     return sorted((cache / "ct2").iterdir())
 
 
-def load(model: Path) -> CTranslate2Backend:
-    return CTranslate2Backend.load(on_cpu("ctranslate2", str(model), "translator"))
+def load(model: Path, role: str = "translator") -> CTranslate2Backend:
+    return CTranslate2Backend.load(on_cpu("ctranslate2", str(model), role))
 
 
 def test_a_copied_model_directory_reuses_its_conversion(
@@ -84,7 +84,7 @@ def test_prune_removes_unused_conversions_and_killed_ones_and_keeps_the_rest(
     tiny_models: dict[str, Path], cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     load(tiny_models["translator"])
-    load(tiny_models["summarizer"])
+    load(tiny_models["summarizer"], "summarizer")
     old, recent = conversions(cache)
     age(old, 40)
     killed = make_partial(cache, "x", 1)

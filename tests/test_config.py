@@ -22,7 +22,13 @@ def test_defaults_are_the_published_models() -> None:
     config = load_config()
     assert config.summarizer.model == "sshleifer/distilbart-cnn-12-6"
     assert config.translator.model == "Helsinki-NLP/opus-mt-en-ar"
-    assert config.translator.source_prefix == ">>ara<<"
+    # How each is asked for its job, and on which engine, is left to the model's family.
+    assert (config.summarizer.backend, config.translator.backend) == ("auto", "auto")
+    assert (config.summarizer.source_prefix, config.translator.source_prefix) == ("auto", "auto")
+    assert (config.translator.source_language, config.translator.target_language) == (
+        "auto",
+        "auto",
+    )
 
 
 def test_default_toml_matches_the_built_in_defaults() -> None:
@@ -82,7 +88,7 @@ def test_set_values_are_typed_like_toml(
         ("[runtime]\ndtype = 'int8'\n", ["runtime.dtype", "bfloat16"]),
         ("[runtime]\nthreads = 'four'\n", ["runtime.threads", "integer"]),
         ("[input]\ncleanup = 1\n", ["input.cleanup", "true or false"]),
-        ("[summarizer]\nbackend = 'onnx'\n", ["summarizer.backend", "transformers"]),
+        ("[summarizer]\nbackend = 'onnx'\n", ["summarizer.backend", "auto, transformers"]),
         ("[output]\nsummary = '../{stem}.txt'\n", ["output.summary", "path separators"]),
         ("[output]\nsummary = 'summary.txt'\n", ["output.summary", "{stem}"]),
         ("[output]\narticle_ar = '{stem}.summary.txt'\n", ["output.article_ar", "same"]),

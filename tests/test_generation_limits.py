@@ -20,9 +20,9 @@ from tests.conftest import CONFIGS, ECHO_SETTINGS, on_cpu
 
 ENGINES = ["transformers", "ctranslate2"]
 TEXTS = [
-    ">>ara<< The council met.",
-    ">>ara<< Prices rose sharply in the city today.",
-    ">>ara<< Scientists found a new species of frog in the forest.",
+    "The council met.",
+    "Prices rose sharply in the city today.",
+    "Scientists found a new species of frog in the forest.",
 ]
 TRANSLATE_ONLY = ["output.summarize=false", 'output.translate=["article"]']
 ECHO = ECHO_SETTINGS

@@ -184,7 +184,13 @@ def test_sidecar_records_provenance(tmp_path: Path) -> None:
     assert sidecar["input"]["path"] == str(source)
     assert len(sidecar["input"]["sha256"]) == 64
     assert "summarizer.model=echo" in sidecar["signature"]
-    assert sidecar["engines"]["translator"] == {"model": "echo", "device": "cpu", "dtype": "none"}
+    assert sidecar["engines"]["translator"] == {
+        "model": "echo",
+        "device": "cpu",
+        "dtype": "none",
+        "engine": "echo",
+        "family": "echo (gives back its input)",
+    }
     assert sidecar["removed_lines"] == ["Title"]
     assert sidecar["counts"]["paragraphs"] == 2
     assert {"read", "summarize", "translate"}.issubset(sidecar["seconds"])
@@ -220,7 +226,7 @@ def test_batches_group_similar_lengths_within_the_token_budget(tmp_path: Path) -
     report = run(config, [str(tmp_path)], models=Models(None, translator))
     assert report.failures == []
     tokens = sorted(n for batch in translator.batches for n in batch)
-    assert tokens == [n + 2 for n in lengths]  # each article once: its words, prefix and EOS
+    assert tokens == [n + 1 for n in lengths]  # each article once: its words and EOS
     for batch, limit in zip(translator.batches, translator.limits, strict=True):
         assert max(batch) * len(batch) <= 300 or len(batch) == 1
         assert min(batch) >= max(batch) / 2

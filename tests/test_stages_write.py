@@ -13,7 +13,12 @@ from summarize.settings import Config
 from summarize.stages.write import write
 from summarize.text import Document, segment_paragraph
 
-ENGINES = {"translator": {"model": "m", "device": "cpu", "dtype": "none"}}
+ENGINES = {
+    "translator": {
+        "model": "m", "device": "cpu", "dtype": "none", "engine": "ctranslate2",
+        "family": "Marian (several target languages) (marian), prefix '>>ara<<'",
+    }
+}  # fmt: skip
 
 
 def finished(path: Path | None, outputs: bool) -> Article:
