@@ -11,6 +11,7 @@ from pathlib import Path
 from summarize.backends.huggingface import hub_offline
 from summarize.engines import load_spec
 from summarize.errors import ModelError
+from summarize.families import resolve_backend
 from summarize.settings import Config, SummarizerSettings, TranslatorSettings
 
 __all__ = ["Fetched", "download_models", "fetch_from_hub"]
@@ -74,8 +75,11 @@ def download_models(
             ) from exc
         setting = f"{role}.model={path}" if to else None
         fetched.append(Fetched(role, settings.model, settings.revision, path, setting))
-        if settings.backend == "ctranslate2":
-            _convert(role, str(path) if to else settings.model, config)
+        model = str(path) if to else settings.model
+        # "auto" is known now that the model's config.json is here.
+        engine = resolve_backend(settings.backend, model, settings.revision, config.runtime.device)
+        if engine == "ctranslate2":
+            _convert(role, model, config)
     return fetched
 
 
@@ -83,9 +87,10 @@ def _convert(role: str, model: str, config: Config) -> None:
     """Build the CTranslate2 conversion now, so the offline machine finds it in the cache."""
     from summarize.backends.ct2 import convert
 
-    spec = load_spec(role, config)
-    revision = "main" if Path(model).is_dir() else spec.revision
-    convert(replace(spec, model=model, revision=revision))
+    settings = getattr(config, role)
+    revision = "main" if Path(model).is_dir() else settings.revision
+    fetched = replace(settings, model=model, revision=revision)
+    convert(load_spec(role, replace(config, **{role: fetched})))
 
 
 def _models(config: Config) -> list[tuple[str, SummarizerSettings | TranslatorSettings]]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from summarize.backends import Backend, LoadSpec, load_backend
 from summarize.errors import UsageError
-from summarize.families import AUTO, resolve_backend
+from summarize.families import AUTO, auto_backend
 from summarize.settings import Config, SummarizerSettings, TranslatorSettings
 
 __all__ = ["Models", "check_models", "load_engine", "load_models", "load_spec", "needed_models"]
@@ -27,10 +27,20 @@ class Models:
 
 
 def load_spec(role: str, config: Config) -> LoadSpec:
-    """What the backend of ``role`` (summarizer or translator) loads, from ``config``."""
+    """What the backend of ``role`` (summarizer or translator) loads, from ``config``.
+
+    ``backend = "auto"`` is resolved from the model's config.json, fetched first where it is
+    not yet in the cache: loading is about to download the model anyway.
+    """
     settings: SummarizerSettings | TranslatorSettings = getattr(config, role)
+    backend = settings.backend
+    if backend == AUTO:
+        backend, why = auto_backend(
+            settings.model, settings.revision, config.runtime.device, fetch=True
+        )
+        log.info("%s.backend = auto: %s (%s)", role, backend, why)
     return LoadSpec(
-        backend=resolve_backend(settings.backend, settings.model, settings.revision),
+        backend=backend,
         model=settings.model,
         role=role,
         revision=settings.revision,

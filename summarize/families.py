@@ -35,6 +35,7 @@ __all__ = [
     "CT2_CONVERTS",
     "Asked",
     "Recipe",
+    "auto_backend",
     "model_type",
     "recipe",
     "resolve_backend",
@@ -48,6 +49,9 @@ AUTO = "auto"
 CT2_CONVERTS = frozenset({"bart", "marian", "m2m_100", "mbart", "pegasus", "t5", "mt5", "umt5"})
 _T5 = frozenset({"t5", "mt5", "umt5"})
 _MARIAN_LANGUAGE = re.compile(r">>[A-Za-z_]+<<")
+_MADLAD_LANGUAGE = re.compile(r"<2[A-Za-z_-]+>")
+# What reads as a target-language token in a prefix: Marian's >>ara<<, MADLAD's <2ar>.
+_LANGUAGE_TOKEN = re.compile(r">>[^<>\s]*<<|<2[^<>\s]*>|>>|<<")
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ def recipe(asked: Asked, model: str, config: Any, tokenizer: Any) -> Recipe:
 
 
 def _summarizer(asked: Asked, model: str, kind: str, config: Any) -> Recipe:
-    given = None if asked.source_prefix == AUTO else asked.source_prefix
+    given = None if asked.source_prefix == AUTO else _spaced(asked.source_prefix)
     if kind in _T5:
         params = getattr(config, "task_specific_params", None) or {}
         task = params.get("summarization") if isinstance(params, Mapping) else None
@@ -122,7 +126,7 @@ def _summarizer(asked: Asked, model: str, kind: str, config: Any) -> Recipe:
     if given is not None:
         return Recipe("seq2seq", kind, given)
     raise ModelError(
-        f"summarizer.model: {model}: cannot tell how to ask a {kind or 'model'} model for a "
+        f"summarizer.model: {model}: cannot tell how to ask {_a_model(kind)} for a "
         'summary (known: BART, PEGASUS, T5, LED); set summarizer.source_prefix ("" for none) '
         "if it needs no more than a text prefix"
     )
@@ -136,11 +140,12 @@ def _translator(asked: Asked, model: str, kind: str, tokenizer: Any) -> Recipe:
     if kind == "m2m_100" and "Nllb" in name:
         return _coded(asked, model, vocab, "NLLB-200", kind, ("eng_Latn", "arb_Arab"))
     if kind == "m2m_100":
-        source = "en" if asked.source_language == AUTO else asked.source_language
-        target = "ar" if asked.target_language == AUTO else asked.target_language
-        token = f"__{target}__"
-        _need(token, vocab, model, "translator.target_language", "an M2M100 code such as ar")
-        return Recipe("M2M100", kind, _given_prefix(asked), source, token)
+        # Its tokenizer takes the bare source code (en) and marks the input with __en__.
+        source = "en" if asked.source_language == AUTO else asked.source_language.strip("_")
+        _need(f"__{source}__", vocab, model, "translator.source_language", "M2M100's are like en")
+        token = _target(asked, vocab, "__{}__", "ar")
+        _need(token, vocab, model, "translator.target_language", "M2M100's are like ar")
+        return Recipe("M2M100", kind, _given_prefix(asked, model, vocab), source, token)
     if kind == "mbart":
         return _coded(asked, model, vocab, "mBART-50", kind, ("en_XX", "ar_AR"))
     if kind in _T5:
@@ -148,10 +153,10 @@ def _translator(asked: Asked, model: str, kind: str, tokenizer: Any) -> Recipe:
     if asked.source_prefix != AUTO or asked.target_language != AUTO:
         forced = None if asked.target_language == AUTO else asked.target_language
         if forced is not None:
-            _need(forced, vocab, model, "translator.target_language", "a token of its vocabulary")
-        return Recipe("seq2seq", kind, _given_prefix(asked), None, forced)
+            _need(forced, vocab, model, "translator.target_language", "any token of its vocabulary")
+        return Recipe("seq2seq", kind, _given_prefix(asked, model, vocab), None, forced)
     raise ModelError(
-        f"translator.model: {model}: cannot tell how to ask a {kind or 'model'} model for "
+        f"translator.model: {model}: cannot tell how to ask {_a_model(kind)} for "
         "Arabic (known: Marian, NLLB-200, M2M100, mBART-50, T5/MADLAD); set "
         "translator.source_prefix (a text before every input) or translator.target_language "
         "(a token forced first)"
@@ -160,17 +165,16 @@ def _translator(asked: Asked, model: str, kind: str, tokenizer: Any) -> Recipe:
 
 def _marian(asked: Asked, model: str, vocab: set[str]) -> Recipe:
     if asked.source_prefix != AUTO:
-        return Recipe("Marian", "marian", _spaced(asked.source_prefix))
+        return Recipe("Marian", "marian", _given_prefix(asked, model, vocab))
     targets = sorted(t for t in vocab if _MARIAN_LANGUAGE.fullmatch(t))
-    if not targets:
+    if not targets and asked.target_language == AUTO:
         return Recipe("Marian (one target language)", "marian")
-    code = "ara" if asked.target_language == AUTO else asked.target_language
-    token = f">>{code}<<"
+    token = _target(asked, vocab, ">>{}<<", "ara")
     if token not in vocab:
+        knows = f"it knows {_some(targets)}" if targets else "it translates into one language"
         raise ModelError(
-            f"translator.model: {model}: has no token {token} for the target language (it "
-            f"knows {_some(targets)}); set translator.target_language to one of its codes, or "
-            "translator.source_prefix"
+            f"translator.model: {model}: has no token {token} for the target language ({knows}); "
+            "set translator.target_language to one of its codes, or translator.source_prefix"
         )
     return Recipe("Marian (several target languages)", "marian", f"{token} ")
 
@@ -181,34 +185,64 @@ def _coded(
     """A family that marks the source language on the tokenizer and forces the target's."""
     source = codes[0] if asked.source_language == AUTO else asked.source_language
     target = codes[1] if asked.target_language == AUTO else asked.target_language
-    _need(source, vocab, model, "translator.source_language", f"a code such as {codes[0]}")
-    _need(target, vocab, model, "translator.target_language", f"a code such as {codes[1]}")
-    return Recipe(family, kind, _given_prefix(asked), source, target)
+    _need(source, vocab, model, "translator.source_language", f"{family}'s are like {codes[0]}")
+    _need(target, vocab, model, "translator.target_language", f"{family}'s are like {codes[1]}")
+    return Recipe(family, kind, _given_prefix(asked, model, vocab), source, target)
 
 
 def _t5_translator(asked: Asked, model: str, vocab: set[str], kind: str) -> Recipe:
     if asked.source_prefix != AUTO:
-        return Recipe("T5", kind, _spaced(asked.source_prefix))
-    code = "ar" if asked.target_language == AUTO else asked.target_language
-    token = f"<2{code}>"
-    _need(token, vocab, model, "translator.target_language", "a MADLAD code such as ar")
+        return Recipe("T5", kind, _given_prefix(asked, model, vocab))
+    if not any(_MADLAD_LANGUAGE.fullmatch(t) for t in vocab):
+        raise ModelError(
+            f"translator.model: {model}: a {kind} model without MADLAD-400's <2xx> language "
+            "tokens; set translator.source_prefix to the task prefix it was trained with "
+            "(such as 'translate English to Arabic:')"
+        )
+    token = _target(asked, vocab, "<2{}>", "ar")
+    _need(token, vocab, model, "translator.target_language", "MADLAD's are like ar")
     return Recipe("T5 (MADLAD-400)", kind, f"{token} ")
 
 
-def _need(token: str, vocab: set[str], model: str, key: str, example: str) -> None:
+def _target(asked: Asked, vocab: set[str], form: str, default: str) -> str:
+    """The target-language token: the family's ``form`` of the code the settings give (or of
+    ``default``); a setting that is itself a token of the vocabulary is taken as it is."""
+    given = asked.target_language
+    if given == AUTO:
+        return form.format(default)
+    return given if given in vocab else form.format(given)
+
+
+def _need(token: str, vocab: set[str], model: str, key: str, codes: str) -> None:
     if token not in vocab:
+        side = key.removeprefix("translator.").removesuffix("_language")
         raise ModelError(
-            f"translator.model: {model}: its tokenizer has no token {token!r}; set {key} to "
-            f"{example} that it has"
+            f"translator.model: {model}: its tokenizer has no token {token!r} for the {side} "
+            f"language; set {key} to a language it has ({codes})"
         )
 
 
-def _given_prefix(asked: Asked) -> str:
-    return "" if asked.source_prefix == AUTO else _spaced(asked.source_prefix)
+def _given_prefix(asked: Asked, model: str, vocab: set[str]) -> str:
+    """The translator's prefix as the settings give it ("" where they leave it to the family),
+    each language token in it one token of the model's vocabulary: one the tokenizer would
+    split into pieces asks for no language at all."""
+    if asked.source_prefix == AUTO:
+        return ""
+    for token in _LANGUAGE_TOKEN.findall(asked.source_prefix):
+        if token not in vocab:
+            known = sorted(t for t in vocab if _LANGUAGE_TOKEN.fullmatch(t))
+            knows = f" (it knows {_some(known)})" if known else ""
+            raise ModelError(
+                f"translator.model: {model}: translator.source_prefix = "
+                f"{asked.source_prefix!r}: {token!r} is not a token of its vocabulary{knows}, "
+                'so no language would be asked for; set it to one that is, or to "auto"'
+            )
+    return _spaced(asked.source_prefix)
 
 
 def _spaced(prefix: str) -> str:
-    """A prefix as written in the settings (``>>ara<<``) is separated from the text by a space."""
+    """A prefix as written in the settings (``>>ara<<``, ``summarize:``) is separated from the
+    text by a space."""
     return f"{prefix} " if prefix and not prefix.endswith(" ") else prefix
 
 
@@ -219,30 +253,53 @@ def _vocabulary(tokenizer: Any) -> set[str]:
         return set()
 
 
+def _a_model(kind: str) -> str:
+    return f"a {kind} model" if kind else "a model without a model_type"
+
+
 def _some(items: list[str], most: int = 8) -> str:
     shown = ", ".join(items[:most])
     return shown + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
-def resolve_backend(backend: str, model: str, revision: str) -> str:
-    """The engine ``backend = "auto"`` means for ``model``: CTranslate2 where it is installed
-    and converts the model's family, else transformers. Any other backend is itself.
+def resolve_backend(
+    backend: str, model: str, revision: str, device: str = AUTO, *, fetch: bool = False
+) -> str:
+    """The engine ``backend = "auto"`` means for ``model`` on ``device`` (runtime.device):
+    CTranslate2 where it is installed, runs on the device and converts the model's family,
+    else transformers. Any other backend is itself.
 
     Reads the model's config.json (a local directory, or the Hugging Face cache) without a
-    model library; a model not found there yet counts as converted where CTranslate2 is
-    installed, so a first run and its rerun agree once the model is downloaded as named.
+    model library; a model not found there counts as converted where CTranslate2 is
+    installed. Loading passes ``fetch`` (its config.json is then downloaded first), so an LED
+    model named by hub id before it is downloaded still loads with transformers.
     """
     if backend != AUTO:
         return backend
+    return auto_backend(model, revision, device, fetch=fetch)[0]
+
+
+def auto_backend(
+    model: str, revision: str, device: str = AUTO, *, fetch: bool = False
+) -> tuple[str, str]:
+    """The engine ``backend = "auto"`` picks for ``model`` on ``device``, and why (for the
+    load log)."""
     if importlib.util.find_spec("ctranslate2") is None:
-        return "transformers"
-    kind = model_type(model, revision)
-    return "ctranslate2" if kind is None or kind in CT2_CONVERTS else "transformers"
+        return "transformers", "ctranslate2 is not installed"
+    if device == "mps":
+        return "transformers", "CTranslate2 does not run on runtime.device = 'mps'"
+    kind = model_type(model, revision, fetch=fetch)
+    if kind is None:
+        return "ctranslate2", "its config.json cannot be read yet"
+    if kind in CT2_CONVERTS:
+        return "ctranslate2", f"CTranslate2 converts {kind} models"
+    return "transformers", f"CTranslate2 does not convert {kind} models"
 
 
-def model_type(model: str, revision: str) -> str | None:
-    """The ``model_type`` in ``model``'s config.json, or None where it cannot be read here."""
-    path = _config_file(model, revision)
+def model_type(model: str, revision: str, *, fetch: bool = False) -> str | None:
+    """The ``model_type`` in ``model``'s config.json, or None where it cannot be read here
+    (with ``fetch``, a hub model's config.json is downloaded unless HF_HUB_OFFLINE is set)."""
+    path = _config_file(model, revision, fetch)
     if path is None:
         return None
     try:
@@ -253,16 +310,18 @@ def model_type(model: str, revision: str) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def _config_file(model: str, revision: str) -> Path | None:
+def _config_file(model: str, revision: str, fetch: bool) -> Path | None:
     directory = Path(model).expanduser()
     if directory.is_dir():
         return directory / "config.json"
     try:
-        from huggingface_hub import try_to_load_from_cache
+        from huggingface_hub import hf_hub_download, try_to_load_from_cache
     except ImportError:
         return None
     try:
         found = try_to_load_from_cache(model, "config.json", revision=revision)
-    except Exception:  # an id the hub would refuse: loading says why
+        if not isinstance(found, str) and fetch:
+            found = hf_hub_download(model, "config.json", revision=revision)
+    except Exception:  # an id the hub would refuse, no network: loading says why
         return None
     return Path(found) if isinstance(found, str) else None

@@ -78,7 +78,10 @@ def _outputs_text(tables: dict[str, dict[str, Any]]) -> str:
     for section in ("summarizer", "translator"):
         values = dict(tables[section])
         # The engine "auto" stands for here: switching engines redoes the articles.
-        values["backend"] = resolve_backend(values["backend"], values["model"], values["revision"])
+        device = tables["runtime"]["device"]
+        values["backend"] = resolve_backend(
+            values["backend"], values["model"], values["revision"], device
+        )
         if values["backend"] != "ctranslate2":
             del values["quantization"]  # it changes the numbers only where an engine applies it
         pairs += [(f"{section}.{k}", v) for k, v in _model_named(values).items()]

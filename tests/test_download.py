@@ -109,25 +109,40 @@ def test_download_command_with_nothing_to_fetch(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("backend", "family", "conversions"),
+    [("ctranslate2", "marian", 1), ("auto", "marian", 1), ("auto", "led", 0)],
+)
 def test_download_builds_the_ctranslate2_conversion_when_the_config_uses_it(
-    tmp_path: Path, tiny_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: str,
+    family: str,
+    conversions: int,
 ) -> None:
+    """backend = "auto" (the default) converts what CTranslate2 converts, and not LED, which
+    runs on transformers: the offline machine finds what it will load."""
     ctranslate2 = pytest.importorskip("ctranslate2")
+    from tests.model_builders import build_model
+
     monkeypatch.setenv("SUMMARIZE_CACHE", str(tmp_path / "cache"))
 
     def no_engine(*args: object, **kwargs: object) -> None:
         raise AssertionError("download converts the model without loading an engine")
 
     monkeypatch.setattr(ctranslate2, "Translator", no_engine)
-    hub = FakeHub({"example/tiny-marian": tiny_models["translator"]})
+    role = "translator" if family == "marian" else "summarizer"
+    hub = FakeHub({f"example/tiny-{family}": build_model(tmp_path / family, family)})
+    only = ["output.summarize=false", 'output.translate=["article"]']
+    if role == "summarizer":
+        only = ["output.translate=[]"]
     config = load_config(
         CONFIGS / "tiny.toml",
-        ["translator.model=example/tiny-marian", "translator.backend=ctranslate2",
-         "output.summarize=false", 'output.translate=["article"]'],
-    )  # fmt: skip
+        [f"{role}.model=example/tiny-{family}", f"{role}.backend={backend}", *only],
+    )
     with monkeypatch.context() as online:
         online.delenv("HF_HUB_OFFLINE")
         download_models(config, tmp_path / "models", fetch=hub)
-    converted = list((tmp_path / "cache" / "ct2").iterdir())
-    assert len(converted) == 1
-    assert (converted[0] / "model.bin").exists()
+    converted = list((tmp_path / "cache" / "ct2").glob("*"))
+    assert len(converted) == conversions
+    assert all((c / "model.bin").exists() for c in converted)

@@ -228,6 +228,14 @@ def test_quantization_counts_in_the_outputs_only_where_an_engine_applies_it() ->
     assert outputs(int8) == outputs(ct2, int8) != outputs()
 
 
+def test_auto_on_an_apple_gpu_is_transformers_which_alone_runs_there() -> None:
+    mps, hf = (
+        "runtime.device=mps",
+        ("summarizer.backend=transformers", "translator.backend=transformers"),
+    )
+    assert outputs(mps) == outputs(mps, *hf) == outputs(*hf) != outputs()
+
+
 def test_the_readable_form_cannot_be_read_as_another_setting() -> None:
     """A value holding the separator must not pass for another field."""
     forged = outputs("summarizer.model=a|summarizer.revision=b", "summarizer.revision=c")
@@ -352,6 +360,26 @@ def test_a_relative_and_an_absolute_path_to_one_model_are_the_same_model(
 def test_a_hub_model_counts_by_id_and_revision(tmp_path: Path, cache: Path) -> None:
     sig = outputs("translator.revision=abc123")
     assert "translator.model=Helsinki-NLP/opus-mt-en-ar|translator.revision=abc123" in sig
+
+
+@pytest.mark.parametrize(
+    ("model_type", "picked", "other"),
+    [
+        ("marian", "ctranslate2", "transformers"),
+        ("m2m_100", "ctranslate2", "transformers"),
+        ("t5", "ctranslate2", "transformers"),
+        ("led", "transformers", "ctranslate2"),
+    ],
+)
+def test_auto_has_the_identity_of_the_engine_it_picks(
+    tmp_path: Path, cache: Path, model_type: str, picked: str, other: str
+) -> None:
+    """An article done with backend = "auto" is up to date for the engine it ran on, and
+    out of date for the other."""
+    model = f"summarizer.model={fake_model(tmp_path / 'model', model_type=model_type)}"
+    auto = outputs(model)
+    assert auto == outputs(model, f"summarizer.backend={picked}")
+    assert auto != outputs(model, f"summarizer.backend={other}")
 
 
 def test_documentation_and_hidden_files_do_not_change_the_model(

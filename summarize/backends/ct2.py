@@ -29,7 +29,8 @@ __all__ = ["INSTALL", "CTranslate2Backend", "convert", "resolve_device", "resolv
 
 log = logging.getLogger(__name__)
 
-INSTALL = "pip install 'summarize[fast]'"
+# A required dependency: missing only from an install that skipped dependencies.
+INSTALL = "pip install 'ctranslate2>=4'"
 
 
 class CTranslate2Backend:
@@ -100,7 +101,7 @@ class CTranslate2Backend:
             translator,
             device=device if device == "cpu" else f"cuda:{index}",
             max_input_tokens=input_limit(tokenizer, config),
-            max_output_tokens=output_limit(config),
+            max_output_tokens=output_limit(tokenizer, config),
             # The family's target-language token, else the model's own forced first token.
             target_prefix=[found.target_token]
             if forced is not None and found.target_token is not None

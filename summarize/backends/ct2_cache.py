@@ -17,6 +17,7 @@ from typing import Any
 
 from summarize.backends.huggingface import first_line, load_advice
 from summarize.errors import ModelError
+from summarize.families import CT2_CONVERTS
 from summarize.model_identity import cache_root, model_identity
 
 __all__ = ["Conversion", "converted_model", "list_conversions", "prune_conversions"]
@@ -101,7 +102,7 @@ def _convert(
     except Exception as exc:  # the converter raises ValueError, OSError, hub errors...
         raise ModelError(
             f"{role}.model: cannot convert {model_id!r} to CTranslate2 ({first_line(exc)}); "
-            f"check that it is a BART- or Marian-style seq2seq model, or set "
+            f"CTranslate2 converts {', '.join(sorted(CT2_CONVERTS))} models; else set "
             f"{role}.backend = 'transformers'"
         ) from exc
     finally:

@@ -79,14 +79,15 @@ class TransformersBackend:
         self.recipe = recipe
         self.family = recipe.describe()
         self.max_input_tokens = input_limit(tokenizer, model.config)
-        self.max_output_tokens = output_limit(model.config)
+        self.max_output_tokens = output_limit(tokenizer, model.config)
         self.forced_token = apply_recipe(tokenizer, recipe)
+        self.window = _attention_window(model.config)
 
     @classmethod
     def load(cls, spec: LoadSpec) -> TransformersBackend:
         """Load ``spec.model`` in ``spec.dtype`` (``spec.quantization`` is CTranslate2's)."""
         import torch
-        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+        from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         # Our own progress bar covers the run; the library's per-load bars would interleave.
@@ -102,16 +103,23 @@ class TransformersBackend:
             tokenizer = AutoTokenizer.from_pretrained(
                 model_id, revision=revision, trust_remote_code=False
             )
+            config = AutoConfig.from_pretrained(
+                model_id, revision=revision, trust_remote_code=False
+            )
+        except Exception as exc:  # transformers raises OSError, ValueError, hub errors...
+            raise ModelError(load_advice(role, model_id, exc)) from exc
+        # Before the weights: a model that cannot be asked for its job fails at once.
+        found = recipe(asked(spec), model_id, config, tokenizer)
+        log.info("%s: %s", role, found.describe())
+        try:
             model = AutoModelForSeq2SeqLM.from_pretrained(
                 model_id,
                 revision=revision,
                 dtype=getattr(torch, dtype),
                 trust_remote_code=False,
             )
-        except Exception as exc:  # transformers raises OSError, ValueError, hub errors...
+        except Exception as exc:
             raise ModelError(load_advice(role, model_id, exc)) from exc
-        found = recipe(asked(spec), model_id, model.config, tokenizer)
-        log.info("%s: %s", role, found.describe())
         model.to(device)
         model.eval()
         return cls(model_id, tokenizer, model, device, dtype, found)
@@ -125,7 +133,14 @@ class TransformersBackend:
         if not texts:
             return []
         sent = [self.recipe.prefix + t for t in texts]
-        batch = self.tokenizer(sent, return_tensors="pt", padding=True, verbose=False)
+        batch = self.tokenizer(
+            sent,
+            return_tensors="pt",
+            padding=True,
+            # LED pads its input to this multiple itself, with a warning per new length.
+            pad_to_multiple_of=self.window,
+            verbose=False,
+        )
         if self.recipe.global_attention:  # LED: the first token attends to all, as trained
             batch["global_attention_mask"] = torch.zeros_like(batch["attention_mask"])
             batch["global_attention_mask"][:, 0] = 1
@@ -162,6 +177,14 @@ class TransformersBackend:
         if self.forced_token is not None:  # the target language, first of every output
             config.forced_bos_token_id = self.forced_token
         return config
+
+
+def _attention_window(config: Any) -> int | None:
+    """The local attention window a Longformer-style encoder (LED) pads its input to."""
+    window = getattr(config, "attention_window", None)
+    if isinstance(window, list | tuple):
+        window = max(window, default=None)
+    return window if isinstance(window, int) and window > 1 else None
 
 
 def _generated_length(tokens: list[int], eos_ids: set[int]) -> int:

@@ -13,6 +13,10 @@ from summarize.families import Asked, Recipe
 
 # Tokenizers report a huge sentinel when a model declares no limit.
 _NO_LIMIT = 1_000_000
+#: The limit of a model with relative positions (T5, MADLAD-400) whose tokenizer declares
+#: none: the input length T5 and its descendants were trained on. Longer inputs would run,
+#: at a quadratic cost and with outputs the model was never trained to give.
+RELATIVE_POSITIONS = 512
 # Enough for the hub to answer a HEAD request on a slow link; a blocked one fails sooner.
 _PROBE_SECONDS = 10.0
 
@@ -41,23 +45,40 @@ def apply_recipe(tokenizer: Any, recipe: Recipe) -> int | None:
 
 
 def input_limit(tokenizer: Any, config: Any) -> int:
-    """Input tokens the model (``config``) and its tokenizer both accept."""
-    limits = [
-        getattr(config, "max_position_embeddings", None),
-        getattr(tokenizer, "model_max_length", None),
+    """Input tokens the model (``config``) and its tokenizer both accept.
+
+    The encoder's positions (``max_encoder_position_embeddings`` for LED, else
+    ``max_position_embeddings``) and the tokenizer's ``model_max_length``; a model with
+    relative positions (T5, MADLAD) declares none, and then the tokenizer's limit, else
+    :data:`RELATIVE_POSITIONS`, bounds it.
+    """
+    found = [
+        _declared(config, "max_encoder_position_embeddings", "max_position_embeddings"),
+        _declared(tokenizer, "model_max_length"),
     ]
-    usable = [int(n) for n in limits if isinstance(n, int) and 0 < n < _NO_LIMIT]
-    return min(usable) if usable else _NO_LIMIT
+    usable = [n for n in found if n is not None]
+    return min(usable) if usable else RELATIVE_POSITIONS
 
 
-def output_limit(config: Any) -> int:
+def output_limit(tokenizer: Any, config: Any) -> int:
     """New tokens the decoder has positions for; asking for more fails with an IndexError
-    (transformers) or "no position encodings" (CTranslate2) on the step past the last."""
-    for name in ("max_target_positions", "max_position_embeddings"):
-        limit = getattr(config, name, None)
+    (transformers) or "no position encodings" (CTranslate2) on the step past the last. A
+    decoder with relative positions (T5) has none: the tokenizer's limit, else
+    :data:`RELATIVE_POSITIONS`, keeps its outputs to the lengths it was trained on."""
+    names = ("max_decoder_position_embeddings", "max_target_positions", "max_position_embeddings")
+    declared = _declared(config, *names)
+    if declared is not None:
+        return declared
+    return _declared(tokenizer, "model_max_length") or RELATIVE_POSITIONS
+
+
+def _declared(holder: Any, *names: str) -> int | None:
+    """The first of ``names`` that ``holder`` sets to a real limit (not a no-limit sentinel)."""
+    for name in names:
+        limit = getattr(holder, name, None)
         if isinstance(limit, int) and 0 < limit < _NO_LIMIT:
             return limit
-    return _NO_LIMIT
+    return None
 
 
 def check_local_path(model_id: str, role: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -9,6 +10,7 @@ from typing import BinaryIO
 
 from summarize.backends import Backend
 from summarize.discovery import Skipped
+from summarize.identity import settings_identity
 from summarize.planning import Planned
 from summarize.progress import Progress
 from summarize.records import Article, Stage, alive
@@ -66,6 +68,9 @@ def run_local(
     waves = [pending[i : i + size] for i in range(0, len(pending), size)]
     try:
         engines = load()  # an interrupt while loading: all not done
+        # backend = "auto" is exact once the models' config.json is in the cache: a model
+        # named by hub id is recorded under the engine that ran it on its first run too.
+        ctx = dataclasses.replace(ctx, signature=settings_identity(config).outputs)
         ctx.progress.start(len(pending))
         for wave in waves:
             _run_wave(wave, engines, ctx, fail_fast=fail_fast)
