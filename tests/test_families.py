@@ -4,9 +4,10 @@ on every engine that runs it; what cannot be told, or lacks Arabic, is a load er
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,11 @@ from typing import Any
 import pytest
 
 from summarize.backends import GenerateOptions, LoadSpec, load_backend
+from summarize.backends.huggingface import RELATIVE_POSITIONS
 from summarize.cli import main
-from tests.conftest import CONFIGS, ROOT
+from summarize.config import load_config
+from summarize.engines import load_engine
+from tests.conftest import CONFIGS, ROOT, captured_log
 from tests.model_builders import ARCHITECTURES, FAMILIES, build_model
 
 pytestmark = pytest.mark.slow
@@ -56,9 +60,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def spec(engine: str, model: Path, role: str, **asked: str) -> LoadSpec:
     """What load_models builds on a CPU, in float32, one thread, with ``asked`` overrides."""
-    return LoadSpec(
-        engine, str(model), role, device="cpu", dtype="float32", threads=1, **asked
-    )  # fmt: skip
+    return LoadSpec(engine, str(model), role, device="cpu", dtype="float32", threads=1, **asked)
 
 
 @dataclass
@@ -123,7 +125,7 @@ def spied(backend: Any) -> list[Sent]:
 
 
 @pytest.fixture(scope="module")
-def engines(models: dict[str, Path]) -> Iterator[Callable[[str, str], Any]]:
+def engines(models: dict[str, Path]) -> Callable[[str, str], Any]:
     """Each family's engine, loaded once (and converted once) for the module."""
     loaded: dict[tuple[str, str], Any] = {}
 
@@ -133,7 +135,7 @@ def engines(models: dict[str, Path]) -> Iterator[Callable[[str, str], Any]]:
             loaded[name, engine_name] = load_backend(spec(engine_name, models[name], role))
         return loaded[name, engine_name]
 
-    yield engine
+    return engine
 
 
 def expected_input(name: str, model: Path, text: str) -> list[str]:
@@ -213,18 +215,13 @@ def test_a_t5_whose_tokenizer_declares_no_limit_reads_512_tokens(
     tmp_path: Path, engine_name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """As MADLAD-400's tokenizer ships: no model_max_length, and relative positions."""
-    from summarize.backends.huggingface import RELATIVE_POSITIONS
-    from summarize.config import load_config
-    from summarize.engines import load_engine
-    from tests.conftest import captured_log
-
     model = build_model(tmp_path / "t5", "t5", max_positions=int(1e30))
     config = load_config(
         CONFIGS / "tiny.toml",
         [f"summarizer.model={model}", f"summarizer.backend={engine_name}",
          "summarizer.max_input_tokens=1024"],
     )  # fmt: skip
-    with captured_log(caplog, "summarize.engines", 30) as log:
+    with captured_log(caplog, "summarize.engines", logging.WARNING) as log:
         backend = load_engine("summarizer", config)
     assert RELATIVE_POSITIONS == 512
     assert (backend.max_input_tokens, backend.max_output_tokens) == (512, 512)
@@ -304,6 +301,13 @@ def sidecar(folder: Path) -> dict[str, Any]:
     return data
 
 
+def refused(seeds: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """What a run that stops at load says: exit 2, and nothing written."""
+    assert main(["run", str(seeds), *args]) == 2
+    assert sorted(p.name for p in seeds.iterdir()) == [f"{STEM}.txt"]
+    return capsys.readouterr().err
+
+
 #: (backend, translator, summarizer, the engine each ran on): a new translator family and a new
 #: summarizer family on each engine; "auto" picks CTranslate2 for mBART-50 and transformers
 #: for LED, which CTranslate2 does not convert
@@ -369,11 +373,9 @@ def test_a_model_without_the_target_language_is_a_load_error_naming_the_key(
     model = models[f"{name}-without-arabic"]
     args = run_args(models, "marian", "bart", f"translator.model={model}",
                     f"translator.backend={engine_name}")  # fmt: skip
-    assert main(["run", str(seeds_copy), *args]) == 2
-    err = capsys.readouterr().err
+    err = refused(seeds_copy, args, capsys)
     assert f"translator.model: {model}: " in err
     assert "set translator.target_language to " in err
-    assert sorted(p.name for p in seeds_copy.iterdir()) == [f"{STEM}.txt"]
 
 
 @pytest.mark.parametrize("engine_name", ENGINES)
@@ -396,10 +398,8 @@ def test_a_model_whose_family_cannot_be_told_is_a_load_error_naming_the_key(
 ) -> None:
     args = run_args(models, "marian", "bart", f"{role}.model={models[name]}",
                     f"{role}.backend={engine_name}")  # fmt: skip
-    assert main(["run", str(seeds_copy), *args]) == 2
-    err = capsys.readouterr().err
+    err = refused(seeds_copy, args, capsys)
     assert f"{role}.model: {models[name]}: " in err and f"set {key}" in err
-    assert sorted(p.name for p in seeds_copy.iterdir()) == [f"{STEM}.txt"]
 
 
 def test_a_language_token_the_model_does_not_have_is_refused_as_a_prefix(
@@ -408,8 +408,7 @@ def test_a_language_token_the_model_does_not_have_is_refused_as_a_prefix(
     """'>> ara <<' is split into pieces and asks for no language: the tool used to warn and
     run; a run in the wrong language is never wanted."""
     args = run_args(models, "marian", "bart", "translator.source_prefix=>> ara <<")
-    assert main(["run", str(seeds_copy), *args]) == 2
-    err = capsys.readouterr().err
+    err = refused(seeds_copy, args, capsys)
     assert "translator.source_prefix = '>> ara <<': '>>' is not a token" in err
     assert "(it knows >>ara<<)" in err
 
@@ -418,8 +417,7 @@ def test_ctranslate2_named_for_led_says_it_does_not_convert_it(
     models: dict[str, Path], seeds_copy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = run_args(models, "marian", "led", "summarizer.backend=ctranslate2")
-    assert main(["run", str(seeds_copy), *args]) == 2
-    err = capsys.readouterr().err
+    err = refused(seeds_copy, args, capsys)
     assert "CTranslate2 does not convert LED models (led); set summarizer.backend = " in err
 
 
