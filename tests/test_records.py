@@ -10,6 +10,7 @@ from summarize.discovery import Job
 from summarize.outputs import output_paths
 from summarize.records import Article, Counts, Source, Stage
 from summarize.settings import Config
+from summarize.stages.guard import guard
 from summarize.stages.read import read
 from summarize.stages.summarize import summarize
 from summarize.stages.translate import translate
@@ -69,6 +70,8 @@ def test_stages_called_by_hand_with_pickled_records_write_what_run_writes(
     records = round_trip(records)
     sources = [Source(t) for t in config.output.translate]
     translate(records, models.translator, config.translator, sources, batch)
+    records = round_trip(records)
+    guard(records, models, config)
     records = round_trip(records)
     results = write(records, config, describe_engines(models), "sig")
     round_trip(records)
