@@ -79,13 +79,14 @@ class Lexicon:
     """A translator without a model: Latin letters spelled in Arabic script, one for one."""
 
     model_id, device, dtype = "lexicon", "cpu", "none"
+    engine, family = "lexicon", "Latin letters spelled in Arabic script"
     max_input_tokens = max_output_tokens = 100_000
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(t.split()) + 1 for t in texts]
 
     def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
-        return [Generation(spell(t.removeprefix(">>ara<< ")), hit_limit=False) for t in texts]
+        return [Generation(spell(t), hit_limit=False) for t in texts]
 
 
 def spell(text: str) -> str:

@@ -254,7 +254,8 @@ def test_time_per_stage_is_an_inline_chart_of_the_sidecars_seconds(news: Path) -
 def test_settings_signature_and_models_are_shown(news: Path) -> None:
     page = review("news")
     header = page.find("header").text
-    assert "translator: lexicon (cpu, none)" in header
+    # Each model with the engine it ran on, its device and dtype, and how it was asked.
+    assert "translator: lexicon (lexicon, cpu, none); Latin letters spelled in Arabic" in header
     signature = json.loads((news / "calm.summarize.json").read_text(encoding="utf-8"))["signature"]
     assert page.find("p", "signature").text == signature
     assert "3 article(s)" in header

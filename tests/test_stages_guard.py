@@ -49,6 +49,7 @@ class Scripted:
     """A translator whose output for each input comes from a rule; it logs every call."""
 
     model_id, device, dtype = "scripted", "cpu", "none"
+    engine, family = "scripted", "a rule per input"
     max_input_tokens = max_output_tokens = 1000
 
     def __init__(self, rule: Rule) -> None:
@@ -57,15 +58,15 @@ class Scripted:
 
     @property
     def inputs(self) -> list[str]:
-        """Every input it was given, without the language prefix."""
-        return [t.removeprefix(">>ara<< ") for call in self.calls for t in call]
+        """Every input it was given (the stage adds no prefix: the engine does)."""
+        return [t for call in self.calls for t in call]
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(t.split()) + 1 for t in texts]
 
     def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
         self.calls.append(list(texts))
-        return [Generation(*self.rule(t.removeprefix(">>ara<< "), options)) for t in texts]
+        return [Generation(*self.rule(t, options)) for t in texts]
 
 
 def config(*overrides: str) -> Config:
