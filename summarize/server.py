@@ -28,6 +28,7 @@ from summarize.protocol import (
     peer_allowed,
     peer_uid,
     receive,
+    receive_bytes,
     send,
     settings_key,
     socket_path,
@@ -129,7 +130,9 @@ class _Server:
                 return
             if kind != "run":
                 raise ProtocolError(f"unknown request type {kind!r}")
-            req = parse_request(message, self.settings)
+            req = parse_request(message, self.settings, self.config.input.max_bytes + 1)
+            if req.stdin_size is not None:
+                req.stdin = receive_bytes(conn, req.stdin_size)
         except (ProtocolError, OSError) as exc:
             log.warning("refused a request: %s", exc)
             _refuse(conn, f"refused: {exc}")

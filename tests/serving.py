@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -113,3 +114,10 @@ def start_caller(
         env=environment(sockets),
         stderr=subprocess.PIPE,
     )
+
+
+def timeless(text: bytes) -> str:
+    """stderr without timings, and without the model loading a served run does not do."""
+    lines = text.decode().splitlines()
+    kept = [line for line in lines if "loading models" not in line and "models loaded" not in line]
+    return re.sub(r"\(\d+\.\d s\)", "(_ s)", "\n".join(kept))

@@ -11,15 +11,16 @@ BASE = {"type": "run", "version": VERSION, "settings": "s", "cwd": "/", "paths":
 
 
 def test_requests_are_checked_field_by_field() -> None:
-    base = {"type": "run", "version": VERSION, "settings": "s", "cwd": "/", "paths": ["-"]}
+    base = {**BASE, "paths": ["-"]}
     with pytest.raises(ProtocolError, match="stdin"):
-        parse_request(base, "s")
-    with pytest.raises(ProtocolError, match="base64"):
-        parse_request({**base, "stdin": "!!"}, "s")
+        parse_request(base, "s", 10)
+    for size in ("aGk=", -1, 11, True, 2.0):
+        with pytest.raises(ProtocolError, match="stdin is not a number of bytes up to 10"):
+            parse_request({**base, "stdin": size}, "s", 10)
     with pytest.raises(ProtocolError, match="force"):
-        parse_request({**base, "stdin": "", "force": "yes"}, "s")
-    request = parse_request({**base, "stdin": "aGk="}, "s")
-    assert (request.stdin, request.paths, request.force) == (b"hi", ["-"], False)
+        parse_request({**base, "stdin": 0, "force": "yes"}, "s", 10)
+    request = parse_request({**base, "stdin": 10}, "s", 10)
+    assert (request.stdin_size, request.paths, request.force) == (10, ["-"], False)
 
 
 @pytest.mark.parametrize(
@@ -41,4 +42,4 @@ def test_requests_are_checked_field_by_field() -> None:
 )
 def test_a_bad_field_is_named(change: dict[str, object], why: str) -> None:
     with pytest.raises(ProtocolError, match=why):
-        parse_request({**BASE, **change}, "s")
+        parse_request({**BASE, **change}, "s", 0)
