@@ -245,6 +245,7 @@ def run_remote(
         "output_dir": None if args.output_dir is None else str(args.output_dir),
         "exclude": [str(p) for p in exclude],
         "stdin": None if data is None else len(data),  # the bytes follow the request
+        "umask": _umask(),
         "shard": None if args.shard is None else str(args.shard),
         "log_levels": {
             name: logging.getLogger(name).getEffectiveLevel()
@@ -321,6 +322,16 @@ def _exchange(
     finally:
         conn.close()
     return ended
+
+
+def _umask() -> int:
+    """This process's file mode creation mask, for the files the server makes for this run.
+
+    Read by setting it: nothing in the client makes files in another thread meanwhile.
+    """
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def _unreported(report: Report, todo: list[str], status: Status, why: str) -> None:

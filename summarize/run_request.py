@@ -17,7 +17,7 @@ __all__ = ["Request", "parse_request", "to_do"]
 
 _FIELDS = {
     "type", "version", "settings", "cwd", "paths", "force", "fail_fast", "output_dir",
-    "exclude", "stdin", "log_levels", "shard", "strict",
+    "exclude", "stdin", "log_levels", "shard", "strict", "umask",
 }  # fmt: skip
 
 
@@ -27,6 +27,8 @@ class Request:
 
     cwd: str
     paths: list[str]
+    #: the caller's file mode creation mask, for every file and folder made for it
+    umask: int
     force: bool = False
     fail_fast: bool = False
     #: --strict: a flagged article fails, also one flagged by an earlier run
@@ -99,6 +101,9 @@ def parse_request(message: dict[str, Any], own_settings: str, max_stdin: int) ->
         raise ProtocolError("stdin is given exactly when - is among the paths")
     if stdin is not None and not (type(stdin) is int and 0 <= stdin <= max_stdin):
         raise ProtocolError(f"stdin is not a number of bytes up to {max_stdin}")
+    umask = message.get("umask")
+    if not (type(umask) is int and 0 <= umask <= 0o777):
+        raise ProtocolError("umask is not a file mode creation mask (0 to 0o777)")
     levels = message.get("log_levels", {})
     if not isinstance(levels, dict) or not all(
         isinstance(k, str) and type(v) is int for k, v in levels.items()
@@ -113,6 +118,7 @@ def parse_request(message: dict[str, Any], own_settings: str, max_stdin: int) ->
         strict=_flag(message.get("strict", False), "strict"),
         output_dir=None if output_dir is None else _text(output_dir, "output_dir"),
         exclude=[_text(p, "exclude") for p in exclude],
+        umask=umask,
         stdin_size=stdin,
         log_levels=levels,
     )

@@ -49,9 +49,16 @@ def articles(folder: Path, count: int) -> list[Path]:
 
 
 class Server:
-    """A `summarize serve` process with its log in a file."""
+    """A `summarize serve` process with its log in a file (and its own ``umask``, if given)."""
 
-    def __init__(self, sockets: Path, log: Path, *args: str, settings: Sequence[str] = ECHO):
+    def __init__(
+        self,
+        sockets: Path,
+        log: Path,
+        *args: str,
+        settings: Sequence[str] = ECHO,
+        umask: int = -1,
+    ):
         self.log = log
         self.settings = list(settings)
         self.env = environment(sockets)
@@ -61,6 +68,7 @@ class Server:
                 stdout=out,
                 stderr=out,
                 env=self.env,
+                umask=umask,
             )
         self.socket = self.wait_for("serving on ").split("serving on ", 1)[1].strip()
 
@@ -89,9 +97,14 @@ class Server:
 
 
 def summarize(
-    cwd: Path, sockets: Path, *args: str, settings: Sequence[str] = ECHO, stdin: bytes = b""
+    cwd: Path,
+    sockets: Path,
+    *args: str,
+    settings: Sequence[str] = ECHO,
+    stdin: bytes = b"",
+    umask: int = -1,
 ) -> subprocess.CompletedProcess[bytes]:
-    """One `summarize` call in ``cwd``, under a timeout."""
+    """One `summarize` call in ``cwd`` (with its own ``umask``, if given), under a timeout."""
     return subprocess.run(
         [sys.executable, "-m", "summarize", *args[:1], *settings, *args[1:]],
         cwd=cwd,
@@ -100,11 +113,17 @@ def summarize(
         env=environment(sockets),
         timeout=TIMEOUT,
         check=False,
+        umask=umask,
     )
 
 
 def start_caller(
-    cwd: Path, sockets: Path, *args: str, settings: Sequence[str] = ECHO, mode: str = "--server"
+    cwd: Path,
+    sockets: Path,
+    *args: str,
+    settings: Sequence[str] = ECHO,
+    mode: str = "--server",
+    umask: int = -1,
 ) -> subprocess.Popen[bytes]:
     """A `summarize run --server` call (or another ``mode``) left running, to interrupt it or
     to run several."""
@@ -113,6 +132,7 @@ def start_caller(
         cwd=cwd,
         env=environment(sockets),
         stderr=subprocess.PIPE,
+        umask=umask,
     )
 
 

@@ -7,7 +7,10 @@ import pytest
 from summarize.protocol import VERSION, ProtocolError
 from summarize.run_request import parse_request
 
-BASE = {"type": "run", "version": VERSION, "settings": "s", "cwd": "/", "paths": ["a.txt"]}
+BASE = {
+    "type": "run", "version": VERSION, "settings": "s", "cwd": "/", "paths": ["a.txt"],
+    "umask": 0o022,
+}  # fmt: skip
 
 
 def test_requests_are_checked_field_by_field() -> None:
@@ -19,8 +22,9 @@ def test_requests_are_checked_field_by_field() -> None:
             parse_request({**base, "stdin": size}, "s", 10)
     with pytest.raises(ProtocolError, match="force"):
         parse_request({**base, "stdin": 0, "force": "yes"}, "s", 10)
-    request = parse_request({**base, "stdin": 10}, "s", 10)
+    request = parse_request({**base, "stdin": 10, "umask": 0o077}, "s", 10)
     assert (request.stdin_size, request.paths, request.force) == (10, ["-"], False)
+    assert request.umask == 0o077
 
 
 @pytest.mark.parametrize(
@@ -38,6 +42,11 @@ def test_requests_are_checked_field_by_field() -> None:
         ({"strict": 1}, "strict"),
         ({"fail_fast": "no"}, "fail_fast"),
         ({"command": "rm -rf"}, "unknown fields"),
+        ({"umask": None}, "umask"),
+        ({"umask": "077"}, "umask"),
+        ({"umask": 0o1000}, "umask"),
+        ({"umask": -1}, "umask"),
+        ({"umask": False}, "umask"),
     ],
 )
 def test_a_bad_field_is_named(change: dict[str, object], why: str) -> None:

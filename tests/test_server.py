@@ -186,7 +186,8 @@ def test_callers_arriving_one_after_another_keep_the_gathering_wait_open(
             conn.settimeout(TIMEOUT)
             conn.connect(served.socket)
             conn.sendall(framed({"type": "run", "version": VERSION, "settings": key,
-                                 "cwd": str(tmp_path), "paths": [str(story)]}))  # fmt: skip
+                                 "cwd": str(tmp_path), "paths": [str(story)],
+                                 "umask": 0o022}))  # fmt: skip
             connections.append(conn)
             time.sleep(2)
         for conn in connections:
@@ -390,6 +391,7 @@ def test_malformed_and_oversized_requests_are_refused_and_the_server_goes_on(
     good = {
         "type": "run", "version": VERSION, "settings": settings_key(load_config(None, [
             o for o in ECHO if o != "--set"])), "cwd": str(tmp_path), "paths": ["a.txt"],
+        "umask": 0o022,
     }  # fmt: skip
     for payload, why in (
         (struct.pack(">I", 2**31 - 1), "over the limit"),

@@ -1,8 +1,9 @@
-"""What travels with a caller's run to the server: standard input of any size the run takes;
-the answers are those of a local run."""
+"""What travels with a caller's run to the server: its umask, and standard input of any size
+the run takes; the files and answers are those of a local run."""
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,8 +11,11 @@ import pytest
 
 from tests.conftest import ECHO
 from tests.serving import (
+    TIMEOUT,
     Server,
+    articles,
     socket_folder,
+    start_caller,
     summarize,
     timeless,
 )
@@ -21,6 +25,42 @@ from tests.serving import (
 def sockets() -> Iterator[Path]:
     with socket_folder() as folder:
         yield folder
+
+
+def modes(folder: Path) -> dict[str, int]:
+    """The permission bits of every file and folder under ``folder``, by relative path."""
+    return {
+        str(path.relative_to(folder)): stat.S_IMODE(path.lstat().st_mode)
+        for path in sorted(folder.rglob("*"))
+    }
+
+
+def test_outputs_get_each_callers_umask_as_in_a_local_run(sockets: Path, tmp_path: Path) -> None:
+    """The server's own umask (002 here) gave every caller group-writable files; a caller with
+    umask 077 must get 0600 files and 0700 folders, as its local run does, while a caller with
+    umask 022 served at the same time gets 0644."""
+    calls = {0o077: ["-o", "out/deep", "a"], 0o022: ["b"]}
+    here, there = tmp_path / "here", tmp_path / "there"
+    for root in (here, there):
+        articles(root / "a", 2)
+        articles(root / "b", 2)
+    for umask, call in calls.items():
+        local = summarize(here, sockets, "run", *call, umask=umask)
+        assert local.returncode == 0, local.stderr
+    server = Server(sockets, tmp_path / "server.log", "--gather", "1", umask=0o002)
+    try:
+        callers = [start_caller(there, sockets, *c, umask=u) for u, c in calls.items()]
+        for caller in callers:
+            _, err = caller.communicate(timeout=TIMEOUT)
+            assert caller.returncode == 0, err.decode()
+        assert server.engine_calls() > 0
+    finally:
+        server.stop()
+    assert modes(there) == modes(here)
+    assert modes(there / "out")["deep"] == 0o700
+    assert modes(there / "out")["deep/story0.summary.ar.txt"] == 0o600
+    assert modes(there / "out")["deep/story0.summarize.json"] == 0o600
+    assert modes(there / "b")["story1.ar.txt"] == 0o644
 
 
 #: standard input may be up to 60 MB, over the 64 MiB of a message once in base64
