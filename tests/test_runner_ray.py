@@ -19,7 +19,7 @@ import pytest
 from summarize.claims import Claim, claim
 from summarize.cli import main
 from summarize.config import load_config
-from summarize.errors import ConfigError, UsageError
+from summarize.errors import ConfigError, ModelError, UsageError
 from summarize.identity import settings_identity
 from summarize.outputs import Outputs
 from summarize.pipeline import plan, run
@@ -78,6 +78,18 @@ def _claims(root: Path) -> list[Path]:
     renamed cannot make a check that none is left pass unseen."""
     before, after = Outputs(None, None, None, sidecar=Path("SIDECAR")).claim.name.split("SIDECAR")
     return sorted(root.rglob(f"{glob.escape(before)}*{glob.escape(after)}"))
+
+
+def _untouched(root: Path) -> bool:
+    """Whether a run left ``root`` as it was: no output written, no claim left."""
+    return not list(root.rglob("*.summary.txt")) and _claims(root) == []
+
+
+def _ray_env() -> dict[str, str]:
+    """A command line's environment: this tree's code, a local Ray at normal priority."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_worker_niceness": "0"}
+    env.pop("RAY_ADDRESS", None)
+    return env
 
 
 @pytest.fixture(scope="module")
@@ -214,16 +226,28 @@ def test_fail_fast_stops_at_the_first_failure_and_reports_every_article_once(
     assert _claims(root) == []
 
 
+@pytest.mark.usefixtures("deadline")
+def test_a_model_its_actors_cannot_load_is_a_model_error_before_any_claim(
+    local_ray: object, tmp_path: Path
+) -> None:
+    root = _tree(tmp_path / "tree")
+    broken = tmp_path / "broken-model"  # passes the check for a local model, fails to load
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "bart"}', encoding="utf-8")
+    config = _echo("summarizer.backend=transformers", f"summarizer.model={broken}")
+    with pytest.raises(ModelError, match=r"^summarizer\.model: .*cannot load"):
+        run(config, [str(root)], runner="ray")
+    assert _untouched(root)
+
+
 def test_the_command_line_starts_a_local_ray_for_the_run(tmp_path: Path) -> None:
     pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
     root = _tree(tmp_path / "tree")
     report = tmp_path / "report.jsonl"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_worker_niceness": "0"}
-    env.pop("RAY_ADDRESS", None)
     argv = ["run", str(root), *ECHO, "--runner", "ray", "--report", str(report), "-q"]
     done = subprocess.run(
         [sys.executable, "-m", "summarize", *argv, "--set", "input.max_bytes=10000"],
-        env=env,
+        env=_ray_env(),
         capture_output=True,
         text=True,
         timeout=RAY_TEST_SECONDS,
@@ -242,8 +266,7 @@ def test_pools_that_leave_no_cpu_to_read_and_write_are_refused(
     root = _tree(tmp_path / "tree")
     with pytest.raises(UsageError, match=r"reserve 2 of the cluster's 2 CPUs"):
         run(_echo("ray.actors=2"), [str(root)], runner="ray")
-    assert not list(root.rglob("*.summary.txt"))
-    assert _claims(root) == []
+    assert _untouched(root)
 
 
 def test_without_ray_the_runner_says_what_to_install(
@@ -282,3 +305,41 @@ def test_ray_settings_are_checked_and_change_no_signature() -> None:
     tuned = _echo("ray.actors=4", "ray.gpus_per_actor=0.5", "ray.cpus_per_actor=2")
     assert tuned.ray.gpus_per_actor == 0.5
     assert settings_identity(tuned).outputs == settings_identity(_echo()).outputs
+
+
+#: open files a command line may hold: enough for Ray and a few batches, not a claim per article
+FEW_FILES = 128
+MANY_ARTICLES = 100
+
+
+def _with_open_files(files: int) -> list[str]:
+    """``python -m summarize`` with at most ``files`` open files, Ray's processes included (as
+    ``ulimit -n`` sets it: the hard limit too, or Ray's start raises the soft one to it)."""
+    code = (
+        "import resource, runpy; "
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({files}, {files})); "
+        "runpy.run_module('summarize', run_name='__main__', alter_sys=True)"
+    )
+    return [sys.executable, "-c", code]
+
+
+def test_a_run_holds_claims_for_the_articles_in_flight_not_for_all(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
+    root, report = tmp_path / "many", tmp_path / "report.jsonl"
+    root.mkdir()
+    for i in range(MANY_ARTICLES):
+        body = " ".join(f"Sentence {j} of story {i} says the talks went on." for j in range(3))
+        (root / f"story{i:03}.txt").write_text(body + "\n", encoding="utf-8")
+    argv = ["run", str(root), *ECHO, "--runner", "ray", "--report", str(report), "-q"]
+    done = subprocess.run(
+        [*_with_open_files(FEW_FILES), *argv, "--set", "runtime.wave_size=4"],
+        env=_ray_env(),
+        capture_output=True,
+        text=True,
+        timeout=RAY_TEST_SECONDS,
+    )
+    assert done.returncode == 0, done.stderr
+    totals = json.loads(report.read_text(encoding="utf-8").splitlines()[-1])["totals"]
+    assert totals["articles"] == totals["done"] == MANY_ARTICLES
+    assert len(list(root.glob("*.summarize.json"))) == MANY_ARTICLES
+    assert _claims(root) == []
