@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -26,6 +28,8 @@ from summarize.pipeline import plan, run
 from summarize.report import Report, Status
 from summarize.settings import Config
 from tests.conftest import CONFIGS, ECHO, ROOT, SEEDS
+from tests.test_overnight import ARTICLES, engine, leftovers, make_articles, sidecars, wait_for
+from tests.test_signals import check_report
 
 #: two actors per model on the test's 2 CPUs, with room left to read and write
 TWO_ACTORS = ["ray.actors=2", "ray.cpus_per_actor=0.25"]
@@ -343,3 +347,79 @@ def test_a_run_holds_claims_for_the_articles_in_flight_not_for_all(tmp_path: Pat
     assert totals["articles"] == totals["done"] == MANY_ARTICLES
     assert len(list(root.glob("*.summarize.json"))) == MANY_ARTICLES
     assert _claims(root) == []
+
+
+def _start_slow(folder: Path, report: Path, *options: str) -> subprocess.Popen[str]:
+    """A Ray run over ``folder`` whose engines take 0.3 s a call, one article a batch."""
+    command = [sys.executable, "-m", "summarize", "run", str(folder), "-q", *engine(0.3)]
+    return subprocess.Popen(
+        [*command, "--runner", "ray", *options, "--report", str(report)],
+        env=_ray_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _stopped(
+    process: subprocess.Popen[str], folder: Path, report: Path, *signals: int
+) -> dict[str, int]:
+    """The totals of a run stopped by one of ``signals``: its exit code, a complete report,
+    nothing left behind, and neither a traceback nor Ray's stack dump on stderr."""
+    _, err = process.communicate(timeout=RAY_TEST_SECONDS)
+    assert process.returncode in {128 + signum for signum in signals}, err
+    assert "Traceback" not in err and "SIGTERM received" not in err, err
+    assert f"interrupted by signal {process.returncode - 128}" in err, err
+    assert leftovers(folder) == []  # no claim, no temporary file
+    assert _claims(folder) == []
+    return check_report(report, process.returncode)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "first,second",
+    [
+        (signal.SIGTERM, None),
+        (signal.SIGINT, signal.SIGTERM),  # more signals all through the cleanup
+    ],
+)
+def test_a_signal_stops_a_ray_run_between_steps(
+    tmp_path: Path, first: signal.Signals, second: signal.Signals | None
+) -> None:
+    pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
+    folder, report = tmp_path / "news", tmp_path / "report.jsonl"
+    make_articles(folder)
+    process = _start_slow(folder, report)
+    wait_for(lambda: len(sidecars(folder)) >= 1, timeout=RAY_TEST_SECONDS)
+    process.send_signal(first)
+    while second is not None and process.poll() is None:
+        process.send_signal(second)
+        time.sleep(0.002)
+    # Both pending at once, either may act first.
+    totals = _stopped(process, folder, report, first, second or first)
+    assert totals["not done"] >= 1
+    assert totals["done"] == len(sidecars(folder)) >= 1
+
+
+def _children(pid: int) -> list[str]:
+    """The names of the processes ``pid`` started (from /proc)."""
+    names = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text(encoding="utf-8", errors="replace")
+            name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1]
+            if int(fields.split()[1]) == pid:
+                names.append(name)
+    return names
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_signal_while_ray_starts_reports_every_article_not_done(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
+    folder, report = tmp_path / "news", tmp_path / "report.jsonl"
+    make_articles(folder)
+    process = _start_slow(folder, report, "--set", "summarizer.model=echo:load_delay=60")
+    wait_for(lambda: "gcs_server" in _children(process.pid), timeout=RAY_TEST_SECONDS)
+    process.send_signal(signal.SIGTERM)  # Ray is starting (then its actors load the models)
+    assert _stopped(process, folder, report, signal.SIGTERM)["not done"] == ARTICLES

@@ -7,16 +7,18 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from summarize.discovery import Skipped
 from summarize.engines import check_models
 from summarize.errors import SummarizeError, UsageError
-from summarize.interrupts import held
+from summarize.interrupts import STOP_SIGNALS, held
 from summarize.planning import Planned
 from summarize.progress import Progress
 from summarize.report import ArticleResult, Report
@@ -45,9 +47,12 @@ INSTALL = "pip install 'summarize[ray]'"
 _TASK_CPUS = 0.25
 #: batches in flight per actor of a pool: one at work, one ready to follow it
 _PER_ACTOR = 2
+#: the longest one wait on Ray lasts: a stopped run waits no longer for its waiting thread
+_WAIT_S = 0.5
 #: an actor that dies (its node lost, out of memory) is started again, and its batch redone
 _RETRIES = 2
 _WRITE = "write"
+_NO_CRASH_HANDLER = "RAY_DISABLE_FAILURE_SIGNAL_HANDLER"
 
 
 def run_ray(
@@ -68,9 +73,9 @@ def run_ray(
     the translator in pools of ``ray.actors`` actors that load their model once. ``address``
     (or RAY_ADDRESS) joins a running cluster; without it, a Ray already started in this process
     is used, else a local one is started and shut down at the end. With ``fail_fast`` no batch
-    starts a step after a failure. On KeyboardInterrupt it stops between two steps: the batches
-    being written are written and reported, the rest are reported not done, and nothing partial
-    is left.
+    starts a step after a failure. On KeyboardInterrupt (also while Ray starts or the models
+    load) it stops between two steps: the batches being written are written and reported, the
+    rest are reported not done, and nothing partial is left.
 
     Claims are taken here, on the driver, not in the workers: one process holds each claim's
     lock from before the article is read until its result is back, exactly as a local run
@@ -88,10 +93,11 @@ def run_ray(
         return ctx.report
     check_models(config)  # a missing model fails here, before any article is claimed
     started_here = not ray.is_initialized()  # then shut down here; a cluster joined goes on
-    pipeline = _Pipeline(_Waiter(ray), ctx, fail_fast=fail_fast)
+    waiter = _Waiter(ray)
+    pipeline = _Pipeline(waiter, ctx, fail_fast=fail_fast)
     try:
         if started_here:
-            _connect(ray, address)
+            _connect(waiter, address)
         _check_room(ray, config)
         pipeline.start()  # a model that cannot be loaded fails here, before any claim
         ctx.progress.start(len(pending))
@@ -104,29 +110,54 @@ def run_ray(
     finally:
         release_claims(pending)
         pipeline.close()
-        if started_here:
-            ray.shutdown()
+        waiter.close(shutdown=started_here)
     return ctx.report
 
 
 def import_ray() -> Any:
     """The ``ray`` module; UsageError naming the extra to install without it."""
+    # Ray's crash handler would take SIGTERM in this process too (a stack dump, then an abort):
+    # the run stops on its own signals. Only this import reads the variable, so Ray's workers,
+    # started later, keep their crash handler.
+    chosen = _NO_CRASH_HANDLER in os.environ
+    os.environ.setdefault(_NO_CRASH_HANDLER, "1")
     try:
         import ray
     except ImportError as exc:
         raise UsageError(f"--runner ray needs Ray ({exc}): {INSTALL}") from exc
+    finally:
+        if not chosen:
+            del os.environ[_NO_CRASH_HANDLER]
     return ray
 
 
-def _connect(ray: Any, address: str | None) -> None:
-    """Join the cluster at ``address`` (or RAY_ADDRESS), or start a local Ray."""
+def _connect(waiter: _Waiter, address: str | None) -> None:
+    """Join the cluster at ``address`` (or RAY_ADDRESS), or start a local Ray.
+
+    Ray's init runs in the waiting thread: in the main thread it would put its own SIGTERM
+    handler in place (``sys.exit``), and a signal would cut the start in two, leaving a Ray
+    half started that crashes the process as it exits. A run stopped meanwhile lets the start
+    end, then shuts Ray down (see :meth:`_Waiter.close`).
+    """
+    ray = waiter.ray
     address = address or os.environ.get("RAY_ADDRESS") or None
     quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
     if address is not None:
-        ray.init(address=address, **quiet)
+        waiter.call(ray.init, address=address, **quiet)
     else:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        ray.init(include_dashboard=False, **quiet)
+        waiter.call(ray.init, include_dashboard=False, **quiet)
+    _reclaim_stop_signals()
+
+
+def _reclaim_stop_signals() -> None:
+    """Put the run's stop handlers back in front of Ray's crash handler, which takes SIGTERM (a
+    stack dump, then an abort) when Ray was imported before :func:`import_ray` turned it off."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in STOP_SIGNALS:
+            handler = signal.getsignal(signum)
+            if handler is not None:
+                signal.signal(signum, handler)
 
 
 def _check_room(ray: Any, config: Config) -> None:
@@ -307,17 +338,29 @@ class _Pipeline:
 
 
 class _Waiter:
-    """Ray's blocking calls; an error of the tool's own in a worker is raised as itself."""
+    """Ray's blocking calls, made in a thread of their own.
+
+    Inside them Ray runs the signal handlers itself and turns whatever they raise into a bare
+    KeyboardInterrupt: the run would no longer know which signal stopped it (SIGTERM exits 143,
+    not 130). The main thread waits on that thread instead, where the handler raises as itself.
+    Each wait is short, so a stopped run is not kept waiting on it; an error of the tool's own
+    in a worker is raised as itself.
+    """
 
     def __init__(self, ray: Any) -> None:
         self.ray = ray
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ray-wait")
 
     def ready(self, refs: list[Any], *, every: bool = False) -> list[Any]:
         """Those of ``refs`` whose task has ended, once one has (``every``: once all have);
         their values stay where they are."""
         wanted = len(refs) if every else 1
-        done, _ = self.call(self.ray.wait, refs, num_returns=wanted, fetch_local=False)
-        return list(done)
+        while True:
+            done, _ = self.call(
+                self.ray.wait, refs, num_returns=wanted, timeout=_WAIT_S, fetch_local=False
+            )
+            if len(done) >= wanted:
+                return list(done)
 
     def get(self, refs: list[Any]) -> list[Any]:
         """The values of ``refs``, once their tasks have all ended."""
@@ -326,12 +369,21 @@ class _Waiter:
 
     def call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return function(*args, **kwargs)
+            return self.thread.submit(function, *args, **kwargs).result()
         except Exception as exc:
             own = _own_error(exc)
             if own is None:
                 raise
             raise own from exc
+
+    def close(self, *, shutdown: bool) -> None:
+        """Let the call under way end (a Ray start, say), then shut Ray down if ``shutdown``, in
+        that same thread: the processes of a local Ray die with the thread that started them."""
+        try:
+            if shutdown:
+                self.thread.submit(self.ray.shutdown).result()
+        finally:
+            self.thread.shutdown(wait=True)
 
 
 def _own_error(exc: BaseException) -> SummarizeError | None:
