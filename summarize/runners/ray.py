@@ -1,5 +1,8 @@
-"""The Ray runner: the same stages as Ray tasks and pools of actors that hold the models, each
-batch of articles moved from step to step by this process."""
+"""The Ray runner: the same stages as Ray tasks and actor pools, batches moved on by the driver.
+
+Each batch of articles goes from step to step under this process's control: reading and writing
+run as Ray tasks, the summarizer and translator in pools of actors that hold the models.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""What the Ray runner's workers run: the read and write tasks, and the actors that each hold
-an engine. Plain functions of the stages, so Ray is imported only by the driver."""
+"""What the Ray runner's workers run: the read and write tasks, and the actors holding engines.
+
+Plain functions of the stages, so Ray is imported only by the driver.
+"""
 
 from __future__ import annotations
 
