@@ -31,7 +31,7 @@ for _path in (HERE, HERE.parent):
 
 from corpus import english_sentences  # noqa: E402
 
-from summarize.config import InputSettings  # noqa: E402
+from summarize.settings import InputSettings  # noqa: E402
 from summarize.text import parse  # noqa: E402
 
 QUICK_SIZES = (10_000, 100_000, 300_000)

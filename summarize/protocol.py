@@ -26,6 +26,7 @@ __all__ = [
     "peer_allowed",
     "peer_uid",
     "receive",
+    "receive_bytes",
     "send",
     "server_dir",
     "socket_path",
@@ -33,11 +34,16 @@ __all__ = [
 ]
 
 #: the protocol's version: a client and a server of different versions refuse each other
-VERSION = 1
-#: the largest message either side accepts (a request carries standard input, at most
-#: input.max_bytes, as base64)
+VERSION = 2
+#: the largest request the server accepts (its standard input follows it as bytes, up to
+#: input.max_bytes; a result of any size comes back, in frames)
 MAX_MESSAGE = 64 * 1024 * 1024
 _HEADER = struct.Struct(">I")
+#: a message goes in frames of at most this many bytes, each after its length; the length's
+#: top bit says more frames follow (a message of one frame reads as in version 1, so an old
+#: peer still reads the version it is refused for)
+_FRAME = 16 * 1024 * 1024
+_MORE = 1 << 31
 #: overrides where the sockets live (tests: a short folder, as a socket path has at most 107 bytes)
 DIR_VARIABLE = "SUMMARIZE_SERVER_DIR"
 
@@ -47,26 +53,33 @@ class ProtocolError(Exception):
 
 
 def send(sock: socket.socket, message: dict[str, Any]) -> None:
-    """One message: a 4-byte big-endian length, then that many bytes of ASCII JSON.
+    """One message of ASCII JSON, in frames: a 4-byte big-endian length, then that many bytes.
 
     ASCII (``ensure_ascii``) carries any file name Python holds, lone surrogates included.
     """
     data = json.dumps(message, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-    if len(data) > MAX_MESSAGE:
-        raise ProtocolError(f"message of {len(data)} bytes, over the limit of {MAX_MESSAGE}")
-    sock.sendall(_HEADER.pack(len(data)) + data)
+    for start in range(0, len(data), _FRAME):
+        frame = data[start : start + _FRAME]
+        more = _MORE if start + _FRAME < len(data) else 0
+        sock.sendall(_HEADER.pack(len(frame) | more) + frame)
 
 
-def receive(sock: socket.socket, limit: int = MAX_MESSAGE) -> dict[str, Any] | None:
-    """The next message, or None if the other side closed the connection between messages."""
-    header = _exactly(sock, _HEADER.size, at_start=True)
-    if header is None:
-        return None
-    (size,) = _HEADER.unpack(header)
-    if size > limit:
-        raise ProtocolError(f"message of {size} bytes, over the limit of {limit}")
-    data = _exactly(sock, size, at_start=False)
-    assert data is not None
+def receive(sock: socket.socket, limit: int | None = MAX_MESSAGE) -> dict[str, Any] | None:
+    """The next message, of at most ``limit`` bytes (None: any), or None if the other side
+    closed the connection between messages."""
+    frames: list[bytes] = []
+    size, more = 0, True
+    while more:
+        header = _exactly(sock, _HEADER.size, at_start=not frames)
+        if header is None:
+            return None
+        (length,) = _HEADER.unpack(header)
+        more = bool(length & _MORE)
+        size += length & ~_MORE
+        if limit is not None and size > limit:
+            raise ProtocolError(f"message of {size} bytes or more, over the limit of {limit}")
+        frames.append(receive_bytes(sock, length & ~_MORE))
+    data = b"".join(frames)
     try:
         message = json.loads(data.decode("ascii"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -74,6 +87,14 @@ def receive(sock: socket.socket, limit: int = MAX_MESSAGE) -> dict[str, Any] | N
     if not isinstance(message, dict):
         raise ProtocolError("not a JSON object")
     return message
+
+
+def receive_bytes(sock: socket.socket, size: int) -> bytes:
+    """The next ``size`` bytes, which the other side sends after a message that says how many
+    (a request's standard input)."""
+    data = _exactly(sock, size, at_start=False)
+    assert data is not None
+    return data
 
 
 def _exactly(sock: socket.socket, size: int, *, at_start: bool) -> bytes | None:

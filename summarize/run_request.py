@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import os
 import socket
@@ -19,7 +17,7 @@ __all__ = ["Request", "parse_request", "to_do"]
 
 _FIELDS = {
     "type", "version", "settings", "cwd", "paths", "force", "fail_fast", "output_dir",
-    "exclude", "stdin", "log_levels", "shard", "strict",
+    "exclude", "stdin", "log_levels", "shard", "strict", "umask",
 }  # fmt: skip
 
 
@@ -29,12 +27,17 @@ class Request:
 
     cwd: str
     paths: list[str]
+    #: the caller's file mode creation mask, for every file and folder made for it
+    umask: int
     force: bool = False
     fail_fast: bool = False
     #: --strict: a flagged article fails, also one flagged by an earlier run
     strict: bool = False
     output_dir: str | None = None
     exclude: list[str] = field(default_factory=list)
+    #: how many bytes of standard input follow the request (None: no - among the paths)
+    stdin_size: int | None = None
+    #: standard input, once read from the connection
     stdin: bytes | None = None
     log_levels: dict[str, int] = field(default_factory=dict)
     shard: Shard | None = None
@@ -70,8 +73,12 @@ class Request:
             self.conn.close()
 
 
-def parse_request(message: dict[str, Any], own_settings: str) -> Request:
-    """A run request, every field checked; ProtocolError says what is wrong with it."""
+def parse_request(message: dict[str, Any], own_settings: str, max_stdin: int) -> Request:
+    """A run request, every field checked; ProtocolError says what is wrong with it.
+
+    ``max_stdin``: the most bytes of standard input a caller with these settings sends (it
+    reads one past input.max_bytes, as the read stage does, to say the input is too large).
+    """
     unknown = set(message) - _FIELDS
     if unknown:
         raise ProtocolError(f"unknown fields: {', '.join(sorted(unknown))}")
@@ -92,12 +99,11 @@ def parse_request(message: dict[str, Any], own_settings: str) -> Request:
     stdin = message.get("stdin")
     if (stdin is not None) != (STDIN in paths):
         raise ProtocolError("stdin is given exactly when - is among the paths")
-    if stdin is not None and not isinstance(stdin, str):
-        raise ProtocolError("stdin is not base64")
-    try:
-        data = None if stdin is None else base64.b64decode(stdin, validate=True)
-    except binascii.Error:
-        raise ProtocolError("stdin is not base64") from None
+    if stdin is not None and not (type(stdin) is int and 0 <= stdin <= max_stdin):
+        raise ProtocolError(f"stdin is not a number of bytes up to {max_stdin}")
+    umask = message.get("umask")
+    if not (type(umask) is int and 0 <= umask <= 0o777):
+        raise ProtocolError("umask is not a file mode creation mask (0 to 0o777)")
     levels = message.get("log_levels", {})
     if not isinstance(levels, dict) or not all(
         isinstance(k, str) and type(v) is int for k, v in levels.items()
@@ -112,7 +118,8 @@ def parse_request(message: dict[str, Any], own_settings: str) -> Request:
         strict=_flag(message.get("strict", False), "strict"),
         output_dir=None if output_dir is None else _text(output_dir, "output_dir"),
         exclude=[_text(p, "exclude") for p in exclude],
-        stdin=data,
+        umask=umask,
+        stdin_size=stdin,
         log_levels=levels,
     )
 

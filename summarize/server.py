@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from summarize.protocol import (
     peer_allowed,
     peer_uid,
     receive,
+    receive_bytes,
     send,
     socket_path,
 )
@@ -130,7 +131,9 @@ class _Server:
                 return
             if kind != "run":
                 raise ProtocolError(f"unknown request type {kind!r}")
-            req = parse_request(message, self.settings)
+            req = parse_request(message, self.settings, self.config.input.max_bytes + 1)
+            if req.stdin_size is not None:
+                req.stdin = receive_bytes(conn, req.stdin_size)
         except (ProtocolError, OSError) as exc:
             log.warning("refused a request: %s", exc)
             _refuse(conn, f"refused: {exc}")
@@ -170,7 +173,8 @@ class _Server:
             if not first.fail_fast:
                 stopping |= self._gather(group)
             log.debug("serving %d request(s) together", len(group))
-            self._run(group)
+            with _caller_umask(first.umask):
+                self._run(group)
 
     def _gather(self, group: list[Request]) -> bool:
         """Add the requests that arrive within the gathering wait and can share the group's
@@ -209,12 +213,12 @@ class _Server:
         return False
 
     def _joins(self, group: list[Request], item: Request) -> bool:
-        """Whether ``item`` can share the group's waves: same folder, --force and --strict, no
-        --fail-fast, and no article name in common (results are routed by name)."""
+        """Whether ``item`` can share the group's waves: same folder, umask, --force and
+        --strict, no --fail-fast, and no article name in common (results are routed by name)."""
         first = group[0]
         if item.fail_fast or item.cwd != first.cwd or item.force != first.force:
             return False
-        if item.strict != first.strict:
+        if item.umask != first.umask or item.strict != first.strict:
             return False
         taken = set().union(*(g.names for g in group))
         return not (item.names & taken)
@@ -225,15 +229,16 @@ class _Server:
         self.forward.recipients = [req]
         try:
             os.chdir(req.cwd)
-            req.planned = plan(
-                self.config,
-                req.paths,
-                force=req.force,
-                output_dir=Path(req.output_dir) if req.output_dir else None,
-                exclude=[Path(p) for p in req.exclude],
-                skipped=req.skipped,
-                shard=req.shard,
-            )
+            with _caller_umask(req.umask):
+                req.planned = plan(
+                    self.config,
+                    req.paths,
+                    force=req.force,
+                    output_dir=Path(req.output_dir) if req.output_dir else None,
+                    exclude=[Path(p) for p in req.exclude],
+                    skipped=req.skipped,
+                    shard=req.shard,
+                )
         except (SummarizeError, OSError) as exc:
             text = str(exc) if isinstance(exc, SummarizeError) else _os_error(exc)
             req.tell({"type": "error", "message": text})
@@ -302,6 +307,22 @@ class _Server:
         """Take no more connections (the socket goes now); what is queued is still served."""
         self.listener.close()
         _unlink(self.path)
+
+
+@contextlib.contextmanager
+def _caller_umask(mask: int) -> Iterator[None]:
+    """Files and folders made meanwhile get the caller's umask, as in a run of its own.
+
+    The umask is the process's, yet setting it races with nothing: only the main thread, which
+    serves one group at a time, makes files (the others read requests and send messages), and
+    the callers of a group share one umask (:meth:`_Server._joins`). A mode computed per file
+    instead would miss what the kernel does with the umask (a folder's default ACL replaces it).
+    """
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
 
 
 def _refuse(conn: socket.socket, text: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -48,9 +49,16 @@ def articles(folder: Path, count: int) -> list[Path]:
 
 
 class Server:
-    """A `summarize serve` process with its log in a file."""
+    """A `summarize serve` process with its log in a file (and its own ``umask``, if given)."""
 
-    def __init__(self, sockets: Path, log: Path, *args: str, settings: Sequence[str] = ECHO):
+    def __init__(
+        self,
+        sockets: Path,
+        log: Path,
+        *args: str,
+        settings: Sequence[str] = ECHO,
+        umask: int = -1,
+    ):
         self.log = log
         self.settings = list(settings)
         self.env = environment(sockets)
@@ -60,6 +68,7 @@ class Server:
                 stdout=out,
                 stderr=out,
                 env=self.env,
+                umask=umask,
             )
         self.socket = self.wait_for("serving on ").split("serving on ", 1)[1].strip()
 
@@ -88,9 +97,14 @@ class Server:
 
 
 def summarize(
-    cwd: Path, sockets: Path, *args: str, settings: Sequence[str] = ECHO, stdin: bytes = b""
+    cwd: Path,
+    sockets: Path,
+    *args: str,
+    settings: Sequence[str] = ECHO,
+    stdin: bytes = b"",
+    umask: int = -1,
 ) -> subprocess.CompletedProcess[bytes]:
-    """One `summarize` call in ``cwd``, under a timeout."""
+    """One `summarize` call in ``cwd`` (with its own ``umask``, if given), under a timeout."""
     return subprocess.run(
         [sys.executable, "-m", "summarize", *args[:1], *settings, *args[1:]],
         cwd=cwd,
@@ -99,11 +113,17 @@ def summarize(
         env=environment(sockets),
         timeout=TIMEOUT,
         check=False,
+        umask=umask,
     )
 
 
 def start_caller(
-    cwd: Path, sockets: Path, *args: str, settings: Sequence[str] = ECHO, mode: str = "--server"
+    cwd: Path,
+    sockets: Path,
+    *args: str,
+    settings: Sequence[str] = ECHO,
+    mode: str = "--server",
+    umask: int = -1,
 ) -> subprocess.Popen[bytes]:
     """A `summarize run --server` call (or another ``mode``) left running, to interrupt it or
     to run several."""
@@ -112,4 +132,12 @@ def start_caller(
         cwd=cwd,
         env=environment(sockets),
         stderr=subprocess.PIPE,
+        umask=umask,
     )
+
+
+def timeless(text: bytes) -> str:
+    """stderr without timings, and without the model loading a served run does not do."""
+    lines = text.decode().splitlines()
+    kept = [line for line in lines if "loading models" not in line and "models loaded" not in line]
+    return re.sub(r"\(\d+\.\d s\)", "(_ s)", "\n".join(kept))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -205,3 +206,24 @@ def test_the_server_benchmarks_profile_reads_every_batch_the_run_logs(
     assert profile.shape("translate") == f"{len(first)} of {sum(first) / len(first):.1f} inputs"
     assert profile.shape("guard") == f"{len(retries)} of {sum(retries) / len(retries):.1f} inputs"
     assert isinstance(profile.engine, float)
+
+
+@pytest.mark.parametrize(
+    "script",
+    sorted(
+        p.name
+        for p in (ROOT / "benchmarks").glob("*.py")
+        if 'if __name__ == "__main__"' in p.read_text(encoding="utf-8")
+    ),
+)
+def test_every_benchmark_script_starts(script: str) -> None:
+    # A script broken by a move in the package (an import that no longer resolves) is found
+    # here, not by the next person who measures with it.
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

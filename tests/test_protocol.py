@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import socket
 import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,35 @@ def test_an_oversized_or_cut_message_is_refused() -> None:
         left.sendall(struct.pack(">I", 2) + b"[]")
         with pytest.raises(protocol.ProtocolError, match="not a JSON object"):
             protocol.receive(right)
+
+
+def test_a_message_over_the_request_limit_goes_in_frames_to_whom_takes_it() -> None:
+    """A result's texts are as long as its article (Arabic is six bytes a letter once
+    escaped): one over 64 MiB was refused by send, and the caller 'lost the server'."""
+    message = {"texts": {"article_ar": "\u0627" * (11 * 2**20 + 1)}}
+    for limit, taken in ((None, True), (protocol.MAX_MESSAGE, False)):
+        left, right = socket.socketpair()
+        with left, right:
+            right.settimeout(60)  # a send that fails must fail the test, not hang it
+            writer = threading.Thread(target=_send_and_close, args=(left, message))
+            writer.start()
+            try:
+                if taken:
+                    assert protocol.receive(right, limit=limit) == message
+                else:
+                    with pytest.raises(protocol.ProtocolError, match="over the limit of 67108864"):
+                        protocol.receive(right, limit=limit)
+            finally:
+                right.close()
+                writer.join(timeout=60)
+
+
+def _send_and_close(sock: socket.socket, message: dict[str, Any]) -> None:
+    try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            protocol.send(sock, message)
+    finally:
+        sock.close()
 
 
 def test_only_the_same_user_is_allowed() -> None:

@@ -7,19 +7,24 @@ import pytest
 from summarize.protocol import VERSION, ProtocolError
 from summarize.run_request import parse_request
 
-BASE = {"type": "run", "version": VERSION, "settings": "s", "cwd": "/", "paths": ["a.txt"]}
+BASE = {
+    "type": "run", "version": VERSION, "settings": "s", "cwd": "/", "paths": ["a.txt"],
+    "umask": 0o022,
+}  # fmt: skip
 
 
 def test_requests_are_checked_field_by_field() -> None:
-    base = {"type": "run", "version": VERSION, "settings": "s", "cwd": "/", "paths": ["-"]}
+    base = {**BASE, "paths": ["-"]}
     with pytest.raises(ProtocolError, match="stdin"):
-        parse_request(base, "s")
-    with pytest.raises(ProtocolError, match="base64"):
-        parse_request({**base, "stdin": "!!"}, "s")
+        parse_request(base, "s", 10)
+    for size in ("aGk=", -1, 11, True, 2.0):
+        with pytest.raises(ProtocolError, match="stdin is not a number of bytes up to 10"):
+            parse_request({**base, "stdin": size}, "s", 10)
     with pytest.raises(ProtocolError, match="force"):
-        parse_request({**base, "stdin": "", "force": "yes"}, "s")
-    request = parse_request({**base, "stdin": "aGk="}, "s")
-    assert (request.stdin, request.paths, request.force) == (b"hi", ["-"], False)
+        parse_request({**base, "stdin": 0, "force": "yes"}, "s", 10)
+    request = parse_request({**base, "stdin": 10, "umask": 0o077}, "s", 10)
+    assert (request.stdin_size, request.paths, request.force) == (10, ["-"], False)
+    assert request.umask == 0o077
 
 
 @pytest.mark.parametrize(
@@ -37,8 +42,13 @@ def test_requests_are_checked_field_by_field() -> None:
         ({"strict": 1}, "strict"),
         ({"fail_fast": "no"}, "fail_fast"),
         ({"command": "rm -rf"}, "unknown fields"),
+        ({"umask": None}, "umask"),
+        ({"umask": "077"}, "umask"),
+        ({"umask": 0o1000}, "umask"),
+        ({"umask": -1}, "umask"),
+        ({"umask": False}, "umask"),
     ],
 )
 def test_a_bad_field_is_named(change: dict[str, object], why: str) -> None:
     with pytest.raises(ProtocolError, match=why):
-        parse_request({**BASE, **change}, "s")
+        parse_request({**BASE, **change}, "s", 0)

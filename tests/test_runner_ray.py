@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
 import shutil
@@ -9,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -18,12 +21,15 @@ import pytest
 from summarize.claims import Claim, claim
 from summarize.cli import main
 from summarize.config import load_config
-from summarize.errors import ConfigError, UsageError
+from summarize.errors import ConfigError, ModelError, UsageError
 from summarize.identity import settings_identity
+from summarize.outputs import Outputs
 from summarize.pipeline import plan, run
 from summarize.report import Report, Status
 from summarize.settings import Config
 from tests.conftest import CONFIGS, ECHO, ROOT, SEEDS
+from tests.test_overnight import ARTICLES, engine, leftovers, make_articles, sidecars, wait_for
+from tests.test_signals import check_report
 
 #: two actors per model on the test's 2 CPUs, with room left to read and write
 TWO_ACTORS = ["ray.actors=2", "ray.cpus_per_actor=0.25"]
@@ -69,6 +75,25 @@ def _outputs(root: Path) -> dict[str, bytes]:
 
 def _results(report: Report) -> list[tuple[str, Status]]:
     return [(Path(r.name).name, r.status) for r in report.results]
+
+
+def _claims(root: Path) -> list[Path]:
+    """Every claim file under ``root``, found by the name the code gives a claim: a claim
+    renamed cannot make a check that none is left pass unseen."""
+    before, after = Outputs(None, None, None, sidecar=Path("SIDECAR")).claim.name.split("SIDECAR")
+    return sorted(root.rglob(f"{glob.escape(before)}*{glob.escape(after)}"))
+
+
+def _untouched(root: Path) -> bool:
+    """Whether a run left ``root`` as it was: no output written, no claim left."""
+    return not list(root.rglob("*.summary.txt")) and _claims(root) == []
+
+
+def _ray_env() -> dict[str, str]:
+    """A command line's environment: this tree's code, a local Ray at normal priority."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_worker_niceness": "0"}
+    env.pop("RAY_ADDRESS", None)
+    return env
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +205,7 @@ def test_an_article_claimed_by_another_run_is_left_to_it(local_ray: object, tmp_
     other = claim(lock, stale_after=3600)
     assert isinstance(other, Claim)
     try:
+        assert _claims(root) == [lock]  # the check below sees a claim that is there
         report = run(config, [str(root)], runner="ray")
     finally:
         other.release()
@@ -187,7 +213,7 @@ def test_an_article_claimed_by_another_run_is_left_to_it(local_ray: object, tmp_
     assert [Path(r.name).name for r in held] == ["article2.txt"]
     assert not list(root.glob("more/article2.summary*"))
     assert len(list(root.glob("more/article1.summary*"))) == 2
-    assert not list(root.rglob("*.claim"))  # every claim of the Ray run released
+    assert _claims(root) == []  # every claim of the Ray run released
 
 
 @pytest.mark.usefixtures("deadline")
@@ -201,19 +227,31 @@ def test_fail_fast_stops_at_the_first_failure_and_reports_every_article_once(
     assert [Path(r.name).name for r in report.failures] == ["huge.txt"]
     assert report.count(Status.NOT_DONE) > 0
     assert report.exit_code != 0
-    assert not list(root.rglob("*.claim"))
+    assert _claims(root) == []
+
+
+@pytest.mark.usefixtures("deadline")
+def test_a_model_its_actors_cannot_load_is_a_model_error_before_any_claim(
+    local_ray: object, tmp_path: Path
+) -> None:
+    root = _tree(tmp_path / "tree")
+    broken = tmp_path / "broken-model"  # passes the check for a local model, fails to load
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "bart"}', encoding="utf-8")
+    config = _echo("summarizer.backend=transformers", f"summarizer.model={broken}")
+    with pytest.raises(ModelError, match=r"^summarizer\.model: .*cannot load"):
+        run(config, [str(root)], runner="ray")
+    assert _untouched(root)
 
 
 def test_the_command_line_starts_a_local_ray_for_the_run(tmp_path: Path) -> None:
     pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
     root = _tree(tmp_path / "tree")
     report = tmp_path / "report.jsonl"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_worker_niceness": "0"}
-    env.pop("RAY_ADDRESS", None)
     argv = ["run", str(root), *ECHO, "--runner", "ray", "--report", str(report), "-q"]
     done = subprocess.run(
         [sys.executable, "-m", "summarize", *argv, "--set", "input.max_bytes=10000"],
-        env=env,
+        env=_ray_env(),
         capture_output=True,
         text=True,
         timeout=RAY_TEST_SECONDS,
@@ -222,7 +260,7 @@ def test_the_command_line_starts_a_local_ray_for_the_run(tmp_path: Path) -> None
     totals = json.loads(report.read_text(encoding="utf-8").splitlines()[-1])
     assert totals["totals"]["failed"] == 1
     assert len(list(root.rglob("*.summary.ar.txt"))) == 7
-    assert not list(root.rglob("*.claim"))
+    assert _claims(root) == []
 
 
 @pytest.mark.usefixtures("deadline")
@@ -232,8 +270,7 @@ def test_pools_that_leave_no_cpu_to_read_and_write_are_refused(
     root = _tree(tmp_path / "tree")
     with pytest.raises(UsageError, match=r"reserve 2 of the cluster's 2 CPUs"):
         run(_echo("ray.actors=2"), [str(root)], runner="ray")
-    assert not list(root.rglob("*.summary.txt"))
-    assert not list(root.rglob("*.claim"))
+    assert _untouched(root)
 
 
 def test_without_ray_the_runner_says_what_to_install(
@@ -272,3 +309,117 @@ def test_ray_settings_are_checked_and_change_no_signature() -> None:
     tuned = _echo("ray.actors=4", "ray.gpus_per_actor=0.5", "ray.cpus_per_actor=2")
     assert tuned.ray.gpus_per_actor == 0.5
     assert settings_identity(tuned).outputs == settings_identity(_echo()).outputs
+
+
+#: open files a command line may hold: enough for Ray and a few batches, not a claim per article
+FEW_FILES = 128
+MANY_ARTICLES = 100
+
+
+def _with_open_files(files: int) -> list[str]:
+    """``python -m summarize`` with at most ``files`` open files, Ray's processes included (as
+    ``ulimit -n`` sets it: the hard limit too, or Ray's start raises the soft one to it)."""
+    code = (
+        "import resource, runpy; "
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({files}, {files})); "
+        "runpy.run_module('summarize', run_name='__main__', alter_sys=True)"
+    )
+    return [sys.executable, "-c", code]
+
+
+def test_a_run_holds_claims_for_the_articles_in_flight_not_for_all(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
+    root, report = tmp_path / "many", tmp_path / "report.jsonl"
+    root.mkdir()
+    for i in range(MANY_ARTICLES):
+        body = " ".join(f"Sentence {j} of story {i} says the talks went on." for j in range(3))
+        (root / f"story{i:03}.txt").write_text(body + "\n", encoding="utf-8")
+    argv = ["run", str(root), *ECHO, "--runner", "ray", "--report", str(report), "-q"]
+    done = subprocess.run(
+        [*_with_open_files(FEW_FILES), *argv, "--set", "runtime.wave_size=4"],
+        env=_ray_env(),
+        capture_output=True,
+        text=True,
+        timeout=RAY_TEST_SECONDS,
+    )
+    assert done.returncode == 0, done.stderr
+    totals = json.loads(report.read_text(encoding="utf-8").splitlines()[-1])["totals"]
+    assert totals["articles"] == totals["done"] == MANY_ARTICLES
+    assert len(list(root.glob("*.summarize.json"))) == MANY_ARTICLES
+    assert _claims(root) == []
+
+
+def _start_slow(folder: Path, report: Path, *options: str) -> subprocess.Popen[str]:
+    """A Ray run over ``folder`` whose engines take 0.3 s a call, one article a batch."""
+    command = [sys.executable, "-m", "summarize", "run", str(folder), "-q", *engine(0.3)]
+    return subprocess.Popen(
+        [*command, "--runner", "ray", *options, "--report", str(report)],
+        env=_ray_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _stopped(
+    process: subprocess.Popen[str], folder: Path, report: Path, *signals: int
+) -> dict[str, int]:
+    """The totals of a run stopped by one of ``signals``: its exit code, a complete report,
+    nothing left behind, and neither a traceback nor Ray's stack dump on stderr."""
+    _, err = process.communicate(timeout=RAY_TEST_SECONDS)
+    assert process.returncode in {128 + signum for signum in signals}, err
+    assert "Traceback" not in err and "SIGTERM received" not in err, err
+    assert f"interrupted by signal {process.returncode - 128}" in err, err
+    assert leftovers(folder) == []  # no claim, no temporary file
+    assert _claims(folder) == []
+    return check_report(report, process.returncode)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "first,second",
+    [
+        (signal.SIGTERM, None),
+        (signal.SIGINT, signal.SIGTERM),  # more signals all through the cleanup
+    ],
+)
+def test_a_signal_stops_a_ray_run_between_steps(
+    tmp_path: Path, first: signal.Signals, second: signal.Signals | None
+) -> None:
+    pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
+    folder, report = tmp_path / "news", tmp_path / "report.jsonl"
+    make_articles(folder)
+    process = _start_slow(folder, report)
+    wait_for(lambda: len(sidecars(folder)) >= 1, timeout=RAY_TEST_SECONDS)
+    process.send_signal(first)
+    while second is not None and process.poll() is None:
+        process.send_signal(second)
+        time.sleep(0.002)
+    # Both pending at once, either may act first.
+    totals = _stopped(process, folder, report, first, second or first)
+    assert totals["not done"] >= 1
+    assert totals["done"] == len(sidecars(folder)) >= 1
+
+
+def _children(pid: int) -> list[str]:
+    """The names of the processes ``pid`` started (from /proc)."""
+    names = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text(encoding="utf-8", errors="replace")
+            name, fields = text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1]
+            if int(fields.split()[1]) == pid:
+                names.append(name)
+    return names
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_signal_while_ray_starts_reports_every_article_not_done(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]'")
+    folder, report = tmp_path / "news", tmp_path / "report.jsonl"
+    make_articles(folder)
+    process = _start_slow(folder, report, "--set", "summarizer.model=echo:load_delay=60")
+    wait_for(lambda: "gcs_server" in _children(process.pid), timeout=RAY_TEST_SECONDS)
+    process.send_signal(signal.SIGTERM)  # Ray is starting (then its actors load the models)
+    assert _stopped(process, folder, report, signal.SIGTERM)["not done"] == ARTICLES

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import socket
 import struct
@@ -30,6 +29,7 @@ from tests.serving import (
     socket_folder,
     start_caller,
     summarize,
+    timeless,
 )
 
 SLOW = [*ECHO[:3], "summarizer.model=echo:delay=1.5", *ECHO[4:]]
@@ -76,13 +76,6 @@ def snapshot(folder: Path) -> dict[str, object]:
             else:
                 seen[name] = data
     return seen
-
-
-def timeless(text: bytes) -> str:
-    """stderr without timings, and without the model loading a served run does not do."""
-    lines = text.decode().splitlines()
-    kept = [line for line in lines if "loading models" not in line and "models loaded" not in line]
-    return re.sub(r"\(\d+\.\d s\)", "(_ s)", "\n".join(kept))
 
 
 def test_a_run_through_the_server_is_the_same_as_a_local_run(
@@ -194,7 +187,8 @@ def test_callers_arriving_one_after_another_keep_the_gathering_wait_open(
             conn.settimeout(TIMEOUT)
             conn.connect(served.socket)
             conn.sendall(framed({"type": "run", "version": VERSION, "settings": key,
-                                 "cwd": str(tmp_path), "paths": [str(story)]}))  # fmt: skip
+                                 "cwd": str(tmp_path), "paths": [str(story)],
+                                 "umask": 0o022}))  # fmt: skip
             connections.append(conn)
             time.sleep(2)
         for conn in connections:
@@ -398,9 +392,10 @@ def test_malformed_and_oversized_requests_are_refused_and_the_server_goes_on(
     good = {
         "type": "run", "version": VERSION, "settings": settings_identity(load_config(None, [
             o for o in ECHO if o != "--set"])).server, "cwd": str(tmp_path), "paths": ["a.txt"],
+        "umask": 0o022,
     }  # fmt: skip
     for payload, why in (
-        (struct.pack(">I", 2**31), "over the limit"),
+        (struct.pack(">I", 2**31 - 1), "over the limit"),
         (struct.pack(">I", 5) + b"{nope", "not a JSON message"),
         (framed({**good, "paths": ["a\0b"]}), "without NUL"),
         (framed({**good, "template": "{stem}"}), "unknown fields"),

@@ -28,6 +28,7 @@ __all__ = [
     "Slot",
     "articles_to_do",
     "claim_article",
+    "failed_result",
     "new_context",
     "refresh_claims",
     "release_claims",
@@ -247,6 +248,14 @@ def report_result(slot: Slot, ctx: RunContext, result: ArticleResult) -> None:
         ctx.report.add(result)
         slot.reported = True
     ctx.progress.advance()
+
+
+def failed_result(article: Article) -> ArticleResult:
+    """The result of an article that failed in a step (its error set), reported before the
+    write step would: --fail-fast stops at it."""
+    return ArticleResult(
+        article.name, Status.FAILED, article.error or "", seconds=article.timings()
+    )
 
 
 def _settle(slot: Slot, ctx: RunContext, status: Status, reason: str) -> bool:

@@ -14,13 +14,14 @@ from summarize.identity import settings_identity
 from summarize.planning import Planned
 from summarize.progress import Progress
 from summarize.records import Article, Stage, alive
-from summarize.report import ArticleResult, Report, Status
+from summarize.report import Report
 from summarize.runners.bookkeeping import (
     FAIL_FAST,
     RunContext,
     Slot,
     articles_to_do,
     claim_article,
+    failed_result,
     new_context,
     refresh_claims,
     release_claims,
@@ -140,8 +141,5 @@ def _stopping(fail_fast: bool, ctx: RunContext, mine: list[Slot]) -> bool:
     for slot in mine:
         article = slot.article
         if article.error is not None and not slot.reported:
-            result = ArticleResult(
-                article.name, Status.FAILED, article.error, seconds=article.timings()
-            )
-            report_result(slot, ctx, result)
+            report_result(slot, ctx, failed_result(article))
     return bool(ctx.report.failures)
