@@ -206,13 +206,15 @@ def run_tool(
     started = time.perf_counter()
     loaded = load_models(config)
     load = time.perf_counter() - started
-    for engine in (loaded.summarizer, loaded.translator):
-        engine.generate([f"{PREFIX} Warm up."], GenerateOptions(max_new_tokens=2, num_beams=2))
+    # A run with one role turned off (see per_model.py) loads only the other engine.
     counting = {
-        "summarizer": CountingBackend(loaded.summarizer, REQUESTED["summarizer"]),
-        "translator": CountingBackend(loaded.translator, REQUESTED["translator"]),
+        role: CountingBackend(engine, REQUESTED[role])
+        for role, engine in zip(ROLES, (loaded.summarizer, loaded.translator), strict=True)
+        if engine is not None
     }
-    models = Models(counting["summarizer"], counting["translator"])
+    for engine in counting.values():
+        engine.inner.generate(["Warm up."], GenerateOptions(max_new_tokens=2, num_beams=2))
+    models = Models(counting.get("summarizer"), counting.get("translator"))
     reports = []
 
     def prepare() -> None:  # the same work each time; the fastest run counts
@@ -230,6 +232,7 @@ def run_tool(
     seconds, cpu, repeated = timed(tool_run, repeats, prepare)
     report = reports[-1]
     engines = " and ".join(sorted({type(e.inner).__name__ for e in counting.values()}))
+    tallies = {role: engine.tally() for role, engine in counting.items()}
     result = Result(
         key,
         label,
@@ -237,8 +240,8 @@ def run_tool(
         seconds,
         cpu,
         load,
-        counting["summarizer"].tally(),
-        counting["translator"].tally(),
+        tallies.get("summarizer", Tally()),
+        tallies.get("translator", Tally()),
         verified=f"counted at the Backend interface (CountingBackend over {engines})",
         note=report.summary_line() + repeated,
     )
@@ -317,9 +320,14 @@ def run_raw_ct2(
         tokenizer = AutoTokenizer.from_pretrained(dirs[role])
         forced = GenerationConfig.from_pretrained(dirs[role]).forced_bos_token_id
         prefixes[role] = None if forced is None else [tokenizer.convert_ids_to_tokens(forced)]
+        # The tool's engine puts its family's prefix (Marian's ">>ara<< ") before each text.
+        text = _family_prefix(engines_of[role])
         batches[role] = [
             (
-                [tokenizer.convert_ids_to_tokens(i) for i in tokenizer(call.texts).input_ids],
+                [
+                    tokenizer.convert_ids_to_tokens(i)
+                    for i in tokenizer([text + t for t in call.texts]).input_ids
+                ],
                 call.options,
             )
             for call in engines_of[role].calls
@@ -367,6 +375,13 @@ def run_raw_ct2(
         verified="counted on the output of each translate_batch() call",
         note=repeated.lstrip("; "),
     )
+
+
+def _family_prefix(engine: CountingBackend) -> str:
+    """The text the tool's engine puts before each input (its family's recipe), if any."""
+    recipe = getattr(engine.inner, "recipe", None)
+    prefix = getattr(recipe, "prefix", "")
+    return prefix if isinstance(prefix, str) else ""
 
 
 def _decoded(hypothesis: list[str], limit: int) -> int:

@@ -54,8 +54,8 @@ def settings(echo: bool, cache: Path, threads: int) -> list[str]:
     from contenders import tool_overrides
 
     dirs = {
-        "summarizer": standins.ensure("summarizer", cache / "distilbart-cnn-12-6"),
-        "translator": standins.ensure("translator", cache / "opus-mt-en-ar"),
+        "summarizer": standins.ensure(standins.SUMMARIZER, cache),
+        "translator": standins.ensure(standins.TRANSLATOR, cache),
     }
     return tool_overrides(dirs, "cpu", "ctranslate2", threads)
 

@@ -1,28 +1,31 @@
-"""The benchmark's stand-ins for the default models, built once into its cache and converted.
+"""The benchmark's stand-ins for real models, built once into its cache and converted.
 
 The shapes and the building live in ``tests/model_builders.py`` (shared with the tests);
 here they get the benchmark's training text and a cache that knows which build it holds.
 The cost of a forward pass depends on the architecture (layers, widths, heads, vocabulary),
 not on the values of the weights, so a randomly initialised model with the configuration of
-``Helsinki-NLP/opus-mt-en-ar`` or ``sshleifer/distilbart-cnn-12-6`` takes as long per token as
-the real one. Nothing is downloaded: the tokenizers are trained here on made-up news text (and
-the seeds/ articles) and padded to the real vocabulary sizes (62,802 and 50,264), and
-everything is written with ``save_pretrained``. They give about 1.1-1.2 tokens per English
-word, a little under the real tokenizers' ~1.3.
+``Helsinki-NLP/opus-mt-en-ar`` or ``sshleifer/distilbart-cnn-12-6`` (the default models),
+``facebook/nllb-200-distilled-600M`` or ``google/pegasus-cnn_dailymail`` (see :data:`STANDINS`)
+takes as long per token as the real one. Nothing is downloaded: the tokenizers are trained
+here on made-up news text (and the seeds/ articles) and padded to the real vocabulary sizes
+(62,802, 50,264, 256,206 and 96,103), and everything is written with ``save_pretrained``.
+They give about 1.1-1.2 tokens per English word, a little under the real tokenizers' ~1.3.
 
-One change from plain random weights, so that every contender does the same work: the output
-bias (``final_logits_bias``, part of both architectures and carried over by the CTranslate2
-converter) is -1e4 for the end-of-sequence token, so no engine stops early and every output is
-exactly as long as asked; and for the vocabulary's padding entries (and, for BART, for pieces
-that are not whole words), so that outputs decode to words: a summary then tokenizes for the
-translator like English text. The logits are still computed over the whole vocabulary; only
-which token wins changes, not the work.
+One change from plain random weights, so that every contender does the same work: an output
+bias (``final_logits_bias``, or for NLLB, which has none, a column of the output embedding
+held up by the decoder's last layer norm; both carried over by the CTranslate2 converter)
+makes the end-of-sequence token impossible, so no engine stops early and every output is
+exactly as long as asked, and lets a stand-in generate only whole words (a summarizer) or
+Arabic pieces (a translator), so that outputs decode to words: a summary then tokenizes for
+the translator like English text. The logits are still computed over the whole vocabulary;
+only which token wins changes, not the work.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +34,34 @@ from corpus import arabic_sentences, english_sentences, seed_sentences
 from tests import model_builders
 
 __all__ = [
+    "STANDINS",
     "SUMMARIZER",
     "TRANSLATOR",
-    "build_summarizer",
-    "build_translator",
+    "StandIn",
+    "build",
     "convert_ct2",
     "describe",
     "ensure",
 ]
 
-# The published architectures (tests/model_builders.py's table).
+
+@dataclass(frozen=True)
+class StandIn:
+    """A real model the benchmark imitates: its job, and the family it is built as."""
+
+    role: str  # "translator" or "summarizer"
+    family: str  # a key of tests/model_builders.py's FAMILIES
+    model: str  # the hub id of the model it stands in for
+
+
+# The published architectures (tests/model_builders.py's ARCHITECTURES, by these names).
+STANDINS: dict[str, StandIn] = {
+    "opus-mt-en-ar": StandIn("translator", "marian", "Helsinki-NLP/opus-mt-en-ar"),
+    "distilbart-cnn-12-6": StandIn("summarizer", "bart", "sshleifer/distilbart-cnn-12-6"),
+    "nllb-200-distilled-600M": StandIn("translator", "nllb", "facebook/nllb-200-distilled-600M"),
+    "pegasus-cnn_dailymail": StandIn("summarizer", "pegasus", "google/pegasus-cnn_dailymail"),
+}
+# The default models' stand-ins.
 TRANSLATOR = "opus-mt-en-ar"
 SUMMARIZER = "distilbart-cnn-12-6"
 
@@ -54,11 +75,16 @@ _SEED_REPEATS = 30
 def describe(name: str) -> dict[str, Any]:
     """The configuration that sets a stand-in's compute (as recorded in results.json)."""
     architecture = model_builders.ARCHITECTURES[name]
-    return architecture.settings(architecture.vocab_size or 0)
+    return {
+        "stands_in_for": STANDINS[name].model,
+        **architecture.settings(architecture.vocab_size or 0),
+    }
 
 
-def ensure(kind: str, directory: Path) -> Path:
-    """``directory`` holding the stand-in ``kind`` (translator or summarizer), built if needed."""
+def ensure(name: str, cache: Path) -> Path:
+    """``cache/name``, holding the stand-in ``name`` (a key of :data:`STANDINS`), built if
+    needed."""
+    directory = cache / name
     stamp = directory / "standin.json"
     if stamp.is_file() and json.loads(stamp.read_text()).get("build") == _BUILD:
         return directory
@@ -72,26 +98,22 @@ def ensure(kind: str, directory: Path) -> Path:
     building = directory.with_name(directory.name + ".partial")
     if building.exists():
         shutil.rmtree(building)
-    {"translator": build_translator, "summarizer": build_summarizer}[kind](building)
-    (building / "standin.json").write_text(json.dumps({"build": _BUILD, "kind": kind}))
+    build(name, building)
+    stamp = {"build": _BUILD, "kind": STANDINS[name].role, "family": STANDINS[name].family}
+    (building / "standin.json").write_text(json.dumps(stamp))
     building.rename(directory)
     return directory
 
 
-def _english() -> list[str]:
-    return english_sentences(_TRAINING_SENTENCES) + seed_sentences() * _SEED_REPEATS
-
-
-def build_translator(directory: Path) -> Path:
-    """A MarianMTModel shaped like opus-mt-en-ar, with a 62,802-entry MarianTokenizer."""
-    return model_builders.build_translator(
-        directory, TRANSLATOR, english=_english(), arabic=arabic_sentences(5000)
-    )
-
-
-def build_summarizer(directory: Path) -> Path:
-    """A BartForConditionalGeneration shaped like distilbart-cnn-12-6, 50,264-entry BPE."""
-    return model_builders.build_summarizer(directory, SUMMARIZER, english=_english())
+def build(name: str, directory: Path) -> Path:
+    """The stand-in ``name``, its tokenizer trained on made-up news (and Arabic, for a
+    translator), saved to ``directory``."""
+    standin = STANDINS[name]
+    english = english_sentences(_TRAINING_SENTENCES) + seed_sentences() * _SEED_REPEATS
+    text = {"english": english}
+    if standin.role == "translator":
+        text["arabic"] = arabic_sentences(5000)
+    return model_builders.build_model(directory, standin.family, architecture=name, **text)
 
 
 def convert_ct2(model_dir: Path, directory: Path, quantization: str | None) -> Path:

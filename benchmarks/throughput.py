@@ -12,6 +12,10 @@ Contenders, all on the same articles, with the same models, beam size and output
   d  raw CTranslate2 translate_batch on the very batches c (else b) sent to its engine, already
      tokenized, nothing around it.
 
+With ``--models``, each named stand-in (nllb-200-distilled-600M, pegasus-cnn_dailymail, ...,
+or "all") is then run alone through both engines, beside the default model of its role
+(per_model.py): the speed column of the README's model guide.
+
 Models are random stand-ins with the published architectures of the default models (see
 standins.py); loading time is reported separately and never counted. Output lengths are fixed
 (summary 80 tokens; translation ceil(1.2 x source tokens)), and the stand-ins cannot end early,
@@ -51,6 +55,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import contenders  # noqa: E402
+import per_model  # noqa: E402
 import standins  # noqa: E402
 import summary  # noqa: E402
 import system  # noqa: E402
@@ -121,6 +126,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--baseline-articles", type=int, help="articles the baseline is timed on")
     parser.add_argument(
+        "--models",
+        default="",
+        metavar="NAMES",
+        help="also run each of these stand-ins alone through both engines, beside the default "
+        f"model of its role: 'all' or a comma-separated list of {', '.join(standins.STANDINS)}",
+    )
+    parser.add_argument(
         "--skip", default="", help="comma-separated parts to leave out: a,b,c,d,memory,noop"
     )
     return parser.parse_args(argv)
@@ -135,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         baseline_articles=args.baseline_articles or plan.baseline_articles,
     )
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    chosen = per_model.names(args.models) if args.models else []
     cache = args.cache_dir.expanduser().resolve()
     cache.mkdir(parents=True, exist_ok=True)
     # The tool's own cache (CTranslate2 conversions) goes beside ours, not into ~/.cache/summarize.
@@ -172,13 +185,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"stand-in models in {cache} (built on first use) ...")
     started = time.perf_counter()
     dirs = {
-        "summarizer": standins.ensure("summarizer", cache / "distilbart-cnn-12-6"),
-        "translator": standins.ensure("translator", cache / "opus-mt-en-ar"),
+        "summarizer": standins.ensure(standins.SUMMARIZER, cache),
+        "translator": standins.ensure(standins.TRANSLATOR, cache),
     }
+    for name in chosen:
+        standins.ensure(name, cache)
     out["setup_seconds"] = {"models": round(time.perf_counter() - started, 1)}
     out["models"] = {
         "summarizer": {"path": str(dirs["summarizer"]), **standins.describe(standins.SUMMARIZER)},
         "translator": {"path": str(dirs["translator"]), **standins.describe(standins.TRANSLATOR)},
+        **{name: {"path": str(cache / name), **standins.describe(name)} for name in chosen},
     }
 
     with tempfile.TemporaryDirectory(prefix="summarize-bench-") as tmp:
@@ -256,6 +272,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             contenders.project_baseline(
                 results["a"], len(articles), results["b"].translation.requested
             )
+        if chosen:
+            out["machine"]["cpu_busy_before"]["models"] = system.cpu_busy()
+            engines_off = [] if ct2["tool_backend"] else ["ctranslate2"]
+            runs = per_model.run_all(
+                chosen,
+                articles,
+                work,
+                cache,
+                args.device,
+                threads,
+                args.tool_set,
+                1,
+                say,
+                engines_off,
+            )
+            out["per_model"] = per_model.table(runs)
         out["contenders"] = {k: r.as_dict(len(articles)) for k, r in results.items()}
         out["ratios"] = summary.ratios(results)
         out["work_check"] = summary.work_check(results)
@@ -271,6 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out["targets"] = summary.targets(out)
     out["total_seconds"] = round(time.perf_counter() - begun, 1)
     summary.print_summary(out)
+    if "per_model" in out:
+        per_model.print_table(out["per_model"])
     summary.write_json(out, args.json_out)
     return 0
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from summarize.config import load_config, to_toml
+from summarize.config import load_config
 from summarize.errors import ConfigError
 from summarize.settings import Config
 from tests.conftest import CONFIGS
@@ -33,22 +33,6 @@ def test_defaults_are_the_published_models() -> None:
 
 def test_default_toml_matches_the_built_in_defaults() -> None:
     assert load_config(CONFIGS / "default.toml") == Config()
-
-
-@pytest.mark.parametrize("name", ["default", "quality", "cpu", "tiny"])
-def test_shipped_configs_load(name: str, tmp_path: Path) -> None:
-    config = load_config(CONFIGS / f"{name}.toml")
-    # What `config show` prints for it loads back as the same settings.
-    shown = tmp_path / "shown.toml"
-    shown.write_text(to_toml(config), encoding="utf-8")
-    assert load_config(shown) == config
-
-
-def test_quality_config_uses_the_big_models_with_the_target_token() -> None:
-    config = load_config(CONFIGS / "quality.toml")
-    assert config.summarizer.model == "facebook/bart-large-cnn"
-    assert config.translator.model == "Helsinki-NLP/opus-mt-tc-big-en-ar"
-    assert config.translator.source_prefix == ">>ara<<"
 
 
 def test_file_overrides_defaults_and_set_overrides_file(tmp_path: Path) -> None:
