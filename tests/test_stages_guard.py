@@ -286,3 +286,23 @@ def test_sentences_repaired_one_by_one_are_rejoined_as_they_stood() -> None:
     assert sorted(backend.inputs[-2:]) == sorted([prices, RAIN_EN])  # batched by length
     assert checks(a) == [(0, "length_ratio", True)]
     assert a.translations[Source.ARTICLE] == arabic[prices] + RAIN_AR
+
+
+def test_a_whole_translation_in_the_wrong_script_says_so_plainly(tmp_path: Path) -> None:
+    # The echo engine gives back its English: as a model asked for no language, or another.
+    import json
+
+    from summarize.cli import main
+
+    article = tmp_path / "a.txt"
+    article.write_text(
+        "The council met on Monday to discuss the budget.\n\nIt approved the new plan.\n",
+        encoding="utf-8",
+    )
+    settings = ["summarizer.backend=echo", "summarizer.model=echo", "translator.backend=echo"]
+    settings += ["translator.model=echo", 'guards.checks=["script"]', "input.language_check=off"]
+    assert main(["run", str(article), "-q", *(f"--set={s}" for s in settings)]) == 0
+    warnings = json.loads((tmp_path / "a.summarize.json").read_text(encoding="utf-8"))["warnings"]
+    plain = [w for w in warnings if "the whole text is not in Arabic script" in w]
+    assert [w.split(":")[0] for w in plain] == ["summary translation", "article translation"]
+    assert all("translator.target_language" in w for w in plain)

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from summarize.backends import Backend, GenerateOptions
 from summarize.batching import Task, generate
 from summarize.chunking import reassemble
-from summarize.guards import Failure, check_segment, check_summary
+from summarize.guards import Failure, check_segment, check_summary, script_share
 from summarize.outputs import KINDS
 from summarize.records import Article, Generated, Source, Stage, alive
 from summarize.report import Flag
 from summarize.settings import Config
 from summarize.stages import Engines
-from summarize.stages.translate import assemble, output_spans, translation_limit
+from summarize.stages.translate import assemble, output_spans, source_text, translation_limit
 from summarize.text import segment_paragraph
 
 __all__ = ["guard"]
@@ -68,6 +68,8 @@ def guard(articles: list[Article], engines: Engines, config: Config) -> None:
         _settle(suspect)
     for article in alive(articles):
         _place(article)
+        if "script" in settings.checks:
+            _whole_text_script(article, config, translator)
 
 
 def _check(segment: Generated, config: Config) -> list[Failure]:
@@ -166,6 +168,20 @@ def _settle(suspect: _Suspect) -> None:
         article.flags.append(flag)
     for failure in still.values():  # failed only by the attempt kept
         article.flags.append(_flag(kind, suspect.index, seg.span, failure, suspect.attempts, False))
+
+
+def _whole_text_script(article: Article, config: Config, translator: Backend | None) -> None:
+    """Say plainly when a whole translation is not Arabic: the model was asked for another
+    language (or for none), which no retry mends; the segments' flags alone read as noise."""
+    model = translator.model_id if translator is not None else config.translator.model
+    for source, text in article.translations.items():
+        share = script_share(text, source_text(article, source))
+        if text.strip() and share < config.guards.min_script_share:
+            article.warnings.append(
+                f"{source.value} translation: the whole text is not in Arabic script "
+                f"({share:.0%} of its letters): is {model} asked for Arabic? (see "
+                "translator.target_language and translator.source_prefix)"
+            )
 
 
 def _place(article: Article) -> None:
