@@ -80,6 +80,14 @@ class Recipe:
     target_token: str | None = None
     #: global attention on the first input token (LED)
     global_attention: bool = False
+    #: a token the model writes between sentences (PEGASUS's ``<n>``), read as a space
+    sentence_break: str | None = None
+
+    def finish(self, text: str) -> str:
+        """A decoded output as text: the family's sentence-break token made a space."""
+        if self.sentence_break is None or self.sentence_break not in text:
+            return text.strip()
+        return " ".join(text.replace(self.sentence_break, " ").split())
 
     @property
     def converts(self) -> bool:
@@ -120,7 +128,9 @@ def _summarizer(asked: Asked, model: str, kind: str, config: Any) -> Recipe:
         return Recipe("T5", kind, prefix)
     if kind == "led":
         return Recipe("LED", kind, given or "", global_attention=True)
-    families = {"bart": "BART", "pegasus": "PEGASUS", "mbart": "mBART"}
+    if kind == "pegasus":  # its CNN/DailyMail checkpoints end each sentence with "<n>"
+        return Recipe("PEGASUS", kind, given or "", sentence_break="<n>")
+    families = {"bart": "BART", "mbart": "mBART"}
     if kind in families:
         return Recipe(families[kind], kind, given or "")
     if given is not None:

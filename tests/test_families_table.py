@@ -98,7 +98,7 @@ SUMMARIZE = {"summarization": {"prefix": "summarize: "}}
          Recipe("T5", "umt5", "summarize: ")),
         (S, "led", "LEDTokenizer", (), {}, Recipe("LED", "led", global_attention=True)),
         (S, "bart", "BartTokenizer", (), {}, Recipe("BART", "bart")),
-        (S, "pegasus", "PegasusTokenizer", (), {}, Recipe("PEGASUS", "pegasus")),
+        (S, "pegasus", "PegasusTokenizer", (), {}, Recipe("PEGASUS", "pegasus", sentence_break="<n>")),
         (S, "bart", "BartTokenizer", (), {"source_prefix": "summarize:"},
          Recipe("BART", "bart", "summarize: ")),
         (S, "prophetnet", "ProphetNetTokenizer", (), {"source_prefix": ""},
@@ -288,3 +288,26 @@ def test_input_and_output_limits_of_every_family(
     model_config = SimpleNamespace(**config)
     tokenizer = SimpleNamespace(model_max_length=tokenizer_limit)
     assert (input_limit(tokenizer, model_config), output_limit(tokenizer, model_config)) == limits
+
+
+@pytest.mark.parametrize(
+    "decoded,text",
+    [
+        (
+            "Prices rose.<n>Markets fell.<n>Traders sold.",
+            "Prices rose. Markets fell. Traders sold.",
+        ),
+        ("One sentence only.", "One sentence only."),
+        ("  Padded. <n> ", "Padded."),
+    ],
+)
+def test_pegasus_sentence_breaks_are_read_as_spaces(decoded: str, text: str) -> None:
+    config = SimpleNamespace(model_type="pegasus", task_specific_params=None)
+    found = recipe(Asked("summarizer"), "pegasus-model", config, tokenizer("PegasusTokenizer", ()))
+    assert found.finish(decoded) == text
+
+
+def test_other_families_keep_what_they_wrote() -> None:
+    config = SimpleNamespace(model_type="bart", task_specific_params=None)
+    found = recipe(Asked("summarizer"), "bart-model", config, tokenizer("BartTokenizer", ()))
+    assert found.finish(" Kept <n> as written. ") == "Kept <n> as written."

@@ -146,7 +146,7 @@ class CTranslate2Backend:
         )
         return [
             Generation(
-                text.strip(),
+                self.recipe.finish(text),
                 hit_limit=len(tokens) >= options.max_new_tokens and tokens[-1] != eos,
             )
             for text, tokens in zip(decoded, hypotheses, strict=True)

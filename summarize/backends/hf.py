@@ -154,7 +154,7 @@ class TransformersBackend:
         # limit, so a cut output is one that used all its new tokens, EOS or not.
         lengths = [_generated_length(row[1:].tolist(), eos_ids) for row in output]
         return [
-            Generation(text.strip(), hit_limit=length >= options.max_new_tokens)
+            Generation(self.recipe.finish(text), hit_limit=length >= options.max_new_tokens)
             for text, length in zip(texts_out, lengths, strict=True)
         ]
 
