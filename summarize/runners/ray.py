@@ -54,6 +54,8 @@ _PER_ACTOR = 2
 _WAIT_S = 0.5
 #: an actor that dies (its node lost, out of memory) is started again, and its batch redone
 _RETRIES = 2
+#: the longest a stopped run waits for its read and write tasks in flight
+_CLOSE_SECONDS = 60.0
 _WRITE = "write"
 _NO_CRASH_HANDLER = "RAY_DISABLE_FAILURE_SIGNAL_HANDLER"
 
@@ -111,8 +113,9 @@ def run_ray(
         ctx.report.interrupted = getattr(exc, "signum", signal.SIGINT)
         report_not_done(pending, ctx.report, "not done: the run was interrupted")
     finally:
+        with held():  # the tasks in flight end before their claims go, whatever signal comes
+            pipeline.close()
         release_claims(pending)
-        pipeline.close()
         waiter.close(shutdown=started_here)
     return ctx.report
 
@@ -233,14 +236,20 @@ class _Pipeline:
         self.write = ray.remote(**task)(write_task)
 
     def close(self) -> None:
-        """End the actors: on a cluster joined, they would outlive the run."""
-        for flight in self.flights:
-            with contextlib.suppress(Exception):
-                self.ray.cancel(flight.ref)
+        """End the actors (on a cluster joined, they would outlive the run), then let the read
+        and write tasks still in flight end before their claims go.
+
+        Never ray.cancel: a cancelled task that completes meanwhile trips a check in Ray's core
+        worker ("Tried to complete task that was not pending"), which aborts this process.
+        """
         for pool in self.pools.values():
             for actor in pool:
                 with contextlib.suppress(Exception):
                     self.ray.kill(actor)
+        refs = [flight.ref for flight in self.flights]
+        if refs:
+            with contextlib.suppress(Exception):
+                self.waiter.call(self.ray.wait, refs, num_returns=len(refs), timeout=_CLOSE_SECONDS)
 
     def run(self, pending: list[Slot]) -> None:
         """Move ``pending`` through the steps, reporting each batch in order as it is written."""
