@@ -79,8 +79,8 @@ def test_stages_called_by_hand_with_pickled_records_write_what_run_writes(
     assert all(any("stopped at their length limit" in w for w in r.warnings) for r in results)
     assert all(any("map-reduce" in note for note in a.notes) for a in records)
     assert all(a.counts.summary_chunks and a.counts.summary_chunks > 1 for a in records)
-    # Every stage called here counts its time (the guard, not called, has its own stage).
-    assert all(set(a.seconds) == set(Stage) - {Stage.GUARD} for a in records)
+    # Every stage called here counts its time (the guard only when it retried something).
+    assert all(set(a.seconds) - {Stage.GUARD} == set(Stage) - {Stage.GUARD} for a in records)
 
     folder = tmp_path / "by_run"
     folder.mkdir()
