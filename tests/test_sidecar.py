@@ -80,7 +80,14 @@ def test_any_json_reads_without_raising(data: object) -> None:
 def test_any_bytes_read_without_raising(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "a.summarize.json"
     path.write_bytes(content)
-    read(path)
+    got = read(path)
+    try:
+        data = json.loads(content.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        data = None
+    # Whatever the bytes: a record exactly when they hold a JSON object, else None, no error.
+    assert (got is not None) == isinstance(data, dict)
+    assert got is None or got[1] == path.stat().st_mtime_ns
 
 
 @pytest.mark.parametrize(

@@ -116,7 +116,7 @@ def json_type(value: object) -> str:
             dict: "object", type(None): "null"}[type(value)]  # fmt: skip
 
 
-def judge(
+def expect_page_and_redo(
     section: Element, line: dict[str, str], content: bytes, spoil: SpoiledRun
 ) -> dict[str, object] | None:
     """What every spoiling must give; the record the spoiled sidecar holds, None when Python's
@@ -162,7 +162,7 @@ def test_any_value_under_any_key_gives_a_page_and_a_redo(
     raw = value if isinstance(value, str) and value in RAW else json.dumps(value)
     content = spoiled(spoil.record(), place, raw)
     section, line = spoil.check(content)
-    if judge(section, line, content, spoil) is None:
+    if expect_page_and_redo(section, line, content, spoil) is None:
         return
     read = json.loads(raw)
     wrong_type = read is not None and json_type(read) != json_type(_at(spoil.record(), place))
@@ -215,4 +215,4 @@ def test_any_spoiled_bytes_give_a_page_and_a_redo(
     spoil: SpoiledRun, spoiling: tuple[str, int, int]
 ) -> None:
     content = apply(spoil.text().encode("utf-8"), *spoiling)
-    judge(*spoil.check(content), content, spoil)
+    expect_page_and_redo(*spoil.check(content), content, spoil)
