@@ -19,7 +19,7 @@ from summarize.discovery import Job, display_name
 from summarize.errors import InputError, UsageError
 from summarize.settings import Config
 from summarize.sidecar import Sidecar
-from summarize.state import read_snapshot
+from summarize.snapshot import read_snapshot
 from summarize.text import decode_lines, lay_out
 
 __all__ = ["ReportLine", "read_english", "read_output", "read_report", "report_key"]

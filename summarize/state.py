@@ -18,14 +18,12 @@ from typing import Any
 from summarize.outputs import Outputs, sidecar_text, write_atomic
 from summarize.sidecar import Sidecar
 from summarize.sidecar import read as read_sidecar
-from summarize.snapshot import FileTooLarge, read_snapshot
+from summarize.snapshot import read_snapshot
 
 __all__ = [
-    "FileTooLarge",
     "State",
     "assess",
     "fingerprint",
-    "read_snapshot",
     "refresh",
     "stale_reason",
 ]

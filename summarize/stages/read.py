@@ -10,7 +10,8 @@ from summarize.discovery import Job, display_name
 from summarize.errors import InputError
 from summarize.records import Article, Stage
 from summarize.settings import InputSettings
-from summarize.state import FileTooLarge, fingerprint, read_snapshot
+from summarize.snapshot import FileTooLarge, read_snapshot
+from summarize.state import fingerprint
 from summarize.text import Document, detect_language, parse
 
 __all__ = ["read", "read_one"]
