@@ -89,9 +89,11 @@ QUOTES: tuple[tuple[str, str], ...] = (
     ("「", "」"),
 )
 # A note is its own last line, opened by a note's word and a colon, or wholly in parentheses
-# and saying what the text is ("(Translated from English)").
+# and saying what the text is ("(Translated from English)"); a markdown rule ("---") set
+# between the text and its note goes with it.
 NOTE = re.compile(
-    r"(?:\*\*)?(?:note|notes|n\.b\.|please note|translator'?s note|disclaimer|ملاحظة|ملحوظة"
+    r"[-*_]{3,}"
+    r"|(?:\*\*)?(?:note|notes|n\.b\.|please note|translator'?s note|disclaimer|ملاحظة|ملحوظة"
     r"|تنبيه)[ \t]*(?:\*\*)?[ \t]*[:：].*"
     r"|\((?:translated|translation|note|summary|this (?:translation|summary)|word count|ترجمة"
     r"|تمت الترجمة|مترجم|ملاحظة)[^()\n]*\)",
@@ -231,7 +233,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "note",
         "a last line that is a note: opened by Note:, N.B.:, Disclaimer:, ملاحظة: or wholly in "
-        "parentheses saying what the text is; never the only line",
+        "parentheses saying what the text is, or a markdown rule (---); never the only line",
         "Note: the names are transliterated., (Translated from English)",
         _trailing_note,
     ),

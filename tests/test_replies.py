@@ -63,6 +63,7 @@ FIRES = [
     ("note", f"{AR}\n(Translated from English)", AR),
     ("note", f"{EN}\n**Note:** This summary is based only on the article.", EN),
     ("note", f"{AR}\nملاحظة: تمت ترجمة الأسماء حرفيا.", AR),
+    ("note", f"{EN}\n\n---\nNote: names as in the article.", EN),
 ]
 
 # (rule, text that looks like the rule's artefact but is content: it comes back as it is)
@@ -87,6 +88,7 @@ CONTENT = [
     ("note", "Note: the figures exclude Basra."),  # the only line: nothing else to keep
     ("note", f"{EN}\nNotes from the field were published (see page 4)."),
     ("note", f"{EN} (Translated by the agency.)"),  # not its own line
+    ("note", f"{EN}\n---\n{EN}"),  # a rule between two parts of the text
 ]
 
 
