@@ -30,6 +30,7 @@ from summarize.console import (
     print_stdin_warnings,
     report_sink,
 )
+from summarize.demo import DEMO_SETTINGS, copy_articles, tour
 from summarize.discovery import Skipped, display_name, report_clash
 from summarize.download import download_models
 from summarize.errors import SummarizeError, UsageError
@@ -83,7 +84,8 @@ def _open_closed_streams() -> None:
 
 def _command(args: argparse.Namespace) -> int:
     try:
-        config, origins = load_config_with_origins(args.config, args.overrides)
+        overrides = [*args.overrides, *DEMO_SETTINGS] if args.command == "demo" else args.overrides
+        config, origins = load_config_with_origins(args.config, overrides)
         if args.command == "run":
             return _cmd_run(args, config)
         if args.command == "download":
@@ -96,6 +98,8 @@ def _command(args: argparse.Namespace) -> int:
             return _cmd_cache(args)
         if args.command == "serve":
             return _cmd_serve(args, config)
+        if args.command == "demo":
+            return _cmd_demo(args, config)
         sys.stdout.write(to_toml(config, origins))
         return 0
     except SummarizeError as exc:
@@ -220,6 +224,18 @@ def _planned_label(item: Planned) -> str:
     if item.error is not None:
         return f"cannot be done: {item.error}"
     return item.label
+
+
+def _cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    """The real pipeline, here and on copies, with the demo engine (see summarize.demo)."""
+    articles = copy_articles(config, args.paths, args.to)
+    report = Report()
+    progress = TqdmProgress(disable=args.quiet or not sys.stderr.isatty())
+    run(config, [str(path) for path in articles], progress=progress, report=report)
+    print_report(report, quiet=args.quiet, verbose=bool(args.verbose), err=sys.stderr)
+    if not args.quiet:
+        print(tour(config, args.to, articles), file=sys.stderr)
+    return report.exit_code
 
 
 def _cmd_serve(args: argparse.Namespace, config: Config) -> int:

@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from summarize.backends import Backend, LoadSpec, load_backend
+from summarize.backends import MODEL_FREE, Backend, LoadSpec, load_backend
 from summarize.errors import UsageError
 from summarize.families import AUTO, auto_backend
 from summarize.settings import Config, SummarizerSettings, TranslatorSettings
@@ -103,7 +103,7 @@ def check_models(config: Config) -> None:
             ("summarizer", config.summarizer, config.needs_summarizer),
             ("translator", config.translator, config.needs_translator),
         )
-        if needed and settings.backend != "echo"
+        if needed and settings.backend not in MODEL_FREE
     ]
     if wanted:
         from summarize.backends.huggingface import check_models_available

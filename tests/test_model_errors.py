@@ -18,7 +18,7 @@ WAYS_OUT = (
     "summarize download --to DIR",
     "--set summarizer.model=DIR",
     "--set translator.model=DIR",
-    "--set summarizer.backend=echo --set summarizer.model=echo",
+    "`summarize demo [PATH ...]`",
 )
 
 

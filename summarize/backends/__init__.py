@@ -9,16 +9,27 @@ from typing import Protocol
 
 from summarize.errors import ConfigError
 
-__all__ = ["BACKENDS", "Backend", "GenerateOptions", "Generation", "LoadSpec", "load_backend"]
+__all__ = [
+    "BACKENDS",
+    "MODEL_FREE",
+    "Backend",
+    "GenerateOptions",
+    "Generation",
+    "LoadSpec",
+    "load_backend",
+]
 
 # name -> (module, class). Modules are imported only when their backend is chosen, so that a
 # run with nothing to do never pays for importing torch.
 _REGISTRY: dict[str, tuple[str, str]] = {
     "transformers": ("summarize.backends.hf", "TransformersBackend"),
     "echo": ("summarize.backends.echo", "EchoBackend"),
+    "demo": ("summarize.backends.demo", "DemoBackend"),
     "ctranslate2": ("summarize.backends.ct2", "CTranslate2Backend"),
 }
 BACKENDS: tuple[str, ...] = tuple(_REGISTRY)
+#: the engines that load no model: there is nothing to fetch, find in a cache or digest
+MODEL_FREE: tuple[str, ...] = ("echo", "demo")
 
 
 @dataclass(frozen=True)
