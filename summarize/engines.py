@@ -7,13 +7,15 @@ import time
 from dataclasses import dataclass
 
 from summarize.backends import Backend, LoadSpec, load_backend
-from summarize.errors import UsageError
+from summarize.errors import ConfigError, UsageError
 from summarize.families import AUTO, auto_backend
 from summarize.settings import Config, SummarizerSettings, TranslatorSettings
 
 __all__ = ["Models", "check_models", "load_engine", "load_models", "load_spec", "needed_models"]
 
 log = logging.getLogger(__name__)
+#: the fewest tokens of text an input may hold beside what every input carries (a prompt)
+_LEAST_TEXT = 8
 #: shown by default when stderr is a log file (see cli._setup_logging)
 progress_log = logging.getLogger("summarize.progress")
 
@@ -51,6 +53,7 @@ def load_spec(role: str, config: Config) -> LoadSpec:
         source_prefix=settings.source_prefix,
         source_language=getattr(settings, "source_language", AUTO),
         target_language=getattr(settings, "target_language", AUTO),
+        prompt=settings.prompt,
     )
 
 
@@ -90,6 +93,8 @@ def load_engine(role: str, config: Config) -> Backend:
     """Load the engine of one ``role`` (summarizer or translator), with its load-time checks:
     a runner that loads each engine in its own process (one per Ray actor) calls this."""
     engine = load_backend(load_spec(role, config))
+    settings: SummarizerSettings | TranslatorSettings = getattr(config, role)
+    _check_room_for_text(engine, role, settings)
     if role == "summarizer":
         _check_summary_limits(engine, config.summarizer)
     return engine
@@ -109,6 +114,23 @@ def check_models(config: Config) -> None:
         from summarize.backends.huggingface import check_models_available
 
         check_models_available(wanted)
+
+
+def _check_room_for_text(
+    engine: Backend, role: str, settings: SummarizerSettings | TranslatorSettings
+) -> None:
+    """An instruction model's prompt counts against the input budget: one that leaves almost
+    no room would have every input cut into pieces of a few tokens, so it is refused."""
+    (carried,) = engine.count_tokens([""])
+    budget = min(settings.max_input_tokens, engine.max_input_tokens)
+    if budget - carried < _LEAST_TEXT:
+        raise ConfigError(
+            f"{role}.max_input_tokens = {settings.max_input_tokens}: every input to "
+            f"{engine.model_id} takes {carried} tokens before its text (the prompt, through the "
+            f"chat template), which leaves {max(0, budget - carried)} of the {budget} for the "
+            f"text; raise {role}.max_input_tokens (at least {carried + _LEAST_TEXT}) or shorten "
+            f"{role}.prompt"
+        )
 
 
 def _check_summary_limits(summarizer: Backend, settings: SummarizerSettings) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from summarize.backends import GenerateOptions, Generation, LoadSpec
 from summarize.backends.ct2_cache import converted_model
+from summarize.backends.ct2_generator import CTranslate2Generator
 from summarize.backends.huggingface import (
     apply_recipe,
     asked,
@@ -62,13 +63,16 @@ class CTranslate2Backend:
         self.max_output_tokens = max_output_tokens
         self.target_prefix = target_prefix
         self.suppress = suppress
+        self.context_tokens = 0  # an encoder's input and a decoder's output: positions of their own
         # Parallel workers on the CPU (see _threading): a batch is split so each gets a share.
         self.workers = int(getattr(translator, "num_translators", 1)) if device == "cpu" else 1
 
     @classmethod
-    def load(cls, spec: LoadSpec) -> CTranslate2Backend:
-        """Load the conversion of ``spec.model`` (converting it first if need be)."""
-        ctranslate2, device, index, compute_type = _placement(spec)
+    def load(cls, spec: LoadSpec) -> CTranslate2Backend | CTranslate2Generator:
+        """Load the conversion of ``spec.model`` (converting it first if need be): a
+        translator, or for an instruction model a generator."""
+        placement = _placement(spec)
+        ctranslate2, device, index, compute_type = placement
         model_id, revision, role = spec.model, spec.revision, spec.role
         tokenizer, config, generation = _load_hf_parts(model_id, revision, role)
         found = recipe(asked(spec), model_id, config, tokenizer)
@@ -81,6 +85,12 @@ class CTranslate2Backend:
         forced = apply_recipe(tokenizer, found)
         path = converted_model(model_id, revision, compute_type, role=role)
         log.info("loading %s %s from %s on %s as %s", role, model_id, path, device, compute_type)
+        vocabulary = _target_vocabulary(path)
+        if found.chat:
+            suppress = _suppressed(tokenizer, generation, vocabulary)
+            parts = (tokenizer, config, generation)
+            threads = _threading(device, spec.threads)
+            return CTranslate2Generator.load(spec, parts, found, path, placement, threads, suppress)
         try:
             translator = ctranslate2.Translator(
                 str(path),
@@ -94,7 +104,6 @@ class CTranslate2Backend:
                 f"{role}.model: {model_id}: cannot load its CTranslate2 conversion in {path} "
                 f"({first_line(exc)}); delete that directory to convert the model again"
             ) from exc
-        vocabulary = _target_vocabulary(path)
         return cls(
             model_id,
             tokenizer,
@@ -253,7 +262,7 @@ def _suppressed(tokenizer: Any, generation: Any, vocabulary: set[str]) -> list[l
 
 
 def _target_vocabulary(path: Path) -> set[str]:
-    for name in ("target_vocabulary.json", "shared_vocabulary.json"):
+    for name in ("target_vocabulary.json", "shared_vocabulary.json", "vocabulary.json"):
         if (path / name).is_file():
             return set(json.loads((path / name).read_text(encoding="utf-8")))
     return set()

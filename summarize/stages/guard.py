@@ -15,7 +15,7 @@ from summarize.records import Article, Generated, Source, Stage, alive
 from summarize.report import Flag
 from summarize.settings import Config
 from summarize.stages import Engines
-from summarize.stages.translate import assemble, output_spans, source_text, translation_limit
+from summarize.stages.translate import assemble, output_spans, reply_limit, source_text
 from summarize.text import segment_paragraph
 
 __all__ = ["guard"]
@@ -81,7 +81,9 @@ def _stronger(tokens: int, backend: Backend, config: Config) -> GenerateOptions:
     (lowered to the model's positions here, so the sidecar counts that once, not per retry)."""
     guards = config.guards
     return GenerateOptions(
-        max_new_tokens=min(translation_limit(tokens, config.translator), backend.max_output_tokens),
+        max_new_tokens=min(
+            reply_limit(tokens, backend, config.translator), backend.max_output_tokens
+        ),
         num_beams=guards.repair_num_beams,
         no_repeat_ngram_size=guards.repair_no_repeat_ngram_size,
         length_penalty=config.translator.length_penalty,

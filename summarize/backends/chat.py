@@ -1,0 +1,68 @@
+"""What both engines do for an instruction model: the prompt through its chat template, the reply.
+
+A decoder-only model reads its prompt and writes its reply in one sequence of positions, so its
+context bounds the two together (see :attr:`summarize.backends.Backend.context_tokens`), and
+only the tokens after the prompt are the reply. Every decoded reply goes through
+:func:`reply`, the one place that cleans what the chat format adds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from summarize.backends.huggingface import input_limit
+from summarize.families import Recipe
+
+__all__ = ["context_limit", "end_ids", "prompt_ids", "rendered", "reply"]
+
+log = logging.getLogger(__name__)
+
+
+def rendered(tokenizer: Any, recipe: Recipe, texts: Sequence[str]) -> list[str]:
+    """Each text asked as the user's turn of the model's chat template, ending where the
+    assistant's reply begins. The template writes every special token the model expects (a
+    beginning-of-sequence one too), so the result is tokenized without adding any."""
+    return [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": recipe.ask(text)}],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+        for text in texts
+    ]
+
+
+def prompt_ids(tokenizer: Any, recipe: Recipe, texts: Sequence[str]) -> list[list[int]]:
+    """The token ids of each text's whole prompt: what the model reads, and what counts
+    against its context."""
+    if not texts:
+        return []
+    encoded = tokenizer(rendered(tokenizer, recipe, texts), add_special_tokens=False, verbose=False)
+    return [list(ids) for ids in encoded["input_ids"]]
+
+
+def context_limit(tokenizer: Any, config: Any) -> int:
+    """The positions prompt and reply share: the model's, and the tokenizer's limit if lower."""
+    return input_limit(tokenizer, config)
+
+
+def end_ids(generation: Any, tokenizer: Any) -> list[int]:
+    """The tokens that end a reply: the generation config's (Qwen ends a turn with
+    ``<|im_end|>`` and a text with ``<|endoftext|>``), else the tokenizer's end token."""
+    eos = generation.eos_token_id
+    ids = eos if isinstance(eos, list) else [eos] if eos is not None else []
+    if not ids and tokenizer.eos_token_id is not None:
+        ids = [tokenizer.eos_token_id]
+    return [int(i) for i in ids]
+
+
+def reply(text: str) -> str:
+    """A decoded reply as the output text.
+
+    The single place where the replies of instruction models are cleaned of what the chat
+    format adds (role markers, a leading "Here is..." line, surrounding quotes): the cleaning
+    rules (summarize.replies) are called here, once merged.
+    """
+    return text.strip()
