@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from summarize.stages.summarize import summarize
 from summarize.text import Document, segment_paragraph
 from tests.chat_builders import build_chat_model
 from tests.conftest import CONFIGS, ECHO, SEEDS
+from tests.model_parts import ARCHITECTURES
 
 pytestmark = pytest.mark.slow
 
@@ -185,6 +186,17 @@ def test_the_context_bounds_the_prompt_and_the_reply_together(
     backend = engines("chat", engine_name)
     assert backend.max_input_tokens == backend.context_tokens == 1024
     assert engines("long", engine_name).context_tokens == 8192
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_a_benchmark_stand_in_never_ends_its_reply(tmp_path: Path, engine_name: str) -> None:
+    """The benchmark's stand-ins generate as many tokens as asked on every engine, so that
+    every contender does the same work; this one has no output bias to hold the end off."""
+    shape = replace(ARCHITECTURES["tiny-qwen2"], vocab_size=700, words_only=True)
+    model = build_chat_model(tmp_path / "stand-in", shape, dtype="bfloat16")
+    backend = load_backend(spec(engine_name, model))
+    replies = backend.generate(TEXTS, GenerateOptions(max_new_tokens=12, num_beams=2))
+    assert all(reply.hit_limit for reply in replies)
 
 
 # --- whole runs -------------------------------------------------------------------------------

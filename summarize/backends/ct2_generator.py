@@ -90,8 +90,7 @@ class CTranslate2Generator:
             device=device if device == "cpu" else f"cuda:{index}",
             context=chat.context_limit(tokenizer, config),
             ends=list(ends),
-            # A sequence that would end the reply is the model's to write, never suppressed.
-            suppress=[s for s in suppress if not (len(s) == 1 and s[0] in ends)],
+            suppress=suppress,
             recipe=found,
         )
 
