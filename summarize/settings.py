@@ -100,7 +100,7 @@ class TranslatorSettings:
 
 #: every check of [guards] (see summarize.guards), on by default
 GUARD_CHECKS: tuple[str, ...] = ("empty", "identical", "length_cap", "repetition", "script")
-GUARD_CHECKS += ("length_ratio", "summary_length", "grounding")
+GUARD_CHECKS += ("length_ratio", "summary_length", "grounding", "refusal", "about_text", "residue")
 
 
 @dataclass(frozen=True)
