@@ -179,6 +179,39 @@ def test_only_the_reply_is_decoded_and_a_reply_cut_at_its_limit_says_so(
     assert "council" not in longer.text and "assistant" not in longer.text
 
 
+class Chatty:
+    """A tokenizer whose decoded replies come wrapped as chat models often wrap them."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def __call__(self, *arguments: Any, **named: Any) -> Any:
+        return self.inner(*arguments, **named)
+
+    def batch_decode(self, rows: Any, **arguments: Any) -> list[str]:
+        return [
+            f'<|im_start|>assistant\nSure! Here is the translation:\n"{text.strip()}"<|im_end|>'
+            for text in self.inner.batch_decode(rows, **arguments)
+        ]
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_every_reply_is_cleaned_of_what_the_chat_format_adds(
+    engines: Callable[[str, str], Any], engine_name: str
+) -> None:
+    backend = engines("chat", engine_name)
+    options = GenerateOptions(max_new_tokens=6)
+    plain = backend.generate(TEXTS, options)
+    backend.tokenizer = Chatty(backend.tokenizer)
+    try:
+        assert backend.generate(TEXTS, options) == plain
+    finally:
+        backend.tokenizer = backend.tokenizer.inner
+
+
 @pytest.mark.parametrize("engine_name", ENGINES)
 def test_the_context_bounds_the_prompt_and_the_reply_together(
     engines: Callable[[str, str], Any], engine_name: str

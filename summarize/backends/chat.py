@@ -14,6 +14,7 @@ from typing import Any
 
 from summarize.backends.huggingface import input_limit
 from summarize.families import Recipe
+from summarize.replies import clean
 
 __all__ = ["context_limit", "end_ids", "prompt_ids", "rendered", "reply"]
 
@@ -58,11 +59,12 @@ def end_ids(generation: Any, tokenizer: Any) -> list[int]:
     return [int(i) for i in ids]
 
 
-def reply(text: str) -> str:
-    """A decoded reply as the output text.
-
-    The single place where the replies of instruction models are cleaned of what the chat
-    format adds (role markers, a leading "Here is..." line, surrounding quotes): the cleaning
-    rules (summarize.replies) are called here, once merged.
-    """
-    return text.strip()
+def reply(text: str, source: str) -> str:
+    """A decoded reply to ``source`` as the output text: the one place where the replies of
+    instruction models are cleaned of what the chat format adds (role markers, a leading
+    "Here is..." line, surrounding quotes), by the rules of summarize.replies, none of which
+    removes what ``source`` itself has. What they cannot clean is left to the guards."""
+    cleaned = clean(text, source)
+    if cleaned.removed:
+        log.debug("reply cleaned of: %s", ", ".join(cleaned.removed))
+    return cleaned.text.strip()

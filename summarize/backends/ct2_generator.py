@@ -129,9 +129,9 @@ class CTranslate2Generator:
         )
         return [
             Generation(
-                chat.reply(self.recipe.finish(text)),
+                chat.reply(self.recipe.finish(text), source),
                 hit_limit=len(tokens) >= options.max_new_tokens
                 and not (tokens and tokens[-1] in self.ends),
             )
-            for text, tokens in zip(decoded, replies, strict=True)
+            for text, tokens, source in zip(decoded, replies, texts, strict=True)
         ]

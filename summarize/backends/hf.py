@@ -201,11 +201,11 @@ class TransformersBackend:
         decoded = self.tokenizer.batch_decode(replies, skip_special_tokens=True)
         return [
             Generation(
-                chat.reply(self.recipe.finish(text)),
+                chat.reply(self.recipe.finish(text), source),
                 # Cut: it used all its new tokens without ending its turn.
                 hit_limit=len(row) >= options.max_new_tokens and not ends.intersection(row),
             )
-            for text, row in zip(decoded, replies, strict=True)
+            for text, row, source in zip(decoded, replies, texts, strict=True)
         ]
 
     def _config_for(self, options: GenerateOptions) -> Any:
