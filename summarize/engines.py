@@ -10,6 +10,8 @@ from summarize.backends import Backend, LoadSpec, load_backend
 from summarize.errors import ConfigError, UsageError
 from summarize.families import AUTO, auto_backend
 from summarize.settings import Config, SummarizerSettings, TranslatorSettings
+from summarize.stages import summarize as summary_stage
+from summarize.stages import translate as translation_stage
 
 __all__ = ["Models", "check_models", "load_engine", "load_models", "load_spec", "needed_models"]
 
@@ -93,10 +95,13 @@ def load_engine(role: str, config: Config) -> Backend:
     """Load the engine of one ``role`` (summarizer or translator), with its load-time checks:
     a runner that loads each engine in its own process (one per Ray actor) calls this."""
     engine = load_backend(load_spec(role, config))
-    settings: SummarizerSettings | TranslatorSettings = getattr(config, role)
-    _check_room_for_text(engine, role, settings)
     if role == "summarizer":
+        budget = summary_stage.input_limit(engine, config.summarizer)
+        _check_room_for_text(engine, role, config.summarizer.max_input_tokens, budget)
         _check_summary_limits(engine, config.summarizer)
+    else:
+        budget = translation_stage.input_limit(engine, config.translator)
+        _check_room_for_text(engine, role, config.translator.max_input_tokens, budget)
     return engine
 
 
@@ -116,16 +121,14 @@ def check_models(config: Config) -> None:
         check_models_available(wanted)
 
 
-def _check_room_for_text(
-    engine: Backend, role: str, settings: SummarizerSettings | TranslatorSettings
-) -> None:
-    """An instruction model's prompt counts against the input budget: one that leaves almost
-    no room would have every input cut into pieces of a few tokens, so it is refused."""
+def _check_room_for_text(engine: Backend, role: str, setting: int, budget: int) -> None:
+    """An instruction model's prompt counts against the input ``budget`` (what the stage
+    gives each input, from the ``setting`` and the model's limits): one that leaves almost no
+    room would have every input cut into pieces of a few tokens, so it is refused."""
     (carried,) = engine.count_tokens([""])
-    budget = min(settings.max_input_tokens, engine.max_input_tokens)
     if budget - carried < _LEAST_TEXT:
         raise ConfigError(
-            f"{role}.max_input_tokens = {settings.max_input_tokens}: every input to "
+            f"{role}.max_input_tokens = {setting}: every input to "
             f"{engine.model_id} takes {carried} tokens before its text (the prompt, through the "
             f"chat template), which leaves {max(0, budget - carried)} of the {budget} for the "
             f"text; raise {role}.max_input_tokens (at least {carried + _LEAST_TEXT}) or shorten "

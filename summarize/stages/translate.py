@@ -12,7 +12,14 @@ from summarize.records import Article, Generated, Source, Stage
 from summarize.settings import TranslatorSettings
 from summarize.text import Paragraph, segment_paragraph
 
-__all__ = ["assemble", "output_spans", "reply_limit", "translate", "translation_limit"]
+__all__ = [
+    "assemble",
+    "input_limit",
+    "output_spans",
+    "reply_limit",
+    "translate",
+    "translation_limit",
+]
 
 # Translation length limits are rounded up to a grid with this many steps per doubling (see
 # translation_limit): at most 1/8 more than asked, and similar segments batch together.
@@ -34,7 +41,7 @@ def translate(
     segments stay on the record (``generated``) for the guard, which checks and repairs them
     and joins them again (:func:`assemble`).
     """
-    limit = _input_limit(backend, settings)
+    limit = input_limit(backend, settings)
 
     def measure(texts: Sequence[str]) -> list[int]:
         # The engine counts what it sends: a language token or prefix its family needs too.
@@ -111,7 +118,7 @@ def reply_limit(tokens: int, backend: Backend, settings: TranslatorSettings) -> 
     return translation_limit(max(1, tokens - prompt), settings)
 
 
-def _input_limit(backend: Backend, settings: TranslatorSettings) -> int:
+def input_limit(backend: Backend, settings: TranslatorSettings) -> int:
     """The segment budget: the setting, the model's limit, and for a decoder-only model what
     its context leaves for a translation of the longest limit a segment may get (whole
     paragraphs in one segment where the budget and the context allow)."""
