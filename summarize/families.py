@@ -184,6 +184,19 @@ def _instruction(asked: Asked, model: str, kind: str, tokenizer: Any) -> Recipe:
             "tokenizer; the tool asks decoder-only models through their chat template, so "
             "name an instruction-tuned checkpoint (its -Instruct or -Chat version)"
         )
+    # An instruction model is asked in words alone: a language token or prefix set for
+    # another family would be ignored, and the run be in the prompt's language instead.
+    for key, value in (
+        ("source_prefix", asked.source_prefix),
+        ("source_language", asked.source_language),
+        ("target_language", asked.target_language),
+    ):
+        if value != AUTO:
+            raise ModelError(
+                f"{asked.role}.model: {model}: {asked.role}.{key} = {value!r} does not apply "
+                f"to an instruction model, which is asked in words; set it to 'auto' and say "
+                f"what you want in {asked.role}.prompt"
+            )
     return Recipe("instruction model", kind, chat=True, prompt=asked.prompt)
 
 

@@ -315,6 +315,26 @@ def test_a_decoder_only_model_without_a_chat_template_is_refused_at_load(
     assert f"translator.model: {models['base']}: a qwen2 model without a chat template" in err
 
 
+@pytest.mark.parametrize(
+    "setting",
+    ["translator.target_language=arz", "translator.source_prefix=>>ara<<",
+     "translator.source_language=eng_Latn"],
+)  # fmt: skip
+def test_a_language_setting_of_another_family_is_refused_for_an_instruction_model(
+    models: dict[str, Path], tiny_models: dict[str, Path], seeds_copy: Path,
+    capsys: pytest.CaptureFixture[str], setting: str,
+) -> None:  # fmt: skip
+    """An instruction model is asked in words: a target language set for NLLB or Marian would
+    have been ignored, and the run made in the prompt's language instead."""
+    key = setting.partition("=")[0]
+    args = run_args(models["chat"], tiny_models["summarizer"], setting)
+    assert main(["run", str(seeds_copy), *args]) == 2
+    assert sorted(p.name for p in seeds_copy.iterdir()) == [f"{STEM}.txt"]
+    err = capsys.readouterr().err
+    assert f"{key} = " in err and "does not apply to an instruction model" in err
+    assert "translator.prompt" in err
+
+
 @pytest.mark.parametrize("role", ["summarizer", "translator"])
 def test_a_budget_the_prompt_leaves_no_room_in_is_refused_at_load(
     models: dict[str, Path], tiny_models: dict[str, Path], seeds_copy: Path,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from summarize.backends import GenerateOptions, Generation, LoadSpec
+from summarize.backends import GenerateOptions, Generation, LoadSpec, chat
 from summarize.backends.ct2_cache import converted_model
 from summarize.backends.ct2_generator import CTranslate2Generator
 from summarize.backends.huggingface import (
@@ -71,8 +71,7 @@ class CTranslate2Backend:
     def load(cls, spec: LoadSpec) -> CTranslate2Backend | CTranslate2Generator:
         """Load the conversion of ``spec.model`` (converting it first if need be): a
         translator, or for an instruction model a generator."""
-        placement = _placement(spec)
-        ctranslate2, device, index, compute_type = placement
+        ctranslate2, device, index, compute_type = _placement(spec)
         model_id, revision, role = spec.model, spec.revision, spec.role
         tokenizer, config, generation = _load_hf_parts(model_id, revision, role)
         found = recipe(asked(spec), model_id, config, tokenizer)
@@ -86,13 +85,11 @@ class CTranslate2Backend:
         path = converted_model(model_id, revision, compute_type, role=role)
         log.info("loading %s %s from %s on %s as %s", role, model_id, path, device, compute_type)
         vocabulary = _target_vocabulary(path)
-        if found.chat:
-            suppress = _suppressed(tokenizer, generation, vocabulary)
-            parts = (tokenizer, config, generation)
-            threads = _threading(device, spec.threads)
-            return CTranslate2Generator.load(spec, parts, found, path, placement, threads, suppress)
+        # A decoder-only instruction model runs on CTranslate2's Generator, the rest on its
+        # Translator; both load the same way.
+        engine_class = ctranslate2.Generator if found.chat else ctranslate2.Translator
         try:
-            translator = ctranslate2.Translator(
+            engine = engine_class(
                 str(path),
                 device=device,
                 device_index=index,
@@ -104,11 +101,23 @@ class CTranslate2Backend:
                 f"{role}.model: {model_id}: cannot load its CTranslate2 conversion in {path} "
                 f"({first_line(exc)}); delete that directory to convert the model again"
             ) from exc
+        placed = device if device == "cpu" else f"cuda:{index}"
+        if found.chat:
+            return CTranslate2Generator(
+                model_id,
+                tokenizer,
+                engine,
+                device=placed,
+                context=chat.context_limit(tokenizer, config),
+                ends=tokenizer.convert_ids_to_tokens(chat.end_ids(generation, tokenizer)),
+                suppress=_suppressed(tokenizer, generation, vocabulary),
+                recipe=found,
+            )
         return cls(
             model_id,
             tokenizer,
-            translator,
-            device=device if device == "cpu" else f"cuda:{index}",
+            engine,
+            device=placed,
             max_input_tokens=input_limit(tokenizer, config),
             max_output_tokens=output_limit(tokenizer, config),
             # The family's target-language token, else the model's own forced first token.

@@ -6,19 +6,14 @@ prompts made by the model's own chat template (see summarize.backends.chat).
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from summarize.backends import GenerateOptions, Generation, LoadSpec, chat
-from summarize.errors import ModelError
+from summarize.backends import GenerateOptions, Generation, chat
 from summarize.families import Recipe
 
 __all__ = ["CTranslate2Generator"]
-
-log = logging.getLogger(__name__)
 
 
 class CTranslate2Generator:
@@ -51,48 +46,6 @@ class CTranslate2Generator:
         self.suppress = suppress
         # Parallel workers on the CPU: a batch is split so that each gets a share.
         self.workers = int(getattr(generator, "num_generators", 1)) if device == "cpu" else 1
-
-    @classmethod
-    def load(
-        cls,
-        spec: LoadSpec,
-        parts: tuple[Any, Any, Any],
-        found: Recipe,
-        path: Path,
-        placement: tuple[Any, str, int, str],
-        threading: dict[str, int],
-        suppress: list[list[str]],
-    ) -> CTranslate2Generator:
-        """A generator over the conversion in ``path``; ``parts`` are the model's tokenizer,
-        config and generation config, ``placement`` the ctranslate2 module, device, index and
-        compute type."""
-        tokenizer, config, generation = parts
-        ctranslate2, device, index, compute_type = placement
-        try:
-            generator = ctranslate2.Generator(
-                str(path),
-                device=device,
-                device_index=index,
-                compute_type=compute_type,
-                **threading,
-            )
-        except (RuntimeError, ValueError) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(
-                f"{spec.role}.model: {spec.model}: cannot load its CTranslate2 conversion in "
-                f"{path} ({reason}); delete that directory to convert the model again"
-            ) from exc
-        ends = tokenizer.convert_ids_to_tokens(chat.end_ids(generation, tokenizer))
-        return cls(
-            spec.model,
-            tokenizer,
-            generator,
-            device=device if device == "cpu" else f"cuda:{index}",
-            context=chat.context_limit(tokenizer, config),
-            ends=list(ends),
-            suppress=suppress,
-            recipe=found,
-        )
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(ids) for ids in chat.prompt_ids(self.tokenizer, self.recipe, texts)]
