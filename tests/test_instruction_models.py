@@ -18,7 +18,7 @@ from summarize.records import Article
 from summarize.settings import SummarizerSettings
 from summarize.stages.summarize import summarize
 from summarize.text import Document, segment_paragraph
-from tests.chat_builders import build_chat_model
+from tests.chat_builders import CHAT_TEMPLATE, build_chat_model
 from tests.conftest import CONFIGS, ECHO, SEEDS
 from tests.model_parts import ARCHITECTURES
 
@@ -149,6 +149,26 @@ def test_the_prompt_reaches_the_model_through_its_chat_template(
         assert any(mask[0] == 0 for mask in sent.padding)
     else:  # the prompt is read at once, and left out of the reply
         assert sent.arguments["include_prompt_in_result"] is False
+
+
+#: Qwen3's switch, as its template has it: without it, the model reasons before it answers
+THINKING = CHAT_TEMPLATE + (
+    "{% if add_generation_prompt and enable_thinking is defined and enable_thinking is false %}"
+    "{{ '<think>\n\n</think>\n\n' }}{% endif %}"
+)
+
+
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_a_model_that_reasons_first_is_asked_for_the_answer_alone(
+    tmp_path: Path, engine_name: str
+) -> None:
+    model = build_chat_model(tmp_path / "qwen3-like", chat_template=THINKING)
+    backend = load_backend(spec(engine_name, model))
+    calls = spied(backend)
+    backend.generate(TEXTS[:1], GenerateOptions(max_new_tokens=2))
+    (sent,) = calls
+    spelt = backend.tokenizer.convert_tokens_to_string(sent.prompts[0])
+    assert spelt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
 
 
 @pytest.mark.parametrize("engine_name", ENGINES)

@@ -24,12 +24,18 @@ log = logging.getLogger(__name__)
 def rendered(tokenizer: Any, recipe: Recipe, texts: Sequence[str]) -> list[str]:
     """Each text asked as the user's turn of the model's chat template, ending where the
     assistant's reply begins. The template writes every special token the model expects (a
-    beginning-of-sequence one too), so the result is tokenized without adding any."""
+    beginning-of-sequence one too), so the result is tokenized without adding any.
+
+    A model that reasons before it answers (Qwen3) is asked not to: its template then opens
+    the reply with an empty reasoning block, and the reply is the answer alone, at a fraction
+    of the tokens. Templates without that switch ignore it.
+    """
     return [
         tokenizer.apply_chat_template(
             [{"role": "user", "content": recipe.ask(text)}],
             tokenize=False,
             add_generation_prompt=True,
+            enable_thinking=False,
         )
         for text in texts
     ]
