@@ -86,7 +86,7 @@ def load_models(config: Config) -> Models:
     if config.needs_summarizer:
         summarizer = load_engine("summarizer", config)
     if config.needs_translator:
-        translator = load_engine("translator", config)
+        translator = _shared(summarizer, config) or load_engine("translator", config)
     progress_log.info("models loaded in %.1f s", time.perf_counter() - started)
     return Models(summarizer, translator)
 
@@ -94,7 +94,31 @@ def load_models(config: Config) -> Models:
 def load_engine(role: str, config: Config) -> Backend:
     """Load the engine of one ``role`` (summarizer or translator), with its load-time checks:
     a runner that loads each engine in its own process (one per Ray actor) calls this."""
-    engine = load_backend(load_spec(role, config))
+    return _checked(role, config, load_backend(load_spec(role, config)))
+
+
+def _shared(summarizer: Backend | None, config: Config) -> Backend | None:
+    """The summarizer's engine for the translator too, where both roles name one instruction
+    model on one engine: its weights (the most memory a run takes) are loaded once, and each
+    role is asked its own way. Only an instruction model's engine can (``for_role``)."""
+    s, t = config.summarizer, config.translator
+    if (s.model, s.revision, s.backend, s.quantization) != (
+        t.model,
+        t.revision,
+        t.backend,
+        t.quantization,
+    ):
+        return None
+    for_role = getattr(summarizer, "for_role", None)
+    engine: Backend | None = None if for_role is None else for_role(load_spec("translator", config))
+    if engine is None:
+        return None
+    log.info("translator: the summarizer's %s, loaded once for both roles", engine.model_id)
+    return _checked("translator", config, engine)
+
+
+def _checked(role: str, config: Config, engine: Backend) -> Backend:
+    """``engine`` for ``role``, after the checks at load time (the budgets it leaves)."""
     if role == "summarizer":
         budget = summary_stage.input_limit(engine, config.summarizer)
         _check_room_for_text(engine, role, config.summarizer.max_input_tokens, budget)

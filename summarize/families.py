@@ -26,7 +26,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ __all__ = [
     "model_type",
     "recipe",
     "resolve_backend",
+    "retold",
 ]
 
 log = logging.getLogger(__name__)
@@ -184,8 +185,17 @@ def _instruction(asked: Asked, model: str, kind: str, tokenizer: Any) -> Recipe:
             "tokenizer; the tool asks decoder-only models through their chat template, so "
             "name an instruction-tuned checkpoint (its -Instruct or -Chat version)"
         )
-    # An instruction model is asked in words alone: a language token or prefix set for
-    # another family would be ignored, and the run be in the prompt's language instead.
+    return retold(Recipe("instruction model", kind, chat=True), asked, model)
+
+
+def retold(found: Recipe, asked: Asked, model: str) -> Recipe:
+    """An instruction model's recipe ``found``, for the role and prompt of ``asked``: one
+    model loaded once serves both roles, each asked its own way.
+
+    An instruction model is asked in words alone: a language token or prefix set for another
+    family would be ignored, and the run be in the prompt's language instead, so it is a
+    ModelError naming the key.
+    """
     for key, value in (
         ("source_prefix", asked.source_prefix),
         ("source_language", asked.source_language),
@@ -197,7 +207,7 @@ def _instruction(asked: Asked, model: str, kind: str, tokenizer: Any) -> Recipe:
                 f"to an instruction model, which is asked in words; set it to 'auto' and say "
                 f"what you want in {asked.role}.prompt"
             )
-    return Recipe("instruction model", kind, chat=True, prompt=asked.prompt)
+    return replace(found, prompt=asked.prompt)
 
 
 def _translator(asked: Asked, model: str, kind: str, tokenizer: Any) -> Recipe:

@@ -310,10 +310,19 @@ def test_a_run_over_the_seeds_writes_the_four_outputs_with_an_instruction_model(
     settings = [f"{role}.{key}" for role in playing for key in (f"backend={engine}",
                 "max_input_tokens=400")]  # fmt: skip
     args = run_args(named["translator"], named["summarizer"], *settings)
-    assert main(["run", str(seeds_copy), *args, "-q"]) == 0
+    assert main(["run", str(seeds_copy), *args, "-v"]) == 0
+    err = capsys.readouterr().err
+    # Playing both roles, the model is loaded once (its weights are most of a run's memory).
+    shared = f"translator: the summarizer's {chat}, loaded once for both roles" in err
+    assert shared == (roles == "both")
+    assert ("loading translator" in err) != shared
     for suffix in FOUR:
         assert (seeds_copy / f"{STEM}{suffix}").read_text(encoding="utf-8").strip()
     sidecar = json.loads((seeds_copy / f"{STEM}.summarize.json").read_text(encoding="utf-8"))
+    # The tiny model's gibberish is not Arabic: the warning names the setting that asks it.
+    not_arabic = [w for w in sidecar["warnings"] if "the whole text is not in Arabic" in w]
+    if "translator" in playing:
+        assert not_arabic and all(w.endswith("(see translator.prompt)") for w in not_arabic)
     for role in playing:
         ran = "ctranslate2" if engine == "auto" else engine
         assert sidecar["engines"][role]["family"] == FAMILY

@@ -8,15 +8,26 @@ only the tokens after the prompt are the reply. Every decoded reply goes through
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from summarize.backends.huggingface import input_limit
+from summarize.backends import LoadSpec
+from summarize.backends.huggingface import asked, input_limit
 from summarize.families import Recipe
+from summarize.families import retold as retold_recipe
 from summarize.replies import clean
 
-__all__ = ["context_limit", "end_ids", "prompt_ids", "rendered", "reply"]
+__all__ = ["context_limit", "end_ids", "prompt_ids", "rendered", "reply", "retold"]
+
+
+class _Asked(Protocol):
+    recipe: Recipe
+    family: str
+
+
+Engine = TypeVar("Engine", bound=_Asked)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +59,15 @@ def prompt_ids(tokenizer: Any, recipe: Recipe, texts: Sequence[str]) -> list[lis
         return []
     encoded = tokenizer(rendered(tokenizer, recipe, texts), add_special_tokens=False, verbose=False)
     return [list(ids) for ids in encoded["input_ids"]]
+
+
+def retold(engine: Engine, spec: LoadSpec) -> Engine:
+    """``engine``, an instruction model's loaded for one role, for the role of ``spec``: the
+    same weights and tokenizer (never loaded twice), asked with that role's prompt."""
+    other = copy.copy(engine)
+    other.recipe = retold_recipe(engine.recipe, asked(spec), spec.model)
+    other.family = other.recipe.describe()
+    return other
 
 
 def context_limit(tokenizer: Any, config: Any) -> int:

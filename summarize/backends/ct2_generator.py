@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from summarize.backends import GenerateOptions, Generation, chat
+from summarize.backends import GenerateOptions, Generation, LoadSpec, chat
 from summarize.families import Recipe
 
 __all__ = ["CTranslate2Generator"]
@@ -46,6 +46,10 @@ class CTranslate2Generator:
         self.suppress = suppress
         # Parallel workers on the CPU: a batch is split so that each gets a share.
         self.workers = int(getattr(generator, "num_generators", 1)) if device == "cpu" else 1
+
+    def for_role(self, spec: LoadSpec) -> CTranslate2Generator:
+        """This engine for the role of ``spec``: see chat.retold."""
+        return chat.retold(self, spec)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(ids) for ids in chat.prompt_ids(self.tokenizer, self.recipe, texts)]

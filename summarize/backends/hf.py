@@ -142,6 +142,11 @@ class TransformersBackend:
         model.eval()
         return cls(model_id, tokenizer, model, device, dtype, found)
 
+    def for_role(self, spec: LoadSpec) -> TransformersBackend | None:
+        """This engine for the role of ``spec`` (see chat.retold), where an instruction model
+        can serve both; None for the other families, each asked one way for one job."""
+        return chat.retold(self, spec) if self.recipe.chat else None
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if self.recipe.chat:
             return [len(ids) for ids in chat.prompt_ids(self.tokenizer, self.recipe, texts)]

@@ -176,13 +176,17 @@ def _whole_text_script(article: Article, config: Config, translator: Backend | N
     """Say plainly when a whole translation is not Arabic: the model was asked for another
     language (or for none), which no retry mends; the segments' flags alone read as noise."""
     model = translator.model_id if translator is not None else config.translator.model
+    # An instruction model (its prompt shares its context) is asked for Arabic in words.
+    worded = translator is not None and translator.context_tokens > 0
+    asking = (
+        "translator.prompt" if worded else "translator.target_language and translator.source_prefix"
+    )
     for source, text in article.translations.items():
         share = script_share(text, source_text(article, source))
         if text.strip() and share < config.guards.min_script_share:
             article.warnings.append(
                 f"{source.value} translation: the whole text is not in Arabic script "
-                f"({share:.0%} of its letters): is {model} asked for Arabic? (see "
-                "translator.target_language and translator.source_prefix)"
+                f"({share:.0%} of its letters): is {model} asked for Arabic? (see {asking})"
             )
 
 
