@@ -54,17 +54,9 @@ AUTO = "auto"
 CT2_GENERATES = frozenset(
     {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3_text", "phi3"}
 )
+_CT2_SEQ2SEQ = frozenset({"bart", "marian", "m2m_100", "mbart", "pegasus", "t5", "mt5", "umt5"})
 #: the model types CTranslate2 4.x converts from transformers (not LED)
-CT2_CONVERTS = CT2_GENERATES | {
-    "bart",
-    "marian",
-    "m2m_100",
-    "mbart",
-    "pegasus",
-    "t5",
-    "mt5",
-    "umt5",
-}
+CT2_CONVERTS = CT2_GENERATES | _CT2_SEQ2SEQ
 #: where a prompt puts the text it asks about (see summarize.settings)
 TEXT_FIELD = "{text}"
 _T5 = frozenset({"t5", "mt5", "umt5"})
