@@ -1,4 +1,8 @@
-"""The CTranslate2 backend: a Hugging Face seq2seq model, converted once, run quantized and fast."""
+"""The CTranslate2 backend: a Hugging Face model, converted once, run quantized and fast.
+
+A seq2seq model runs on CTranslate2's Translator, a decoder-only instruction model on its
+Generator, with prompts made by the model's own chat template (see summarize.backends.chat).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from typing import Any
 
 from summarize.backends import GenerateOptions, Generation, LoadSpec, chat
 from summarize.backends.ct2_cache import converted_model
-from summarize.backends.ct2_generator import CTranslate2Generator
 from summarize.backends.huggingface import (
     apply_recipe,
     asked,
@@ -26,7 +29,14 @@ from summarize.backends.huggingface import (
 from summarize.errors import ModelError
 from summarize.families import Recipe, recipe
 
-__all__ = ["INSTALL", "CTranslate2Backend", "convert", "resolve_device", "resolve_quantization"]
+__all__ = [
+    "INSTALL",
+    "CTranslate2Backend",
+    "CTranslate2Generator",
+    "convert",
+    "resolve_device",
+    "resolve_quantization",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +44,36 @@ log = logging.getLogger(__name__)
 INSTALL = "pip install 'ctranslate2>=4'"
 
 
-class CTranslate2Backend:
-    """The model's own tokenizer in front of a CTranslate2 translator converted from it."""
+class _Converted:
+    """What both engines hold: the model's own tokenizer in front of its conversion, run by a
+    CTranslate2 Translator or Generator (``runner``)."""
 
     engine = "ctranslate2"
+
+    def __init__(
+        self,
+        model_id: str,
+        tokenizer: Any,
+        runner: Any,
+        *,
+        device: str,
+        suppress: list[list[str]],
+        recipe: Recipe,
+    ) -> None:
+        self.model_id = model_id
+        self.recipe = recipe
+        self.family = recipe.describe()
+        self.tokenizer = tokenizer
+        self.device = device
+        self.dtype = str(runner.compute_type)
+        self.suppress = suppress
+        # Parallel workers on the CPU (see _threading): a batch is split so each gets a share.
+        workers: int = getattr(runner, "num_translators", 0) or getattr(runner, "num_generators", 1)
+        self.workers = workers if device == "cpu" else 1
+
+
+class CTranslate2Backend(_Converted):
+    """The model's own tokenizer in front of a CTranslate2 translator converted from it."""
 
     def __init__(
         self,
@@ -52,20 +88,14 @@ class CTranslate2Backend:
         suppress: list[list[str]],
         recipe: Recipe,
     ) -> None:
-        self.model_id = model_id
-        self.recipe = recipe
-        self.family = recipe.describe()
-        self.tokenizer = tokenizer
+        super().__init__(
+            model_id, tokenizer, translator, device=device, suppress=suppress, recipe=recipe
+        )
         self.translator = translator
-        self.device = device
-        self.dtype = str(translator.compute_type)
         self.max_input_tokens = max_input_tokens
         self.max_output_tokens = max_output_tokens
         self.target_prefix = target_prefix
-        self.suppress = suppress
         self.context_tokens = 0  # an encoder's input and a decoder's output: positions of their own
-        # Parallel workers on the CPU (see _threading): a batch is split so each gets a share.
-        self.workers = int(getattr(translator, "num_translators", 1)) if device == "cpu" else 1
 
     @classmethod
     def load(cls, spec: LoadSpec) -> CTranslate2Backend | CTranslate2Generator:
@@ -168,6 +198,77 @@ class CTranslate2Backend:
                 hit_limit=len(tokens) >= options.max_new_tokens and tokens[-1] != eos,
             )
             for text, tokens in zip(decoded, hypotheses, strict=True)
+        ]
+
+
+class CTranslate2Generator(_Converted):
+    """An instruction model's tokenizer and chat template in front of a CTranslate2
+    generator converted from it."""
+
+    def __init__(
+        self,
+        model_id: str,
+        tokenizer: Any,
+        generator: Any,
+        *,
+        device: str,
+        context: int,
+        ends: list[str],
+        suppress: list[list[str]],
+        recipe: Recipe,
+    ) -> None:
+        super().__init__(
+            model_id, tokenizer, generator, device=device, suppress=suppress, recipe=recipe
+        )
+        self.generator = generator
+        # Prompt and reply share the model's positions.
+        self.context_tokens = self.max_input_tokens = self.max_output_tokens = context
+        self.ends = ends
+
+    def for_role(self, spec: LoadSpec) -> CTranslate2Generator:
+        """This engine for the role of ``spec``: see chat.retold."""
+        return chat.retold(self, spec)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(ids) for ids in chat.prompt_ids(self.tokenizer, self.recipe, texts)]
+
+    def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
+        if not texts:
+            return []
+        prompts = [
+            self.tokenizer.convert_ids_to_tokens(ids)
+            for ids in chat.prompt_ids(self.tokenizer, self.recipe, texts)
+        ]
+        results = self.generator.generate_batch(
+            prompts,
+            # The prompt initialises the model's state and is left out of the result, so
+            # lengths count the reply alone, as max_new_tokens does.
+            include_prompt_in_result=False,
+            max_length=options.max_new_tokens,
+            min_length=options.min_new_tokens,
+            beam_size=options.num_beams,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
+            length_penalty=options.length_penalty,
+            repetition_penalty=options.repetition_penalty,
+            suppress_sequences=self.suppress or None,
+            end_token=self.ends or None,
+            # With the end token in the reply, a reply without one is one that was cut.
+            return_end_token=True,
+            sampling_topk=1,  # never sampled: reruns and batch mates change no output
+            max_batch_size=math.ceil(len(prompts) / self.workers),
+        )
+        replies = [list(result.sequences[0]) for result in results]
+        decoded = self.tokenizer.batch_decode(
+            [self.tokenizer.convert_tokens_to_ids(tokens) for tokens in replies],
+            skip_special_tokens=True,
+        )
+        return [
+            Generation(
+                chat.reply(self.recipe.finish(text), source),
+                hit_limit=len(tokens) >= options.max_new_tokens
+                and not (tokens and tokens[-1] in self.ends),
+            )
+            for text, tokens, source in zip(decoded, replies, texts, strict=True)
         ]
 
 
