@@ -51,6 +51,7 @@ class Scripted:
     model_id, device, dtype = "scripted", "cpu", "none"
     engine, family = "scripted", "a rule per input"
     max_input_tokens = max_output_tokens = 1000
+    context_tokens = 0
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
@@ -228,7 +229,8 @@ class Counting:
     def __init__(self, backend: Any) -> None:
         self.backend = backend
         self.inputs: list[str] = []
-        for name in ("model_id", "device", "dtype", "max_input_tokens", "max_output_tokens"):
+        names = ("model_id", "device", "dtype", "max_input_tokens", "max_output_tokens")
+        for name in (*names, "context_tokens"):
             setattr(self, name, getattr(backend, name))
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:

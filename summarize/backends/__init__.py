@@ -51,6 +51,8 @@ class LoadSpec:
     source_prefix: str = "auto"
     source_language: str = "auto"
     target_language: str = "auto"
+    #: what an instruction model is asked, the text at {text}
+    prompt: str = "{text}"
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,9 @@ class Backend(Protocol):
     max_input_tokens: int
     #: the most new tokens the model can generate in one output (its decoder's positions)
     max_output_tokens: int
+    #: the positions input and output share, a decoder-only model's context (an input of n
+    #: tokens leaves it context_tokens - n new ones); 0 where each has its own (seq2seq)
+    context_tokens: int
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Length of each text as the model would see it, special tokens included."""

@@ -31,7 +31,9 @@ def token_counts(tokenizer: Any, texts: Sequence[str]) -> list[int]:
 
 def asked(spec: LoadSpec) -> Asked:
     """What the settings behind ``spec`` ask of the model's family."""
-    return Asked(spec.role, spec.source_prefix, spec.source_language, spec.target_language)
+    return Asked(
+        spec.role, spec.source_prefix, spec.source_language, spec.target_language, spec.prompt
+    )
 
 
 def apply_recipe(tokenizer: Any, recipe: Recipe) -> int | None:
