@@ -41,6 +41,8 @@ class DemoBackend:
     engine = "demo"
     device = "cpu"
     dtype = "none"
+    #: Each input has its own budget, as for a seq2seq model.
+    context_tokens = 0
 
     def __init__(self, model_id: str, role: str) -> None:
         self.model_id = model_id
