@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from summarize import protocol
+from summarize import protocol, replies
 from summarize.config import load_config
 from summarize.errors import UsageError
 from summarize.identity import settings_identity
@@ -160,5 +160,5 @@ def test_the_wire_test_covers_every_field_of_a_result() -> None:
 @given(st.fixed_dictionaries(RESULT_FIELDS))
 def test_results_survive_the_wire(fields: dict[str, Any]) -> None:
     result = ArticleResult(**fields)
-    message = json.loads(json.dumps(protocol.from_result(result)))  # as the socket carries it
-    assert protocol.to_result(message) == result
+    message = json.loads(json.dumps(replies.encode(replies.Result(result))))  # as sent
+    assert replies.parse_reply(message) == replies.Result(result)
