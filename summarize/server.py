@@ -22,6 +22,7 @@ from pathlib import Path
 from summarize.discovery import display_name
 from summarize.engines import Models, load_models
 from summarize.errors import Interrupted, SummarizeError
+from summarize.forwarding import Forward, forward_all
 from summarize.identity import settings_identity
 from summarize.planning import plan
 from summarize.protocol import (
@@ -37,7 +38,6 @@ from summarize.protocol import (
 from summarize.replies import (
     Alive,
     Ended,
-    LogLine,
     Refused,
     Result,
     ServerStatus,
@@ -78,27 +78,6 @@ class _Routed(Report):
             owner.tell(Result(result))
 
 
-class _Forward(logging.Handler):
-    """The run's log records, to the clients whose run it is, at each client's own levels."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.recipients: list[Request] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        progress = record.name.startswith("summarize.progress")
-        message = record.getMessage()
-        # "<article>: ..." goes to the client of that article alone
-        about = message.split(": ", 1)[0]
-        owners = [r for r in self.recipients if about in r.names]
-        for req in owners or self.recipients:
-            level = req.log_levels.get("summarize.progress" if progress else "summarize", 30)
-            if record.levelno >= level:
-                req.tell(LogLine(record.name, record.levelno, message))
-
-
 class _Server:
     def __init__(
         self, config: Config, models: Models, listener: socket.socket, path: Path, gather: float
@@ -111,7 +90,7 @@ class _Server:
         self.settings = settings_identity(config).server
         self.queue: queue.Queue[object] = queue.Queue()
         self.backlog: deque[Request] = deque()
-        self.forward = _Forward()
+        self.forward = Forward()
         self.started = time.monotonic()
 
     def accept(self) -> None:
@@ -438,7 +417,7 @@ def serve(
         listener.listen(64)
         os.chdir("/")  # the folder it was started in is no more its than any caller's
         server = _Server(config, models, listener, path, gather)
-        _forward_all(server.forward)
+        forward_all(server.forward)
         threading.Thread(target=server.accept, daemon=True).start()
         ready(path)
         try:
@@ -448,31 +427,6 @@ def serve(
             server._close_listener()
     finally:
         os.close(lock)
-
-
-def _forward_all(forward: _Forward) -> None:
-    """Make every record, for the clients' levels; the server's own log keeps its levels."""
-    root = logging.getLogger("summarize")
-    progress = logging.getLogger("summarize.progress")
-    own = _OwnLevels(root.getEffectiveLevel(), progress.getEffectiveLevel())
-    for handler in root.handlers:
-        handler.addFilter(own)
-    root.setLevel(logging.DEBUG)
-    progress.setLevel(logging.NOTSET)
-    root.addHandler(forward)
-
-
-class _OwnLevels(logging.Filter):
-    """The levels the server's own log was set up with (cli._setup_logging)."""
-
-    def __init__(self, level: int, progress: int) -> None:
-        super().__init__()
-        self.level = level
-        self.progress = progress
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        progress = record.name.startswith("summarize.progress")
-        return record.levelno >= (self.progress if progress else self.level)
 
 
 def _lock(path: Path) -> int:

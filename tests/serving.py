@@ -110,14 +110,16 @@ def summarize(
     settings: Sequence[str] = ECHO,
     stdin: bytes = b"",
     umask: int = -1,
+    **env: str,
 ) -> subprocess.CompletedProcess[bytes]:
-    """One `summarize` call in ``cwd`` (with its own ``umask``, if given), under a timeout."""
+    """One `summarize` call in ``cwd`` (with its own ``umask`` and more environment variables,
+    if given), under a timeout."""
     return subprocess.run(
         [sys.executable, "-m", "summarize", *args[:1], *settings, *args[1:]],
         cwd=cwd,
         input=stdin,
         capture_output=True,
-        env=environment(sockets),
+        env=environment(sockets, **env),
         timeout=TIMEOUT,
         check=False,
         umask=umask,

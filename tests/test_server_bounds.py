@@ -8,8 +8,6 @@ import os
 import signal
 import socket
 import struct
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +21,6 @@ from tests.serving import (
     FakeServer,
     Server,
     articles,
-    environment,
     socket_folder,
     start_caller,
     summarize,
@@ -42,20 +39,6 @@ def sockets() -> Iterator[Path]:
 
 def sidecar(story: Path) -> Path:
     return story.with_name(f"{story.stem}.summarize.json")
-
-
-def call(
-    cwd: Path, sockets: Path, *args: str, settings: list[str] = ECHO, **env: str
-) -> subprocess.CompletedProcess[bytes]:
-    """One `summarize` call with extra environment variables, under a timeout."""
-    return subprocess.run(
-        [sys.executable, "-m", "summarize", *args[:1], *settings, *args[1:]],
-        cwd=cwd,
-        capture_output=True,
-        env=environment(sockets, **env),
-        timeout=TIMEOUT,
-        check=False,
-    )
 
 
 def test_a_request_nested_too_deep_is_refused_and_closed(sockets: Path, tmp_path: Path) -> None:
@@ -94,14 +77,14 @@ def test_a_frozen_server_is_lost_after_its_silence(sockets: Path, tmp_path: Path
     (story,) = articles(tmp_path, 1)
     with frozen(Server(sockets, tmp_path / "server.log")):
         for mode, code in (("--server", 1), ("--server-or-local", 0)):
-            done = call(
+            done = summarize(
                 tmp_path, sockets, "run", mode, story.name, SUMMARIZE_SERVER_TIMEOUT=SILENCE
             )
             err = done.stderr.decode()
             assert done.returncode == code, err
             assert f"lost the server (no word from the server for {SILENCE} s" in err
             assert sidecar(story).exists() == (mode == "--server-or-local")
-        stop = call(tmp_path, sockets, "serve", "--stop", SUMMARIZE_SERVER_TIMEOUT=SILENCE)
+        stop = summarize(tmp_path, sockets, "serve", "--stop", SUMMARIZE_SERVER_TIMEOUT=SILENCE)
         assert stop.returncode == 2
         assert b"the server did not stop: no word from the server" in stop.stderr
 
@@ -113,7 +96,7 @@ def test_a_server_at_work_longer_than_the_silence_is_not_lost(
     server = Server(sockets, tmp_path / "server.log", settings=SLOW)
     try:
         (story,) = articles(tmp_path, 1)
-        done = call(tmp_path, sockets, "run", "--server", story.name, settings=SLOW,
+        done = summarize(tmp_path, sockets, "run", "--server", story.name, settings=SLOW,
                     SUMMARIZE_SERVER_TIMEOUT="0.5")  # fmt: skip
         assert done.returncode == 0, done.stderr.decode()
         assert server.engine_calls() > 0
@@ -126,7 +109,7 @@ def test_a_timeout_that_is_no_number_of_seconds_is_a_usage_error(
 ) -> None:
     (story,) = articles(tmp_path, 1)
     for variable in ("SUMMARIZE_SERVER_TIMEOUT", "SUMMARIZE_SERVER_START_TIMEOUT"):
-        done = call(tmp_path, sockets, "run", "--server", story.name, **{variable: "soon"})
+        done = summarize(tmp_path, sockets, "run", "--server", story.name, **{variable: "soon"})
         assert done.returncode == 2
         assert f"{variable}='soon': not a number of seconds".encode() in done.stderr
 
@@ -137,7 +120,7 @@ def test_a_server_stopped_mid_run_is_lost_and_its_articles_done_here(
     """SIGTERM to the server made its callers report 'interrupted by signal 15', and a
     --server-or-local caller did not do the rest itself as it does after a kill."""
     server = Server(sockets, tmp_path / "server.log", settings=SLOW)
-    stories = articles(tmp_path / "news", 3)
+    stories = articles(tmp_path / "news", 2)
     caller = start_caller(tmp_path, sockets, "news", settings=SLOW, mode="--server-or-local")
     server.wait_for("echo generate:")
     assert server.stop() == 128 + signal.SIGTERM
@@ -192,7 +175,7 @@ def test_a_server_that_sends_what_no_server_does_is_lost(
     fake = FakeServer(sockets, replies)
     try:
         for mode, code in (("--server", 1), ("--server-or-local", 0)):
-            done = call(
+            done = summarize(
                 tmp_path, sockets, "run", mode, story.name, SUMMARIZE_SERVER_TIMEOUT=SILENCE
             )
             err = done.stderr.decode()
@@ -211,7 +194,7 @@ def test_a_result_sent_twice_is_taken_once(sockets: Path, tmp_path: Path) -> Non
     (story,) = articles(tmp_path, 1)
     fake = FakeServer(sockets, [START, result("story0.txt"), result("story0.txt"), END])
     try:
-        done = call(tmp_path, sockets, "run", "--server", story.name)
+        done = summarize(tmp_path, sockets, "run", "--server", story.name)
         err = done.stderr.decode()
         assert "lost the server (it sent a result for story0.txt, not asked for or sent" in err
         assert "1 article done" in err
