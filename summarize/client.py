@@ -270,8 +270,11 @@ def run_remote(
     lost = _exchange(conn, request, report, progress, asked, limits, stdin=data)
     if lost is None:
         return None
+    left = asked.every - {r.name for r in report.results}
+    if not left:  # the run is whole: what went wrong came after the last result
+        log.warning("lost the server (%s) once every article had its result", lost)
+        return None
     if mode == "fallback":
-        left = asked.every - {r.name for r in report.results}
         log.warning(
             "lost the server (%s): doing the %d article(s) it did not finish here", lost, len(left)
         )

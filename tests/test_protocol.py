@@ -162,3 +162,25 @@ def test_results_survive_the_wire(fields: dict[str, Any]) -> None:
     result = ArticleResult(**fields)
     message = json.loads(json.dumps(replies.encode(replies.Result(result))))  # as sent
     assert replies.parse_reply(message) == replies.Result(result)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        replies.Alive(),
+        replies.LogLine("summarize.progress", 20, "done a.txt"),
+        replies.Started(3),
+        replies.Refused("refused: why"),
+        replies.Ended(),
+        replies.Stopped("the server was stopped by signal 15"),
+        replies.Stopping(42),
+        replies.ServerStatus(42, "echo", "echo", 1.5),
+    ],
+)
+def test_every_reply_survives_the_wire_and_is_refused_with_a_field_more(
+    reply: replies.Reply,
+) -> None:
+    message = json.loads(json.dumps(replies.encode(reply)))
+    assert replies.parse_reply(message) == reply
+    with pytest.raises(protocol.ProtocolError, match="missing or unknown: extra"):
+        replies.parse_reply({**message, "extra": 1})

@@ -190,13 +190,16 @@ def test_a_server_that_sends_what_no_server_does_is_lost(
 
 
 def test_a_result_sent_twice_is_taken_once(sockets: Path, tmp_path: Path) -> None:
-    """A second result for an article counted it twice ('2 articles done' of one)."""
+    """A second result for an article counted it twice ('2 articles done' of one); the first
+    stands, and the run is whole."""
     (story,) = articles(tmp_path, 1)
     fake = FakeServer(sockets, [START, result("story0.txt"), result("story0.txt"), END])
     try:
         done = summarize(tmp_path, sockets, "run", "--server", story.name)
         err = done.stderr.decode()
+        assert done.returncode == 0, err
         assert "lost the server (it sent a result for story0.txt, not asked for or sent" in err
+        assert "once every article had its result" in err
         assert "1 article done" in err
     finally:
         fake.close()
