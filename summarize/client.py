@@ -116,7 +116,10 @@ def add_serve_command(commands: Any, settings: argparse.ArgumentParser) -> None:
         help="load the models once and do the articles of `summarize run --server` calls",
         description="Listen on a Unix socket in a private folder ($XDG_RUNTIME_DIR/summarize, "
         "else summarize-UID in the temporary folder), named by these settings; runs with "
-        "other settings never reach it. Runs that arrive close together share batches.",
+        "other settings never reach it. Runs that arrive close together share batches. A caller "
+        "takes a server silent for $SUMMARIZE_SERVER_TIMEOUT seconds (default 60; it sends a "
+        "heartbeat four times as often) for lost, and waits at most "
+        "$SUMMARIZE_SERVER_START_TIMEOUT seconds (default 600) for one loading its models.",
     )
     serve.add_argument(
         "--idle-timeout",

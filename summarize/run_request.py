@@ -52,7 +52,6 @@ class Request:
     lock: threading.Lock = field(default_factory=threading.Lock)
     planned: list[Planned] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
-    reported: set[str] = field(default_factory=set)
 
     @property
     def names(self) -> set[str]:

@@ -74,7 +74,6 @@ class _Routed(Report):
             return  # the server stops: not its caller's result, the caller may do it itself
         owner = self.owners.get(result.name)
         if owner is not None:
-            owner.reported.add(result.name)
             owner.tell(Result(result))
 
 
