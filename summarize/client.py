@@ -19,7 +19,9 @@ from summarize.identity import settings_identity
 from summarize.planning import plan
 from summarize.progress import Progress
 from summarize.protocol import VERSION, ProtocolError, receive, send, socket_path
-from summarize.replies import (
+from summarize.report import ArticleResult, Report, Status
+from summarize.run_request import to_do
+from summarize.server_replies import (
     Alive,
     Ended,
     LogLine,
@@ -30,8 +32,6 @@ from summarize.replies import (
     Stopped,
     parse_reply,
 )
-from summarize.report import ArticleResult, Report, Status
-from summarize.run_request import to_do
 from summarize.servers import Limits, connect, start, wait_for
 from summarize.settings import Config
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from summarize.replies import LogLine
 from summarize.run_request import Request
+from summarize.server_replies import LogLine
 
 __all__ = ["Forward", "forward_all"]
 

@@ -12,7 +12,7 @@ from typing import Any
 from summarize.discovery import STDIN, Skipped
 from summarize.planning import Planned, Shard
 from summarize.protocol import VERSION, ProtocolError, send
-from summarize.replies import Reply, encode
+from summarize.server_replies import Reply, encode
 
 __all__ = ["HEARTBEATS", "Request", "parse_request", "to_do"]
 
@@ -20,7 +20,7 @@ _FIELDS = {
     "type", "version", "settings", "cwd", "paths", "force", "fail_fast", "output_dir",
     "exclude", "stdin", "log_levels", "shard", "strict", "umask", "heartbeat",
 }  # fmt: skip
-#: the heartbeat a request may ask for, in seconds (see summarize.replies.Alive)
+#: the heartbeat a request may ask for, in seconds (see summarize.server_replies.Alive)
 HEARTBEATS = (0.01, 3600.0)
 
 

@@ -35,7 +35,10 @@ from summarize.protocol import (
     send,
     socket_path,
 )
-from summarize.replies import (
+from summarize.report import ArticleResult, Report, Status
+from summarize.run_request import Request, parse_request, to_do
+from summarize.runners.local import run_local
+from summarize.server_replies import (
     Alive,
     Ended,
     Refused,
@@ -46,9 +49,6 @@ from summarize.replies import (
     Stopping,
     encode,
 )
-from summarize.report import ArticleResult, Report, Status
-from summarize.run_request import Request, parse_request, to_do
-from summarize.runners.local import run_local
 from summarize.settings import Config
 
 __all__ = ["ServerRunning", "serve"]

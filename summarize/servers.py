@@ -29,7 +29,7 @@ from summarize.protocol import (
     server_dir,
     socket_path,
 )
-from summarize.replies import Reply, ServerStatus, Stopping, parse_reply
+from summarize.server_replies import Reply, ServerStatus, Stopping, parse_reply
 from summarize.settings import Config
 
 __all__ = [
