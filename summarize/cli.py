@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from summarize import servers
 from summarize.client import (
     LocalWork,
     run_remote,
     server_mode,
-    stop_server,
 )
 from summarize.config import load_config_with_origins, to_toml
 from summarize.console import (
@@ -239,19 +239,47 @@ def _cmd_demo(args: argparse.Namespace, config: Config) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    limits = servers.Limits.from_environment()
+    if (args.all and not args.stop) or (args.list and args.stop):
+        raise UsageError("serve: --all goes with --stop, and --list alone")
+    if args.list:
+        for path, status in servers.running(limits):
+            said = status if isinstance(status, str) else servers.describe(status)
+            print(f"{display_name(path)}  {said}")
+        return 0
     if args.stop:
-        stopped = stop_server(config)
-        print(
-            f"summarize: {f'stopped {stopped}' if stopped else 'no server runs'}", file=sys.stderr
-        )
-        return 0 if stopped else 1
+        return _stop_servers(args.all, config, limits)
     from summarize.server import serve
 
     def ready(path: Path) -> None:
         print(f"summarize: serving on {display_name(path)}", file=sys.stderr, flush=True)
 
-    serve(config, idle_timeout=args.idle_timeout, gather=args.gather, ready=ready)
+    why = serve(config, idle_timeout=args.idle_timeout, gather=args.gather, ready=ready)
+    print(f"summarize: stopped: {why}", file=sys.stderr)
     return 0
+
+
+def _stop_servers(every: bool, config: Config, limits: servers.Limits) -> int:
+    """``serve --stop [--all]``: 1 if a server did not stop (or, without --all, none runs)."""
+    if not every:
+        path, answer = servers.stop_for(config, limits)
+        said = f"stopped {display_name(path)} (pid {answer.pid})" if answer else "no server runs"
+        print(f"summarize: {said}", file=sys.stderr)
+        return 0 if answer else 1
+    code, found = 0, False
+    for path in servers.sockets():
+        try:
+            answer = servers.stop(path, limits)
+        except UsageError as exc:
+            print(f"summarize: error: {exc}", file=sys.stderr)
+            code = 1
+            continue
+        if answer is not None:
+            found = True
+            print(f"summarize: stopped {display_name(path)} (pid {answer.pid})", file=sys.stderr)
+    if not found and not code:
+        print("summarize: no server runs", file=sys.stderr)
+    return code
 
 
 def _cmd_download(args: argparse.Namespace, config: Config) -> int:
