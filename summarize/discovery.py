@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import stat as statmod
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,13 +67,26 @@ class Skipped:
 
 def display_name(path: Path | str) -> str:
     r"""``path`` as one line of text that any encoder accepts: bytes that are not UTF-8 become
-    ``\xNN``, control characters ``\n``, ``\r``, ``\t``, ``\xNN`` (or ``\u2028``).
+    ``\xNN``, control characters ``\n``, ``\r``, ``\t``, ``\xNN`` (or ``\u2028``), invisible
+    format characters (Unicode category Cf) ``\uNNNN``.
 
     File names are bytes; Python keeps undecodable ones as lone surrogates, which UTF-8 output
     (sidecars, reports, logs) refuses. A name may also hold a newline, which would split a
-    message, a listing or a table row in two. Applied twice, it gives the same text.
+    message, a listing or a table row in two, or a bidi control (U+202E) or zero-width
+    character, which would show it as another name (``evil\u202etxt.exe`` as ``evilexe.txt``).
+    Applied twice, it gives the same text.
     """
-    return os.fsencode(path).decode("utf-8", "backslashreplace").translate(_ESCAPED)
+    text = os.fsencode(path).decode("utf-8", "backslashreplace").translate(_ESCAPED)
+    if text.isascii():  # nearly every name: no format character to look for
+        return text
+    return "".join(_escaped_format(c) for c in text)
+
+
+def _escaped_format(char: str) -> str:
+    if unicodedata.category(char) != "Cf":
+        return char
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 # Every character that ends a line for str.splitlines or a terminal, or moves its cursor.
