@@ -19,6 +19,7 @@ from summarize.templates import owner_regex, template_regex
 
 __all__ = [
     "STDIN", "STDIN_NAME", "Job", "Skipped", "display_name", "find_inputs", "report_clash",
+    "taken_under",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -141,20 +142,34 @@ def report_clash(
         )
     if not report.is_file() or _is_a_report(report):
         return None  # a report inside the tree is the run's own file, left out of the search
-    real = os.path.realpath(report)
+    if _taken_under(report, paths, select) is not None:
+        return "it is an article of this run, which the report would overwrite"
+    return None
+
+
+def taken_under(
+    path: Path, paths: Sequence[str], settings: InputSettings, reserved: Sequence[str]
+) -> str | None:
+    """Which of ``paths`` a run's search would take ``path`` from as an article (whether or
+    not ``path`` exists yet), or None: a file the tool writes there must not become an input."""
+    return _taken_under(path, paths, _Selector(settings, reserved))
+
+
+def _taken_under(path: Path, paths: Sequence[str], select: _Selector) -> str | None:
+    real = os.path.realpath(path)
     for raw in paths:
         if raw in ("", STDIN):
             continue
         named = os.path.realpath(raw)
         if named == real:
-            return "it is an article of this run, which the report would overwrite"
+            return raw
         if not os.path.isdir(named):
             continue
         relative = os.path.relpath(real, named)
         parts = relative.split(os.sep)
         inside = parts[0] != os.pardir and not any(p.startswith(".") for p in parts[:-1])
-        if inside and select.verdict(report.name, relative.replace(os.sep, "/")) == _TAKE:
-            return "it is an article of this run, which the report would overwrite"
+        if inside and select.verdict(path.name, relative.replace(os.sep, "/")) == _TAKE:
+            return raw
     return None
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import html
 import logging
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from summarize.discovery import display_name
+from summarize.discovery import display_name, taken_under
 from summarize.errors import UsageError
 from summarize.outputs import write_atomic
 from summarize.report import Flag
@@ -17,6 +19,7 @@ from summarize.review import ArticleReview, Block, Review, ReviewStatus, default
 from summarize.review import gather as gather_review
 from summarize.review_css import CSS
 from summarize.settings import Config
+from summarize.snapshot import read_start
 
 __all__ = ["article_page", "index_page", "page", "write_review"]
 
@@ -50,6 +53,9 @@ def write_review(
     it shows."""
     target = output if output is not None else default_output(paths, split)
     to_stdout = target == Path("-")
+    if not to_stdout:  # refused before any article is read
+        _check_replaceable(target / "index.html" if split else target)
+        _check_outside(config, paths, target, split)
     # Never review the page itself, whatever input.globs takes.
     exclude = [] if to_stdout else [target]
     review = gather_review(config, paths, out_dir=out_dir, report=report, exclude=exclude)
@@ -65,6 +71,22 @@ def write_review(
     else:
         _write(target, page(review, title))
     return target, review
+
+
+def _check_outside(config: Config, paths: Sequence[str], target: Path, split: bool) -> None:
+    """Refuse a page that the next run over ``paths`` would take as an article (``-o
+    news/page.txt``): it would be summarized and translated as news."""
+    pages = (
+        (target / "index.html", target / "articles" / "a-000000000000.html") if split else (target,)
+    )
+    for page in pages:
+        folder = taken_under(page, paths, config.input, config.reserved_names)
+        if folder is not None:
+            raise UsageError(
+                f"{display_name(target)}: inside {display_name(folder)}, where a run would take "
+                "the page for an article (input.globs); write it outside the articles, or under "
+                "a name input.globs does not match (such as .html)"
+            )
 
 
 def _write_split(review: Review, title: str, folder: Path) -> None:
@@ -98,11 +120,18 @@ def _write(path: Path, text: str) -> None:
 def _check_replaceable(path: Path) -> None:
     """A page replaces an earlier page, or any HTML file, never anything else: ``-o`` naming
     an article, a report or an output by mistake must not destroy it."""
-    try:
-        with path.open("rb") as existing:
-            start = existing.read(64)
-    except OSError:  # not there (or not a file: writing it fails and says so)
+    if not os.path.lexists(path):
         return
+    try:
+        start = read_start(path, 64)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:  # a dangling symlink: writing replaces the link
+            return
+        # A FIFO, a device or a folder is no page: opening it to look could block for good.
+        raise UsageError(
+            f"{display_name(path)}: exists and is not an HTML page ({exc.strerror or exc}), so "
+            "the review does not replace it; name another page, or remove it first"
+        ) from None
     if not start.lstrip().lower().startswith(b"<!doctype html"):
         raise UsageError(
             f"{display_name(path)}: exists and is not an HTML page, so the review does not "
