@@ -35,8 +35,12 @@ def news(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def review(*args: str, limit_memory: bool = False) -> subprocess.CompletedProcess[str]:
     """``summarize review`` in a process of its own, killed (failing the test) if it hangs."""
+    return cli("review", *args, limit_memory=limit_memory)
+
+
+def cli(command: str, *args: str, limit_memory: bool = False) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "summarize", "review", *ECHO, *args],
+        [sys.executable, "-m", "summarize", command, *ECHO, *args],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -47,6 +51,13 @@ def review(*args: str, limit_memory: bool = False) -> subprocess.CompletedProces
 
 def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+
+
+def sparse_file(path: Path, size: int) -> None:
+    """A file of ``size`` bytes that takes no disk (all a hole)."""
+    path.unlink(missing_ok=True)
+    with path.open("wb") as fh:
+        fh.truncate(size)
 
 
 def test_a_page_named_as_a_fifo_is_refused_at_once(news: Path) -> None:
@@ -63,8 +74,7 @@ def test_an_output_far_larger_than_any_output_is_not_read(news: Path) -> None:
     """An output replaced by a symlink to a huge file was read whole: a MemoryError."""
     summary = next(news.glob("*.summary.txt"))
     huge = Path("huge")
-    with huge.open("wb") as fh:
-        fh.truncate(8 * 1024**3)  # sparse: no disk used
+    sparse_file(huge, 8 * 1024**3)
     summary.unlink()
     summary.symlink_to(huge.resolve())
     done = review("news", "-o", "page.html", limit_memory=True)
@@ -118,3 +128,13 @@ def test_a_page_no_run_takes_may_be_written_anywhere(news: Path, page: str) -> N
     records = [json.loads(line) for line in Path("again.jsonl").read_text("utf-8").splitlines()]
     assert records[-1]["totals"]["up to date"] == 2
     assert {r["status"] for r in records[:-1] if r["reason"] != "up to date"} <= {"skipped"}
+
+
+def test_an_input_replaced_by_a_huge_one_is_out_of_date_without_being_read(news: Path) -> None:
+    """An input of another size than its sidecar records was read whole to hash it, only to
+    find it changed: a MemoryError for a file of many GB."""
+    sparse_file(news / "one.txt", 8 * 1024**3)
+    for command in (["review", "news", "-o", "page.html"], ["run", "news", "--dry-run"]):
+        done = cli(*command, limit_memory=True)
+        assert "internal error" not in done.stderr
+        assert "input changed" in done.stdout + Path("page.html").read_text(encoding="utf-8")
