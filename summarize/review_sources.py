@@ -17,6 +17,7 @@ from summarize import jsontext
 from summarize.cleanup import furniture_lines
 from summarize.discovery import Job, display_name
 from summarize.errors import InputError, UsageError
+from summarize.outputs import read_output_bytes
 from summarize.settings import Config
 from summarize.sidecar import Sidecar
 from summarize.snapshot import FileTooLarge, read_bounded, read_snapshot
@@ -28,9 +29,6 @@ log = logging.getLogger(__name__)
 
 #: A report holds a line of one to a few kB per article: room for hundreds of thousands.
 REPORT_MAX_BYTES = 1024**3
-#: An output is shown when within this many times input.max_bytes: an Arabic letter takes two
-#: bytes of UTF-8 where an English one takes one, and a translation may run longer.
-OUTPUT_BOUND = 8
 
 
 @dataclass(frozen=True)
@@ -94,15 +92,8 @@ def read_output(config: Config, path: Path, notes: list[str]) -> str | None:
     """An output's text, or None with a note saying why it cannot be shown (a FIFO or device
     in its place is refused at once, never waited on; a file larger than any output of an input
     within input.max_bytes is not read)."""
-    limit = OUTPUT_BOUND * config.input.max_bytes
     try:
-        text = read_bounded(path, limit).decode("utf-8", errors="replace")
-    except FileTooLarge as exc:
-        notes.append(
-            f"{display_name(path)}: not shown: {exc.size:,} bytes, more than any output of an "
-            f"input within input.max_bytes ({OUTPUT_BOUND} x {config.input.max_bytes:,})"
-        )
-        return None
+        text = read_output_bytes(path, config.input).decode("utf-8", errors="replace")
     except OSError as exc:
         notes.append(f"{display_name(path)}: cannot read ({exc.strerror or exc})")
         return None

@@ -80,7 +80,7 @@ def test_an_output_far_larger_than_any_output_is_not_read(news: Path) -> None:
     done = review("news", "-o", "page.html", limit_memory=True)
     assert done.returncode == 0, done.stderr
     page = Path("page.html").read_text(encoding="utf-8")
-    assert f"{summary.name}: not shown: 8,589,934,592 bytes, more than any output" in page
+    assert f"{summary.name}: cannot read (8,589,934,592 bytes, more than any output" in page
 
 
 @pytest.mark.parametrize("line", ["[" * 100_000, '{"a": ' * 5_000 + "1" + "}" * 5_000])
