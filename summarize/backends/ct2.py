@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -10,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from summarize import jsontext
 from summarize.backends import GenerateOptions, Generation, LoadSpec
 from summarize.backends.ct2_cache import converted_model
 from summarize.backends.huggingface import (
@@ -22,6 +22,7 @@ from summarize.backends.huggingface import (
     output_limit,
     token_counts,
 )
+from summarize.discovery import display_name
 from summarize.errors import ModelError
 from summarize.families import Recipe, recipe
 
@@ -253,7 +254,15 @@ def _suppressed(tokenizer: Any, generation: Any, vocabulary: set[str]) -> list[l
 
 
 def _target_vocabulary(path: Path) -> set[str]:
+    """The converted model's target tokens (a list of strings), or an empty set (no token is
+    then known to be suppressible) when the file is not one, with a warning naming it."""
     for name in ("target_vocabulary.json", "shared_vocabulary.json"):
         if (path / name).is_file():
-            return set(json.loads((path / name).read_text(encoding="utf-8")))
+            try:
+                tokens = jsontext.read_file(path / name)
+            except (OSError, jsontext.JsonError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                log.warning("%s: cannot read the vocabulary (%s)", display_name(path / name), why)
+                return set()
+            return {t for t in tokens if isinstance(t, str)} if isinstance(tokens, list) else set()
     return set()
