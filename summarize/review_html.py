@@ -54,7 +54,7 @@ def write_review(
     target = output if output is not None else default_output(paths, split)
     to_stdout = target == Path("-")
     if not to_stdout:  # refused before any article is read
-        _check_replaceable(target / "index.html" if split else target)
+        _check_replaceable(_named_page(target / "index.html" if split else target))
         _check_outside(config, paths, target, split)
     # Never review the page itself, whatever input.globs takes.
     exclude = [] if to_stdout else [target]
@@ -107,10 +107,14 @@ def _write_split(review: Review, title: str, folder: Path) -> None:
     )
 
 
-def _write(path: Path, text: str) -> None:
+def _named_page(path: Path) -> Path:
     if path.name in ("", ".", ".."):  # -o "", -o . : a folder, and no name to write under
         raise UsageError(f"{display_name(path)}: a folder, not a page; name the page to write")
-    _check_replaceable(path)
+    return path
+
+
+def _write(path: Path, text: str) -> None:
+    _check_replaceable(_named_page(path))
     try:
         write_atomic(path, text)
     except OSError as exc:  # name the page, not its temporary file
