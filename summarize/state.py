@@ -100,6 +100,8 @@ def _assess(
         written.append(info.st_mtime_ns)
     try:
         stat = source.stat()
+        if not statmod.S_ISREG(stat.st_mode):  # a FIFO or device: never read, and no article
+            return State("input unreadable"), None, None
         same = record.size == stat.st_size and record.mtime_ns == stat.st_mtime_ns
         if not same and not _same_content(source, stat, record.size, record.sha256):
             return State("input changed"), None, None
