@@ -15,6 +15,7 @@ from pathlib import Path
 
 from summarize.errors import UsageError
 from summarize.settings import InputSettings
+from summarize.snapshot import read_start
 from summarize.templates import owner_regex, template_regex
 
 __all__ = [
@@ -176,8 +177,7 @@ def _taken_under(path: Path, paths: Sequence[str], select: _Selector) -> str | N
 def _is_a_report(path: Path) -> bool:
     """Whether ``path`` is empty or a JSONL report as a run writes it (an earlier run's)."""
     try:
-        with path.open("rb") as fh:
-            head = fh.read(16)
+        head = read_start(path, 16)  # never waiting on a FIFO put there meanwhile
     except OSError:
         return False
     return head == b"" or head.startswith((b'{"path": ', b'{"totals": '))
