@@ -70,6 +70,14 @@ def test_a_page_named_as_a_fifo_is_refused_at_once(news: Path) -> None:
     )
 
 
+def test_a_report_that_is_a_fifo_is_refused_at_once(news: Path) -> None:
+    """--report naming a FIFO was read as text, waiting for a writer."""
+    os.mkfifo("fifo.jsonl")
+    done = review("news", "--report", "fifo.jsonl", "-o", "page.html")
+    assert done.returncode == 2, done.stderr
+    assert "fifo.jsonl: cannot read the report (not a regular file but a FIFO)" in done.stderr
+
+
 def test_an_output_far_larger_than_any_output_is_not_read(news: Path) -> None:
     """An output replaced by a symlink to a huge file was read whole: a MemoryError."""
     summary = next(news.glob("*.summary.txt"))
