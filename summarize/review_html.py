@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import html
 import logging
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -124,12 +123,10 @@ def _write(path: Path, text: str) -> None:
 def _check_replaceable(path: Path) -> None:
     """A page replaces an earlier page, or any HTML file, never anything else: ``-o`` naming
     an article, a report or an output by mistake must not destroy it."""
-    if not os.path.lexists(path):
-        return
     try:
         start = read_start(path, 64)
     except OSError as exc:
-        if exc.errno == errno.ENOENT:  # a dangling symlink: writing replaces the link
+        if exc.errno != errno.EINVAL:  # not there (or unreadable: writing it says so)
             return
         # A FIFO, a device or a folder is no page: opening it to look could block for good.
         raise UsageError(
