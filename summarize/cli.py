@@ -33,7 +33,7 @@ from summarize.console import (
 from summarize.demo import DEMO_SETTINGS, copy_articles, tour
 from summarize.discovery import Skipped, display_name, report_clash
 from summarize.download import download_models
-from summarize.errors import SummarizeError, UsageError
+from summarize.errors import SummarizeError, UsageError, naming
 from summarize.interrupts import stop_on_signals
 from summarize.pipeline import Planned, plan, run
 from summarize.report import Report
@@ -304,9 +304,11 @@ def _cmd_eval(args: argparse.Namespace, config: Config) -> int:
     evaluation = evaluate(config, args.paths, args.output_dir)
     sys.stdout.write(format_table(evaluation) + "\n")
     if args.json:
-        args.json.write_text(
-            json.dumps(to_json(evaluation), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
+        with naming(args.json):  # a full disk fails the write, which names no file
+            args.json.write_text(
+                json.dumps(to_json(evaluation), ensure_ascii=False, indent=2) + "\n",
+                encoding="utf-8",
+            )
     return 0
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat as statmod
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from summarize.backends import MODEL_FREE, Backend, LoadSpec, load_backend
-from summarize.errors import ConfigError, UsageError
+from summarize.discovery import display_name
+from summarize.errors import ConfigError, ModelError, UsageError
 from summarize.families import AUTO, auto_backend
 from summarize.settings import Config, SummarizerSettings, TranslatorSettings
 from summarize.stages import summarize as summary_stage
@@ -143,6 +147,31 @@ def check_models(config: Config) -> None:
         from summarize.backends.huggingface import check_models_available
 
         check_models_available(wanted)
+    for role, model, _ in wanted:
+        special = _special_file(model)
+        if special is not None:
+            raise ModelError(
+                f"{role}.model: {display_name(special)}: not a regular file (a FIFO or a "
+                "device), which loading the model would wait on or read for ever; put the "
+                "model's file there"
+            )
+
+
+def _special_file(model: str) -> str | None:
+    """The first file of a local model folder that is not a regular file or folder, if any:
+    the engines' readers (transformers, CTranslate2) open the model's files as they are."""
+    directory = Path(model).expanduser()
+    if not directory.is_dir():
+        return None  # a hub model: its cache holds the files as downloaded
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        try:
+            mode = os.stat(path).st_mode  # through symlinks, as the readers go
+        except OSError:
+            continue  # a dangling link: loading says what is missing
+        if not (statmod.S_ISREG(mode) or statmod.S_ISDIR(mode)):
+            return path
+    return None
 
 
 def _check_room_for_text(engine: Backend, role: str, setting: int, budget: int) -> None:

@@ -22,7 +22,6 @@ with :func:`resolve_backend` on a run that may have nothing to do.
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -30,6 +29,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from summarize import jsontext
+from summarize.discovery import display_name
 from summarize.errors import ModelError
 
 __all__ = [
@@ -47,6 +48,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: A config.json is a few kB: a larger one is no model's, and is not read into memory.
+MODEL_JSON_MAX_BYTES = 16 * 1024 * 1024
 
 #: the value of a setting the family decides (backend, prefix, languages)
 AUTO = "auto"
@@ -373,8 +377,12 @@ def model_type(model: str, revision: str, *, fetch: bool = False) -> str | None:
     if path is None:
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = jsontext.read_file(path, max_bytes=MODEL_JSON_MAX_BYTES)
+    except FileNotFoundError:  # loading the model says what the folder lacks
+        return None
+    except (OSError, jsontext.JsonError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        log.warning("%s: cannot read the model's type (%s)", display_name(path), why)
         return None
     kind = data.get("model_type") if isinstance(data, dict) else None
     return kind if isinstance(kind, str) else None

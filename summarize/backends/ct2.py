@@ -6,7 +6,6 @@ Generator, with prompts made by the model's own chat template (see summarize.bac
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -14,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from summarize import jsontext
 from summarize.backends import GenerateOptions, Generation, LoadSpec, chat
 from summarize.backends.ct2_cache import converted_model
 from summarize.backends.huggingface import (
@@ -26,6 +26,7 @@ from summarize.backends.huggingface import (
     output_limit,
     token_counts,
 )
+from summarize.discovery import display_name
 from summarize.errors import ModelError
 from summarize.families import Recipe, recipe
 
@@ -372,7 +373,15 @@ def _suppressed(tokenizer: Any, generation: Any, vocabulary: set[str]) -> list[l
 
 
 def _target_vocabulary(path: Path) -> set[str]:
+    """The converted model's target tokens (a list of strings), or an empty set (no token is
+    then known to be suppressible) when the file is not one, with a warning naming it."""
     for name in ("target_vocabulary.json", "shared_vocabulary.json", "vocabulary.json"):
         if (path / name).is_file():
-            return set(json.loads((path / name).read_text(encoding="utf-8")))
+            try:
+                tokens = jsontext.read_file(path / name)
+            except (OSError, jsontext.JsonError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                log.warning("%s: cannot read the vocabulary (%s)", display_name(path / name), why)
+                return set()
+            return {t for t in tokens if isinstance(t, str)} if isinstance(tokens, list) else set()
     return set()
