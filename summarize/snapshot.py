@@ -1,5 +1,4 @@
-"""Reading a regular file's bytes without blocking and within a bound, with the stat that holds
-for exactly them.
+"""A regular file's bytes without blocking and within a bound, with the stat that holds for them.
 
 Every file the tool did not write itself is read here: a FIFO, a device or a symlink to one in
 its place is refused at once instead of waited on or read for ever.
