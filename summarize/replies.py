@@ -177,7 +177,7 @@ def _rest(text: str) -> str | None:
     return rest or None
 
 
-#: every rule, in the order they are tried (see the README's "Instruction models: what is
+#: every rule, in the order they are tried (see docs/guarantees.md, "Instruction models: what is
 #: cleaned"); a reply is cleaned until none fires
 RULES: tuple[Rule, ...] = (
     Rule(

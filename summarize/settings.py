@@ -107,7 +107,7 @@ GUARD_CHECKS += ("length_ratio", "summary_length", "grounding", "refusal", "abou
 class GuardSettings:
     """Checks of every generated segment and summary, and how a failing segment is repaired.
 
-    The defaults suit distilbart-cnn-12-6 and opus-mt-en-ar (see the README's Output guards).
+    The defaults suit distilbart-cnn-12-6 and opus-mt-en-ar (see docs/guarantees.md, Output guards).
     """
 
     checks: list[str] = field(default_factory=lambda: list(GUARD_CHECKS))

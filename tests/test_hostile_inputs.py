@@ -406,7 +406,7 @@ def test_each_path_left_out_is_reported_with_its_reason(
     assert "1 left out" in err
     assert main(["run", str(folder), *ECHO, "-v"]) == 0
     assert f"{name}: skipped: " in capsys.readouterr().err
-    # and a warning without -v, as the README promises for each of them
+    # and a warning without -v, as docs/running.md promises for each of them
     assert main(["run", str(folder), *ECHO]) == 0
     (warning,) = [x for x in capsys.readouterr().err.splitlines() if "WARNING" in x]
     assert f"/{name}: skipped: " in warning and fragment in warning
@@ -572,7 +572,7 @@ def test_a_report_that_would_overwrite_an_article_or_an_output_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], report: str, fragment: str
 ) -> None:
     """``--report a.txt`` emptied the article a.txt before the search left it out as the
-    run's own file: an input destroyed, which the README promises never happens."""
+    run's own file: an input destroyed, which docs/running.md promises never happens."""
     folder = tmp_path / "rp"
     (folder / "sub").mkdir(parents=True)
     (folder / "a.txt").write_bytes(GOOD)

@@ -111,9 +111,9 @@ def test_every_rule_is_tested_both_ways() -> None:
     assert {rule for rule, _ in CONTENT} == names
 
 
-def test_the_readme_lists_every_rule() -> None:
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Instruction models: what is cleaned")[1].split("\n### ")[0]
+def test_the_documentation_lists_every_rule() -> None:
+    guide = (Path(__file__).parents[1] / "docs" / "guarantees.md").read_text(encoding="utf-8")
+    section = guide.split("### Instruction models: what is cleaned")[1].split("\n### ")[0]
     assert [r.name for r in RULES] == re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE)
 
 
