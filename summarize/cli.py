@@ -48,6 +48,8 @@ __all__ = ["main", "parse_args"]
 log = logging.getLogger("summarize")
 #: a line per finished article and per model load, shown by default when stderr is a log file
 progress_log = logging.getLogger("summarize.progress")
+#: a line when a run starts waiting (models loading, Ray starting), shown unless --quiet
+status_log = logging.getLogger("summarize.progress.status")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -340,3 +342,6 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     # load says how an overnight run is going.
     overnight = not quiet and not sys.stderr.isatty()
     progress_log.setLevel(logging.INFO if overnight else logging.NOTSET)
+    # What a run waits for (models loading, Ray starting) is said on a terminal too: seconds
+    # with nothing shown look like a hang.
+    status_log.setLevel(logging.NOTSET if quiet else logging.INFO)

@@ -66,6 +66,7 @@ NUMBER_RANGES: dict[str, tuple[float, float]] = {
     "ray.actors": (1, 100_000),
     "ray.gpus_per_actor": (0, 64),
     "ray.cpus_per_actor": (0.01, 1024),
+    "ray.connect_timeout": (1, 24 * 3600),
 }
 _DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 

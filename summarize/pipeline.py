@@ -67,7 +67,7 @@ def run(
     if runner == "ray":
         from summarize.runners.ray import import_ray  # imports ray: only when asked for
 
-        import_ray()  # missing, it says what to install before anything is planned
+        import_ray(ray_address, config.ray.connect_timeout)  # missing: says what to install
     if models is not None:
         models = needed_models(models, config)
     left_out: list[Skipped] = []

@@ -3,6 +3,8 @@ option, a shard out of range, an option that does not apply, and the library's p
 
 from __future__ import annotations
 
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +118,38 @@ def test_the_library_takes_paths_as_strings_or_path_objects(tmp_path: Path) -> N
     assert (tmp_path / "out" / "a.summary.txt").is_file()
     report = run(config, [article], output_dir=tmp_path / "out2")
     assert (tmp_path / "out2" / "a.summary.txt").is_file()
+
+
+def _stderr_on_a_terminal(*argv: str, cwd: Path) -> str:
+    """What ``summarize ARGV`` writes to stderr when stderr is a terminal."""
+    leader, follower = pty.openpty()
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "summarize", *argv],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower,
+            cwd=cwd, timeout=120, check=False,
+        )  # fmt: skip
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal is closed: all was read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks).decode("utf-8", "replace")
+    finally:
+        os.close(leader)
+
+
+@pytest.mark.parametrize(("quiet", "said"), [([], True), (["-q"], False)])
+def test_a_terminal_is_told_while_the_models_load(
+    quiet: list[str], said: bool, tmp_path: Path
+) -> None:
+    (tmp_path / "a.txt").write_text(ARTICLE, encoding="utf-8")
+    err = _stderr_on_a_terminal("run", "a.txt", *ECHO, *quiet, cwd=tmp_path)
+    assert ("summarize: INFO: loading models" in err) is said, err
+    assert ("summarize: INFO: models loaded in " in err) is said, err
+    assert (tmp_path / "a.summary.txt").is_file()
