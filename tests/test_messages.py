@@ -153,3 +153,24 @@ def test_a_terminal_is_told_while_the_models_load(
     assert ("summarize: INFO: loading models" in err) is said, err
     assert ("summarize: INFO: models loaded in " in err) is said, err
     assert (tmp_path / "a.summary.txt").is_file()
+
+
+#: one wave of three articles, in several batches
+SMALL_WAVE = ["--set", "runtime.wave_size=3", "--set", "runtime.batch_tokens=64"]
+
+
+def test_a_log_file_hears_of_each_batch_not_only_of_each_wave_written(tmp_path: Path) -> None:
+    for n in range(3):
+        (tmp_path / f"a{n}.txt").write_text(ARTICLE * 3, encoding="utf-8")
+    log = tmp_path.parent / f"{tmp_path.name}.log"
+    with log.open("w") as err:
+        subprocess.run(
+            [sys.executable, "-m", "summarize", "run", str(tmp_path), *ECHO, *SMALL_WAVE],
+            stderr=err, timeout=120, check=True,
+        )  # fmt: skip
+    lines = log.read_text(encoding="utf-8").splitlines()
+    first_article = next(i for i, line in enumerate(lines) if "a0.txt (" in line)
+    batches = [line for line in lines[:first_article] if " batch " in line]
+    for stage in ("summarize", "translate"):  # each batch said as it ends
+        assert f"summarize: INFO: {stage}: batch 1 of " in "\n".join(batches), lines
+    assert len(batches) > 2, lines
