@@ -184,6 +184,8 @@ _LABEL_WIDTH = 20
 
 
 def _dry_run(args: argparse.Namespace, config: Config) -> int:
+    if args.report is not None:  # kept out of the inputs, as in the run it previews
+        log.warning("--dry-run writes no report: %s is left as it is", display_name(args.report))
     skipped: list[Skipped] = []
     planned = plan(
         config,

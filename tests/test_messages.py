@@ -174,3 +174,13 @@ def test_a_log_file_hears_of_each_batch_not_only_of_each_wave_written(tmp_path: 
     for stage in ("summarize", "translate"):  # each batch said as it ends
         assert f"summarize: INFO: {stage}: batch 1 of " in "\n".join(batches), lines
     assert len(batches) > 2, lines
+
+
+def test_dry_run_says_it_writes_no_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.txt").write_text(ARTICLE, encoding="utf-8")
+    report = tmp_path.parent / f"{tmp_path.name}.jsonl"
+    assert main(["run", str(tmp_path), *ECHO, "--dry-run", "--report", str(report)]) == 0
+    assert "--dry-run writes no report" in capsys.readouterr().err
+    assert not report.exists()

@@ -44,6 +44,8 @@ from summarize.stages.write import EngineInfo
 __all__ = ["import_ray", "run_ray"]
 
 log = logging.getLogger(__name__)
+#: what a run is waiting for, shown unless -q (see cli._setup_logging)
+status_log = logging.getLogger("summarize.progress.status")
 
 #: CPUs a read or write task reserves: a share, so that tasks always fit beside the actors
 _TASK_CPUS = 0.25
@@ -203,8 +205,11 @@ class _Pipeline:
         for role in self.roles:
             self.pools[role] = {actor.remote(config, role): 0 for _ in range(config.ray.actors)}
         described = [a.describe.remote() for pool in self.pools.values() for a in pool]
+        started = time.perf_counter()
+        status_log.info("loading models in %d actor(s)", len(described))
         for info in self.waiter.get(described):
             self.engines.update(info)
+        status_log.info("models loaded in %.1f s", time.perf_counter() - started)
         task = {"num_cpus": _TASK_CPUS, "max_retries": _RETRIES}
         self.read = ray.remote(num_returns=2, **task)(read_task)
         self.write = ray.remote(**task)(write_task)

@@ -48,7 +48,7 @@ def import_ray(address: str | None = None, connect_timeout: float | None = None)
     # Ray's crash handler would take SIGTERM in this process too (a stack dump, then an abort):
     # the run stops on its own signals. Only this import reads the variable, so Ray's workers,
     # started later, keep their crash handler.
-    settings = {_NO_CRASH_HANDLER: "1"}
+    settings = {_NO_CRASH_HANDLER: "1", **_quiet_core()}
     joining = address or os.environ.get("RAY_ADDRESS")
     each = None
     if joining and connect_timeout is not None:
@@ -85,7 +85,7 @@ def init_ray(call: Callable[..., Any], ray: Any, address: str | None, timeout: f
     address = address or os.environ.get("RAY_ADDRESS") or None
     # Not Ray's handler on its "ray" logger: its lines go where the tool's logging says.
     quiet: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
-    settings = {} if ray_log.isEnabledFor(logging.INFO) else {"RAY_BACKEND_LOG_LEVEL": "error"}
+    settings = _quiet_core()
     if address is None:
         status_log.info("starting a local Ray (--ray-address joins a cluster instead)")
         settings["RAY_USAGE_STATS_ENABLED"] = "0"
@@ -101,6 +101,11 @@ def init_ray(call: Callable[..., Any], ray: Any, address: str | None, timeout: f
     except (ConnectionError, RuntimeError, TimeoutError) as exc:
         why = f"none answered within {timeout:g} s: {str(exc).splitlines()[0]}"
         raise UsageError(_unanswered(address, why)) from exc
+
+
+def _quiet_core() -> dict[str, str]:
+    """The setting that keeps the warnings of Ray's C++ core off stderr, unless -v."""
+    return {} if ray_log.isEnabledFor(logging.INFO) else {"RAY_BACKEND_LOG_LEVEL": "error"}
 
 
 def _unanswered(address: str, why: str) -> str:
