@@ -101,6 +101,8 @@ class _Parser(argparse.ArgumentParser):
 def _meant(parser: argparse.ArgumentParser, unknown: Sequence[str]) -> str:
     """``: did you mean --x?`` for the first of ``unknown`` near one of ``parser``'s options."""
     options = [o for action in parser._actions for o in action.option_strings]
+    if {"-V", "--version"} & set(unknown):  # not -v, which is near but means more logging
+        return ": the version is `summarize -V`"
     for given in unknown:
         if given.startswith("-"):
             near = difflib.get_close_matches(given.split("=")[0], options, n=1)

@@ -40,6 +40,7 @@ def test_dash_capital_v_prints_the_version() -> None:
         (["review", "d1/", "--splt"], "usage: summarize review ", "did you mean --split?"),
         (["rnu", "d1/"], "usage: summarize ", "did you mean run?"),
         (["config", "shwo"], "usage: summarize config ", "did you mean show?"),
+        (["run", "d1/", "-V"], "usage: summarize run ", "the version is `summarize -V`"),
     ],
 )
 def test_a_mistyped_option_or_command_is_named_with_what_was_meant(
