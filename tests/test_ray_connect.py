@@ -88,7 +88,9 @@ def test_ray_says_what_it_waits_for_and_shows_its_own_lines_at_v(
     done = _join(address, tmp_path, "-v", "--set", "ray.connect_timeout=2")
     assert done.returncode == 2
     lines = done.stderr.splitlines()
-    assert lines[0] == f"summarize: INFO: joining the Ray cluster at {address} (for 2 s at most)"
+    assert lines[0] == (
+        f"summarize: INFO: joining the Ray cluster at {address} (ray.connect_timeout = 2 s)"
+    )
     assert any(line.startswith("summarize: INFO: ray: ") for line in lines), done.stderr
     assert all(line.startswith("summarize: ") for line in lines), done.stderr
 

@@ -92,15 +92,21 @@ def init_ray(call: Callable[..., Any], ray: Any, address: str | None, timeout: f
         with _environment(settings), _stderr_to_log():
             call(ray.init, include_dashboard=False, **quiet)
         return
-    status_log.info("joining the Ray cluster at %s (for %g s at most)", address, timeout)
+    status_log.info("joining the Ray cluster at %s (ray.connect_timeout = %g s)", address, timeout)
     _probe(address, timeout)
     settings[_ATTEMPTS] = str(max(1, int(timeout // _attempt_seconds)))
     try:
         with _environment(settings), _stderr_to_log():
             call(ray.init, address=address, **quiet)
-    except (ConnectionError, RuntimeError, TimeoutError) as exc:
-        why = f"none answered within {timeout:g} s: {str(exc).splitlines()[0]}"
+    except (ConnectionError, TimeoutError) as exc:
+        why = f"none answered within {timeout:g} s: {_first_line(exc)}"
         raise UsageError(_unanswered(address, why)) from exc
+    except RuntimeError as exc:  # a cluster answered, and refused (another Ray version, say)
+        raise UsageError(f"--ray-address {address}: cannot join: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _quiet_core() -> dict[str, str]:
