@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +21,7 @@ __all__ = ["parse_args"]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    settings = argparse.ArgumentParser(add_help=False)
+    settings = _Parser(add_help=False)
     settings.add_argument("-c", "--config", type=Path, help="TOML configuration file")
     settings.add_argument(
         "--set",
@@ -32,12 +34,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     settings.add_argument(
         "-v", "--verbose", action="count", default=0, help="more log messages (-vv for debug)"
     )
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="summarize",
         description="Summarise English news articles and translate them to Arabic.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.commands = commands
     run_parser = _add_run(commands, settings)
     _add_download(commands, settings)
     _add_eval(commands, settings)
@@ -57,9 +60,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         given = server_flags(given)
     except ValueError as exc:
         run_parser.error(str(exc))
-    args = parser.parse_args(given)
+    args, unknown = parser.parse_known_args(given)
+    if unknown:  # said by the command's own parser: its usage, and the option meant
+        command = parser.commands.choices.get(args.command, parser)
+        command.error(f"unrecognized arguments: {' '.join(unknown)}{_meant(command, unknown)}")
     args.quiet = getattr(args, "quiet", False)
+    if getattr(args, "output_dir", None) == Path("-"):  # else a folder named '-' is written
+        hint = "; to print the texts, give the article on standard input: run - < FILE"
+        parser.commands.choices[args.command].error(
+            "--output-dir names a folder, not standard output"
+            + (hint if args.command == "run" else "")
+        )
     if args.command == "run":
+        if args.output_dir is not None and set(args.paths) == {"-"}:
+            run_parser.error(
+                "--output-dir places output files; standard input's results go to standard "
+                "output: drop -o, or give files"
+            )
         if args.json and "-" not in args.paths:
             run_parser.error("--json applies to standard input only: give - as a PATH")
         if args.dry_run and "-" in args.paths:
@@ -67,6 +84,33 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.command == "review" and args.split and args.output == Path("-"):
         parser.error("review --split writes a folder of pages, not standard output")
     return args
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors suggest the command or option nearest a mistyped one."""
+
+    commands: Any = None
+
+    def error(self, message: str) -> Any:
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice is not None:
+            valid = re.findall(r"'([^']*)'", choice[2])
+            near = difflib.get_close_matches(choice[1], valid, n=1)
+            message += f": did you mean {near[0]}?" if near else ""
+        super().error(message)
+
+
+def _meant(parser: argparse.ArgumentParser, unknown: Sequence[str]) -> str:
+    """``: did you mean --x?`` for the first of ``unknown`` near one of ``parser``'s options."""
+    options = [o for action in parser._actions for o in action.option_strings]
+    if {"-V", "--version"} & set(unknown):  # not -v, which is near but means more logging
+        return ": the version is `summarize -V`"
+    for given in unknown:
+        if given.startswith("-"):
+            near = difflib.get_close_matches(given.split("=")[0], options, n=1)
+            if near:
+                return f": did you mean {near[0]}?"
+    return ""
 
 
 def _add_run(commands: Any, settings: argparse.ArgumentParser) -> argparse.ArgumentParser:

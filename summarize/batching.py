@@ -15,6 +15,9 @@ from summarize.records import Article, Stage
 __all__ = ["Task", "by_owner", "generate", "limit_origin"]
 
 log = logging.getLogger(__name__)
+#: a line per batch where stderr is a log file (see cli._setup_logging): a wave's articles are
+#: reported only once written, so without it a long wave would show nothing for minutes
+progress_log = logging.getLogger("summarize.progress")
 
 # The shortest input of a batch is at least this fraction of its longest.
 _BUCKET_SPREAD = 0.5
@@ -51,8 +54,10 @@ def generate(tasks: list[Task], backend: Backend, batch_tokens: int, stage: Stag
     """Run all tasks through the model in length-sorted batches of at most ``batch_tokens``."""
     for task in tasks:
         _fit_to_model(task, _room(task, backend))
-    for batch in _batches(tasks, batch_tokens):
+    batches = _batches(tasks, batch_tokens)
+    for number, batch in enumerate(batches, 1):
         _generate_batch(batch, backend, stage)
+        progress_log.info("%s: batch %d of %d done", stage.value, number, len(batches))
 
 
 def limit_origin(task: Task, setting: str) -> str:

@@ -49,6 +49,8 @@ __all__ = ["main", "parse_args"]
 log = logging.getLogger("summarize")
 #: a line per finished article and per model load, shown by default when stderr is a log file
 progress_log = logging.getLogger("summarize.progress")
+#: a line when a run starts waiting (models loading, Ray starting), shown unless --quiet
+status_log = logging.getLogger("summarize.progress.status")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -186,6 +188,8 @@ _LABEL_WIDTH = 20
 
 
 def _dry_run(args: argparse.Namespace, config: Config) -> int:
+    if args.report is not None:  # kept out of the inputs, as in the run it previews
+        log.warning("--dry-run writes no report: %s is left as it is", display_name(args.report))
     skipped: list[Skipped] = []
     planned = plan(
         config,
@@ -386,3 +390,6 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     # load says how an overnight run is going.
     overnight = not quiet and not sys.stderr.isatty()
     progress_log.setLevel(logging.INFO if overnight else logging.NOTSET)
+    # What a run waits for (models loading, Ray starting) is said on a terminal too: seconds
+    # with nothing shown look like a hang.
+    status_log.setLevel(logging.NOTSET if quiet else logging.INFO)

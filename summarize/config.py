@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 import typing
 from collections.abc import Mapping, Sequence
@@ -65,11 +66,14 @@ NUMBER_RANGES: dict[str, tuple[float, float]] = {
     "ray.actors": (1, 100_000),
     "ray.gpus_per_actor": (0, 64),
     "ray.cpus_per_actor": (0.01, 1024),
+    "ray.connect_timeout": (1, 24 * 3600),
 }
 _DEVICE_RE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
-def load_config(path: Path | None = None, overrides: Sequence[str] = ()) -> Config:
+def load_config(
+    path: str | os.PathLike[str] | None = None, overrides: Sequence[str] = ()
+) -> Config:
     """Build the effective configuration: built-in defaults, then ``path``, then ``overrides``.
 
     Each override is ``section.key=value``; the value is read as a TOML value when it parses as
@@ -79,12 +83,13 @@ def load_config(path: Path | None = None, overrides: Sequence[str] = ()) -> Conf
 
 
 def load_config_with_origins(
-    path: Path | None = None, overrides: Sequence[str] = ()
+    path: str | os.PathLike[str] | None = None, overrides: Sequence[str] = ()
 ) -> tuple[Config, dict[str, str]]:
     """Like :func:`load_config`, plus where each non-default ``section.key`` was set."""
     values: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
     origins: dict[str, str] = {}
     if path is not None:
+        path = Path(path)
         _merge(values, origins, read_toml(path), display_name(path))
     for item in overrides:
         section, key, value = _parse_override(item)

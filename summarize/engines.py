@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 #: the fewest tokens of text an input may hold beside what every input carries (a prompt)
 _LEAST_TEXT = 8
 #: shown by default when stderr is a log file (see cli._setup_logging)
-progress_log = logging.getLogger("summarize.progress")
+#: what a run is waiting for, shown unless -q (see cli._setup_logging)
+status_log = logging.getLogger("summarize.progress.status")
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,13 @@ def load_models(config: Config) -> Models:
     """Load the engines the configuration needs; raise ModelError with advice if one fails."""
     check_models(config)
     started = time.perf_counter()
-    progress_log.info("loading models")
+    status_log.info("loading models")
     summarizer = translator = None
     if config.needs_summarizer:
         summarizer = load_engine("summarizer", config)
     if config.needs_translator:
         translator = _shared(summarizer, config) or load_engine("translator", config)
-    progress_log.info("models loaded in %.1f s", time.perf_counter() - started)
+    status_log.info("models loaded in %.1f s", time.perf_counter() - started)
     return Models(summarizer, translator)
 
 

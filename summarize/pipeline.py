@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -20,14 +21,16 @@ __all__ = ["RUNNERS", "Models", "Planned", "Progress", "load_models", "plan", "r
 
 #: where the articles are done (``--runner``)
 RUNNERS = ("local", "ray")
+#: a path as the API takes it: a string or any path-like object
+PathArg = str | os.PathLike[str]
 
 
 def run(
     config: Config,
-    paths: Sequence[str],
+    paths: PathArg | Sequence[PathArg],
     *,
     force: bool = False,
-    output_dir: Path | None = None,
+    output_dir: PathArg | None = None,
     fail_fast: bool = False,
     stdin: BinaryIO | None = None,
     progress: Progress | None = None,
@@ -58,18 +61,19 @@ def run(
     """
     if runner not in RUNNERS:
         raise UsageError(f"runner {runner!r}: choose one of {', '.join(RUNNERS)}")
+    output_dir = None if output_dir is None else Path(output_dir)
     if runner == "ray" and models is not None:
         raise UsageError("the Ray runner loads its models in its actors: pass no models")
     if runner == "ray":
         from summarize.runners.ray import import_ray  # imports ray: only when asked for
 
-        import_ray()  # missing, it says what to install before anything is planned
+        import_ray(ray_address, config.ray.connect_timeout)  # missing: says what to install
     if models is not None:
         models = needed_models(models, config)
     left_out: list[Skipped] = []
     planned = plan(
         config,
-        paths,
+        _path_list(paths),
         force=force,
         output_dir=output_dir,
         exclude=exclude,
@@ -105,6 +109,13 @@ def run(
         progress=progress,
         report=report,
     )
+
+
+def _path_list(paths: PathArg | Sequence[PathArg]) -> list[str]:
+    """``paths`` as strings; one path alone is one path, not a sequence of one-letter paths."""
+    if isinstance(paths, str | os.PathLike):
+        return [os.fspath(paths)]
+    return [os.fspath(path) for path in paths]
 
 
 def _given_or_loaded(models: Models | None, config: Config) -> Models:

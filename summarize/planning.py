@@ -42,8 +42,11 @@ class Shard:
         if match is None:
             raise ValueError(f"{text!r} is not K/N (e.g. 0/4: the first of four shards)")
         index, count = int(match[1]), int(match[2])
-        if count < 1 or index >= count:
-            raise ValueError(f"{text!r}: K must be at least 0 and less than N (0/{count or 1})")
+        if count < 1:
+            raise ValueError(f"{text!r}: N, the number of shards, must be 1 or more")
+        if index >= count:
+            last = "0" if count == 1 else f"0 to {count - 1}"
+            raise ValueError(f"{text!r}: K must be less than N: {last} for {count} shard(s)")
         return cls(index, count)
 
     def __str__(self) -> str:

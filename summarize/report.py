@@ -128,7 +128,9 @@ class Report:
             failed = [f for f in result.flags if not f.repaired]
             checks = ", ".join(dict.fromkeys(f"{f.output} {f.check}" for f in failed))
             why = f"{len(failed)} failed check(s): {checks}" if failed else "warnings"
-            reason = f"{result.name}: flagged, failed by --strict ({why}; see its sidecar)"
+            # Standard input has no sidecar: its checks are printed as warnings, or in --json.
+            see = "its sidecar" if result.texts is None else "its warnings, or --json's flags"
+            reason = f"{result.name}: flagged, failed by --strict ({why}; see {see})"
             result = dataclasses.replace(result, status=Status.FAILED, reason=reason)
         self.results.append(result)
         if self.sink is not None:

@@ -174,11 +174,13 @@ class EvalSettings:
 class RaySettings:
     """The actor pools of ``--runner ray``: speed only, never what is written (not in the
     signature). Each of the summarizer and translator gets a pool of ``actors``, each actor
-    holding its model once; a fractional ``cpus_per_actor`` leaves CPUs to reading and writing."""
+    holding its model once; a fractional ``cpus_per_actor`` leaves CPUs to reading and writing.
+    ``connect_timeout`` bounds the wait for a cluster at ``--ray-address`` (seconds)."""
 
     actors: int = 1
     gpus_per_actor: float = 0.0
     cpus_per_actor: float = 0.5
+    connect_timeout: float = 60.0
 
 
 @dataclass(frozen=True)

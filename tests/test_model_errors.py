@@ -152,3 +152,69 @@ def test_a_model_folder_holding_a_fifo_is_refused_before_loading(
     assert done.returncode == 2, done.stderr
     assert f"translator.model: {model}/config.json: not a regular file (a FIFO" in done.stderr
     assert not (tmp_path / "a.summary.txt").exists()
+
+
+def test_a_mistyped_model_directory_is_not_blamed_on_hf_hub_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for offline in ("1", ""):  # set or not, a folder is never looked for in the cache
+        monkeypatch.setenv("HF_HUB_OFFLINE", offline)
+        with pytest.raises(ModelError) as error:
+            check_models_available([("summarizer", str(tmp_path / "modle"), "main")])
+        message = str(error.value)
+        assert message.splitlines()[0] == (
+            "1 model(s) cannot be loaded: a model directory given does not exist:"
+        )
+        assert f"{tmp_path / 'modle'}: no such directory" in message
+        assert "HF_HUB_OFFLINE" not in message
+
+
+def test_a_folder_that_holds_no_model_is_said_to_be_none_naming_what_it_lacks(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a.txt").write_bytes(ARTICLE)
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("not a model", encoding="utf-8")
+    models = [f"summarizer.model={folder}", "translator.backend=echo", "translator.model=echo"]
+    settings = [item for s in ["summarizer.backend=transformers", *models] for item in ("--set", s)]
+    done = subprocess.run(
+        [sys.executable, "-m", "summarize", "run", str(tmp_path / "a.txt"), *settings],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert f"summarizer.model: {folder}: not a model folder: it has no config.json, no " in (
+        done.stderr
+    )
+    assert "tokenizer files" in done.stderr and "weights" in done.stderr
+    assert not (tmp_path / "a.summarize.json").exists()
+
+
+def test_advice_for_a_folder_with_files_missing_names_them(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    advice = load_advice("translator", str(tmp_path), OSError("Couldn't instantiate the backend"))
+    assert advice == (
+        f"translator.model: {tmp_path}: not a model folder: it has no tokenizer files "
+        "(tokenizer.json, tokenizer_config.json or a vocabulary), no weights (*.safetensors or "
+        "*.bin); point it at a folder saved with save_pretrained (or by `summarize download "
+        "--to DIR`) or at a hub id"
+    )
+
+
+def test_a_model_the_hub_refuses_is_not_blamed_on_the_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    refused = RepositoryNotFoundError.__new__(RepositoryNotFoundError)  # as the hub raises it
+    wrapped = OSError("org/modle is not a local folder and is not a valid model identifier")
+    wrapped.__cause__ = refused
+    advice = load_advice("summarizer", "org/modle", wrapped)
+    assert advice.splitlines()[0].startswith(
+        "summarizer.model: cannot load 'org/modle': the hub has no such model"
+    )
+    assert "could not be reached" not in advice

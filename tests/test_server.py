@@ -474,7 +474,7 @@ def test_auto_says_why_the_server_it_started_ended(sockets: Path, tmp_path: Path
     err = done.stderr.decode()
     assert done.returncode == 2, err
     assert "the server started for this run ended" in err
-    assert f"summarizer.model: {broken}: cannot load" in err
+    assert f"summarizer.model: {broken}: not a model folder" in err
     assert "no server runs" not in err
     assert not (tmp_path / f"{story.stem}.summarize.json").exists()
 

@@ -84,9 +84,45 @@ def _declared(holder: Any, *names: str) -> int | None:
 
 
 def check_local_path(model_id: str, role: str) -> None:
-    """A model named as a directory must be one."""
-    if _names_directory(model_id) and not Path(model_id).expanduser().is_dir():
+    """A model named as a directory must be one, and hold a model's files."""
+    if not _names_directory(model_id):
+        return
+    folder = Path(model_id).expanduser()
+    if not folder.is_dir():
         raise ModelError(f"{role}.model: {_missing_reason(model_id)}")
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"{role}.model: {_not_a_model(model_id, model_folder_gaps(folder))}")
+
+
+#: What a folder saved with save_pretrained holds, each as the names that would do
+_MODEL_FILES = {
+    "config.json": ("config.json",),
+    "tokenizer files (tokenizer.json, tokenizer_config.json or a vocabulary)": (
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "vocab.json",
+        "vocab.txt",
+        "*.model",
+        "*.spm",
+    ),
+    "weights (*.safetensors or *.bin)": ("*.safetensors", "*.bin"),
+}
+
+
+def model_folder_gaps(folder: Path) -> list[str]:
+    """What a model folder lacks of config.json, tokenizer files and weights."""
+    return [
+        what
+        for what, patterns in _MODEL_FILES.items()
+        if not any(any(folder.glob(pattern)) for pattern in patterns)
+    ]
+
+
+def _not_a_model(model_id: str, lacks: Sequence[str]) -> str:
+    return (
+        f"{model_id}: not a model folder: it has no {', no '.join(lacks)}; point it at a "
+        "folder saved with save_pretrained (or by `summarize download --to DIR`) or at a hub id"
+    )
 
 
 def hub_offline() -> bool:
@@ -107,15 +143,17 @@ def check_models_available(models: Sequence[tuple[str, str, str]]) -> None:
     ]
     if not missing:
         return
-    hub = [m for m in missing if not _names_directory(m[1])]
-    if hub and not hub_offline():
-        unreachable = _hub_unreachable()
-        if unreachable is None:
-            return  # the hub answers: loading downloads what is missing
-        why = f"the hub cannot be reached ({unreachable})"
-    else:
-        why = "HF_HUB_OFFLINE is set, so only the local cache is searched"
-    raise ModelError(_missing_message(missing, why))
+    why = "a model directory given does not exist"  # each line below says which
+    if any(not _names_directory(model) for _, model, _ in missing):
+        unreachable = None if hub_offline() else _hub_unreachable()
+        if hub_offline():
+            why = "HF_HUB_OFFLINE is set, so only the local cache is searched"
+        elif unreachable is not None:
+            why = f"the hub cannot be reached ({unreachable})"
+        else:  # the hub answers: loading downloads what is missing from the cache
+            missing = [m for m in missing if _names_directory(m[1])]
+    if missing:
+        raise ModelError(_missing_message(missing, why))
 
 
 def _names_directory(model_id: str) -> bool:
@@ -179,7 +217,7 @@ def _ways_out(missing: Sequence[tuple[str, str]]) -> list[str]:
         "use the --set lines it prints",
         f"  - or point the model(s) at local model directories: {point}",
         *(cache if hub else []),
-        *(online if hub_offline() else []),
+        *(online if hub and hub_offline() else []),
         # Not the echo engine: its copies of the English fail the script and identical checks.
         "  - or try the whole pipeline offline, without models: `summarize demo [PATH ...]` "
         "(copies the articles into summarize-demo/; every output labelled as demo output)",
@@ -189,7 +227,11 @@ def _ways_out(missing: Sequence[tuple[str, str]]) -> list[str]:
 def load_advice(role: str, model_id: str, exc: Exception) -> str:
     """Why ``model_id`` could not be loaded, and the ways out."""
     reason = first_line(exc)
-    if Path(model_id).expanduser().is_dir():
+    folder = Path(model_id).expanduser()
+    if folder.is_dir():
+        lacks = model_folder_gaps(folder)
+        if lacks:  # the library's own error would only say which loader gave up
+            return f"{role}.model: {_not_a_model(model_id, lacks)}"
         return (
             f"{role}.model: {model_id}: cannot load a tokenizer and seq2seq model from this "
             f"directory ({reason})"
@@ -197,7 +239,8 @@ def load_advice(role: str, model_id: str, exc: Exception) -> str:
     where = (
         "HF_HUB_OFFLINE is set, so only the local cache is searched"
         if hub_offline()
-        else "it is not (wholly) in the local cache and the hub could not be reached"
+        else _hub_refusal(exc)
+        or "it is not (wholly) in the local cache and the hub could not be reached"
     )
     return "\n".join(
         [
@@ -205,6 +248,28 @@ def load_advice(role: str, model_id: str, exc: Exception) -> str:
             *_ways_out([(role, model_id)]),
         ]
     )
+
+
+#: the hub's answers that say the name is wrong, not the network (huggingface_hub.errors)
+_HUB_REFUSALS = {
+    "RepositoryNotFoundError": "the hub has no such model (or it is private: `hf auth login`)",
+    "GatedRepoError": "the model is gated: accept its terms on the hub, then `hf auth login`",
+    "RevisionNotFoundError": "the model has no such revision (see its revision setting)",
+}
+
+
+def _hub_refusal(exc: BaseException) -> str | None:
+    """What the hub said when it answered and refused the model, found in ``exc``'s causes:
+    such a model was reached, so blaming the network would send the user the wrong way."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        for kind in type(cause).__mro__:
+            if kind.__name__ in _HUB_REFUSALS:
+                return _HUB_REFUSALS[kind.__name__]
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def first_line(exc: Exception) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import signal
 import threading
 import time
@@ -37,15 +36,17 @@ from summarize.runners.bookkeeping import (
     report_not_done,
     report_result,
 )
+from summarize.runners.ray_connect import import_ray, init_ray
 from summarize.runners.ray_tasks import EngineActor, read_task, write_task
 from summarize.settings import Config
 from summarize.stages.write import EngineInfo
 
-__all__ = ["run_ray"]
+__all__ = ["import_ray", "run_ray"]
 
 log = logging.getLogger(__name__)
+#: what a run is waiting for, shown unless -q (see cli._setup_logging)
+status_log = logging.getLogger("summarize.progress.status")
 
-INSTALL = "pip install 'summarize[ray]'"
 #: CPUs a read or write task reserves: a share, so that tasks always fit beside the actors
 _TASK_CPUS = 0.25
 #: batches in flight per actor of a pool: one at work, one ready to follow it
@@ -57,7 +58,6 @@ _RETRIES = 2
 #: the longest a stopped run waits for its read and write tasks in flight
 _CLOSE_SECONDS = 60.0
 _WRITE = "write"
-_NO_CRASH_HANDLER = "RAY_DISABLE_FAILURE_SIGNAL_HANDLER"
 
 
 def run_ray(
@@ -89,7 +89,7 @@ def run_ray(
     which holds ``2 x ray.actors`` batches per model pool at most, and released as its results
     come back: a run holds an open file per article in flight, not per article to do.
     """
-    ray = import_ray()
+    ray = import_ray(address, config.ray.connect_timeout)
     if any(item.job.path is None for item in planned):
         raise UsageError("--runner ray reads files; standard input ('-') needs the local runner")
     ctx = new_context(config, force, None, progress, report)
@@ -102,7 +102,7 @@ def run_ray(
     pipeline = _Pipeline(waiter, ctx, fail_fast=fail_fast)
     try:
         if started_here:
-            _connect(waiter, address)
+            _connect(waiter, address, config.ray.connect_timeout)
         _check_room(ray, config)
         pipeline.start()  # a model that cannot be loaded fails here, before any claim
         ctx.progress.start(len(pending))
@@ -120,39 +120,15 @@ def run_ray(
     return ctx.report
 
 
-def import_ray() -> Any:
-    """The ``ray`` module; UsageError naming the extra to install without it."""
-    # Ray's crash handler would take SIGTERM in this process too (a stack dump, then an abort):
-    # the run stops on its own signals. Only this import reads the variable, so Ray's workers,
-    # started later, keep their crash handler.
-    chosen = _NO_CRASH_HANDLER in os.environ
-    os.environ.setdefault(_NO_CRASH_HANDLER, "1")
-    try:
-        import ray
-    except ImportError as exc:
-        raise UsageError(f"--runner ray needs Ray ({exc}): {INSTALL}") from exc
-    finally:
-        if not chosen:
-            del os.environ[_NO_CRASH_HANDLER]
-    return ray
-
-
-def _connect(waiter: _Waiter, address: str | None) -> None:
+def _connect(waiter: _Waiter, address: str | None, timeout: float) -> None:
     """Join the cluster at ``address`` (or RAY_ADDRESS), or start a local Ray.
 
     Ray's init runs in the waiting thread: in the main thread it would put its own SIGTERM
     handler in place (``sys.exit``), and a signal would cut the start in two, leaving a Ray
     half started that crashes the process as it exits. A run stopped meanwhile lets the start
-    end, then shuts Ray down (see :meth:`_Waiter.close`).
+    end (``timeout`` bounds it), then shuts Ray down (see :meth:`_Waiter.close`).
     """
-    ray = waiter.ray
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
-    if address is not None:
-        waiter.call(ray.init, address=address, **quiet)
-    else:
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        waiter.call(ray.init, include_dashboard=False, **quiet)
+    init_ray(waiter.call, waiter.ray, address, timeout)
     _reclaim_stop_signals()
 
 
@@ -229,8 +205,11 @@ class _Pipeline:
         for role in self.roles:
             self.pools[role] = {actor.remote(config, role): 0 for _ in range(config.ray.actors)}
         described = [a.describe.remote() for pool in self.pools.values() for a in pool]
+        started = time.perf_counter()
+        status_log.info("loading models in %d actor(s)", len(described))
         for info in self.waiter.get(described):
             self.engines.update(info)
+        status_log.info("models loaded in %.1f s", time.perf_counter() - started)
         task = {"num_cpus": _TASK_CPUS, "max_retries": _RETRIES}
         self.read = ray.remote(num_returns=2, **task)(read_task)
         self.write = ray.remote(**task)(write_task)
