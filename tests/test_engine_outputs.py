@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import json
 import shutil
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from summarize.backends import GenerateOptions, ManyBatches, load_backend
 from summarize.cli import main
-from tests.conftest import CONFIGS, ROOT
+from tests.conftest import CONFIGS, ROOT, on_cpu
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +76,31 @@ def test_outputs_are_those_recorded_before(
     assert sorted(p.name for p in outputs.iterdir()) == names
     for name in names:
         assert (outputs / name).read_bytes() == (expected / name).read_bytes(), name
+
+
+def test_batches_run_together_give_what_each_gives_alone(tiny_models: dict[str, Path]) -> None:
+    # Two workers: batches of a wave run side by side, and one of three rows is split.
+    model = str(tiny_models["translator"])
+    backend = load_backend(
+        dataclasses.replace(on_cpu("ctranslate2", model, "translator"), threads=2)
+    )
+    assert isinstance(backend, ManyBatches)
+    texts = [
+        "The council met.",
+        "Prices rose sharply in the city today.",
+        "Scientists found a new species of frog in the forest.",
+        "Rain fell.",
+    ]
+    batches = [
+        (texts[:3], GenerateOptions(max_new_tokens=12, num_beams=2)),
+        (texts[3:], GenerateOptions(max_new_tokens=6, num_beams=2)),
+        (texts[1:2], GenerateOptions(max_new_tokens=9, num_beams=1, repetition_penalty=1.3)),
+    ]
+    alone = [backend.generate(batch, options) for batch, options in batches]
+    assert backend.generate_batches(batches) == alone
+    # A batch the engine fails is given back as its error; the others still get theirs.
+    most = backend.max_output_tokens + 8
+    past = GenerateOptions(max_new_tokens=most, min_new_tokens=most)
+    outcomes = backend.generate_batches([(texts[:1], past), *batches])
+    assert isinstance(outcomes[0], RuntimeError)
+    assert outcomes[1:] == alone
