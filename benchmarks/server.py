@@ -44,7 +44,7 @@ ECHO = [
     "translator.backend=echo",
     "translator.model=echo",
 ]
-TARGETS = {"served": 1.15, "concurrent": 1.25, "client": 0.3}
+TARGETS = {"served": 1.5, "concurrent": 1.0, "client": 0.3}
 
 
 def settings(echo: bool, cache: Path, threads: int) -> list[str]:
