@@ -13,7 +13,7 @@ from typing import Any
 
 import corpus
 
-from summarize.backends import Backend, GenerateOptions, Generation
+from summarize.backends import Backend, BatchRequest, GenerateOptions, Generation, ManyBatches
 
 SUMMARY_TOKENS = 80
 TRANSLATION_RATIO = 1.2
@@ -135,6 +135,30 @@ class CountingBackend:
         seconds = time.perf_counter() - started
         self.calls.append(Call(list(texts), options, list(outputs), seconds))
         return outputs
+
+    def generate_batches(
+        self, batches: Sequence[BatchRequest]
+    ) -> list[list[Generation] | Exception]:
+        """The inner engine's batches run together when it can, one after another if not;
+        each is recorded as a call of its own, charged an even share of the time."""
+        started = time.perf_counter()
+        if isinstance(self.inner, ManyBatches):
+            outcomes = self.inner.generate_batches(batches)
+        else:
+            outcomes = [self._alone(texts, options) for texts, options in batches]
+        seconds = (time.perf_counter() - started) / max(len(batches), 1)
+        for (texts, options), outcome in zip(batches, outcomes, strict=True):
+            if isinstance(outcome, list):
+                self.calls.append(Call(list(texts), options, outcome, seconds))
+        return outcomes
+
+    def _alone(
+        self, texts: Sequence[str], options: GenerateOptions
+    ) -> list[Generation] | Exception:
+        try:
+            return self.inner.generate(texts, options)
+        except Exception as exc:  # the tool retries a failed batch on its own
+            return exc
 
     def tally(self) -> Tally:
         """The tokens of the recorded calls: asked for per row, and decoded. Every row of a

@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from summarize.backends import Backend, GenerateOptions, Generation
+from summarize.backends import Backend, GenerateOptions, Generation, ManyBatches
 from summarize.records import Article, Stage
 
 __all__ = ["Task", "by_owner", "generate", "limit_origin"]
@@ -51,10 +51,14 @@ class Task:
 
 
 def generate(tasks: list[Task], backend: Backend, batch_tokens: int, stage: Stage) -> None:
-    """Run all tasks through the model in length-sorted batches of at most ``batch_tokens``."""
+    """Run all tasks through the model in length-sorted batches of at most ``batch_tokens``;
+    an engine that can (:class:`~summarize.backends.ManyBatches`) gets them all at once."""
     for task in tasks:
         _fit_to_model(task, _room(task, backend))
     batches = _batches(tasks, batch_tokens)
+    if isinstance(backend, ManyBatches) and len(batches) > 1:
+        _generate_together(batches, backend, stage)
+        return
     for number, batch in enumerate(batches, 1):
         _generate_batch(batch, backend, stage)
         progress_log.info("%s: batch %d of %d done", stage.value, number, len(batches))
@@ -132,6 +136,29 @@ def _by_length(tasks: list[Task], batch_tokens: int) -> list[list[Task]]:
     return batches
 
 
+def _generate_together(batches: list[list[Task]], backend: ManyBatches, stage: Stage) -> None:
+    """All batches handed to the engine at once, each still alone with its options; a batch
+    that fails is retried on its own, as :func:`_generate_batch` does."""
+    live = [b for b in ([t for t in batch if t.owner.error is None] for batch in batches) if b]
+    started = time.perf_counter()
+    outcomes = backend.generate_batches([([t.text for t in b], b[0].options) for b in live])
+    seconds = time.perf_counter() - started
+    sizes = ", ".join(str(len(b)) for b in live)
+    log.debug(
+        "%s: %d batches of %s inputs together in %.3f s", stage.value, len(live), sizes, seconds
+    )
+    done = [b for b, outcome in zip(live, outcomes, strict=True) if isinstance(outcome, list)]
+    _share_time([t for b in done for t in b], stage, seconds)
+    for batch, outcome in zip(live, outcomes, strict=True):
+        if isinstance(outcome, list):
+            _keep(batch, outcome)
+        elif not isinstance(outcome, _INPUT_ERRORS) or isinstance(outcome, _CODE_ERRORS):
+            raise outcome
+        else:
+            _retry(batch, outcome, backend, stage)
+    progress_log.info("%s: %d batches done together", stage.value, len(live))
+
+
 def _generate_batch(batch: list[Task], backend: Backend, stage: Stage) -> None:
     """Generate for one batch; on an error an input can cause, retry in halves, so that one
     bad input fails only its article. Any other error is a mistake in the code: it propagates.
@@ -145,16 +172,28 @@ def _generate_batch(batch: list[Task], backend: Backend, stage: Stage) -> None:
     except _INPUT_ERRORS as exc:
         if isinstance(exc, _CODE_ERRORS):
             raise
-        reason, out_of_memory = str(exc) or type(exc).__name__, _is_out_of_memory(exc)
+        failure = exc
     else:
         seconds = time.perf_counter() - started
         log.debug("%s: a batch of %d inputs in %.3f s", stage.value, len(live), seconds)
         _share_time(live, stage, seconds)
-        for task, result in zip(live, results, strict=True):
-            task.result = result
+        _keep(live, results)
         return
-    # Out of the except block, so the failed batch's tensors (held by the traceback) can go.
-    if out_of_memory:
+    _retry(live, failure, backend, stage)
+
+
+def _keep(batch: list[Task], results: list[Generation]) -> None:
+    for task, result in zip(batch, results, strict=True):
+        task.result = result
+
+
+def _retry(live: list[Task], failure: Exception, backend: Backend, stage: Stage) -> None:
+    """After a batch failed: retry it in halves, or fail the one article it held."""
+    reason = str(failure) or type(failure).__name__
+    # Out of the except block, and without its traceback, so that the failed batch's tensors
+    # (held by the traceback's frames) can go before the retry.
+    failure.__traceback__ = None
+    if _is_out_of_memory(failure):
         _free_device_memory()
     if len(live) > 1:
         log.info("%s: batch of %d failed (%s); retrying in halves", stage.value, len(live), reason)

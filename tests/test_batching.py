@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from summarize.backends import GenerateOptions, Generation
+from summarize.backends import BatchRequest, GenerateOptions, Generation
 from summarize.backends.echo import EchoBackend
 from summarize.batching import Task, by_owner, generate, limit_origin
 from summarize.discovery import Job
@@ -29,6 +29,28 @@ class Recording(EchoBackend):
         if self.poison is not None and any(self.poison in t for t in texts):
             raise ValueError("an input the model cannot take")
         return super().generate(texts, options)
+
+
+class Together(Recording):
+    """Recording, taking a wave's batches in one call as an engine with workers does; each
+    batch's outcome its own (an input error is given back, not raised)."""
+
+    def __init__(self, poison: str | None = None, error: Exception | None = None) -> None:
+        super().__init__(poison=poison)
+        self.waves: list[int] = []
+        self.error = error
+
+    def generate_batches(
+        self, batches: Sequence[BatchRequest]
+    ) -> list[list[Generation] | Exception]:
+        self.waves.append(len(batches))
+        outcomes: list[list[Generation] | Exception] = []
+        for texts, options in batches:
+            try:
+                outcomes.append(self.generate(texts, options))
+            except ValueError as exc:
+                outcomes.append(exc)
+        return outcomes if self.error is None else [self.error, *outcomes[1:]]
 
 
 def owner(name: str) -> Article:
@@ -102,3 +124,37 @@ def test_a_batch_s_time_is_shared_by_input_tokens() -> None:
     generate([task(a, 29), task(b, 19)], backend, 1000, Stage.TRANSLATE)
     assert backend.batches == [[30, 20]]  # one batch, of 30 and 20 tokens
     assert a.seconds[Stage.TRANSLATE] == pytest.approx(1.5 * b.seconds[Stage.TRANSLATE])
+
+
+def test_a_wave_s_batches_reach_an_engine_that_takes_them_together_each_alone() -> None:
+    a, b = owner("a"), owner("b")
+    tasks = [task(a, 5, limit=10), task(b, 5, limit=20), task(a, 6, limit=30, index=1)]
+    backend = Together()
+    generate(tasks, backend, batch_tokens=1000, stage=Stage.TRANSLATE)
+    assert backend.waves == [3]  # one call for the three batches of different limits
+    assert sorted(o.max_new_tokens for o in backend.options) == [10, 20, 30]
+    for t in tasks:
+        assert t.result is not None
+        assert t.result.text == " ".join(t.text.split()[: t.options.max_new_tokens])
+    assert set(a.seconds) == set(b.seconds) == {Stage.TRANSLATE}
+
+
+def test_a_batch_that_failed_among_others_is_retried_alone_and_fails_only_its_owner() -> None:
+    good, bad = owner("good"), owner("bad")
+    tasks = [task(good, 5, limit=10), task(bad, 5, limit=20), task(good, 5, limit=20, index=1)]
+    backend = Together(poison="bad")
+    generate(tasks, backend, batch_tokens=1000, stage=Stage.SUMMARIZE)
+    assert backend.waves == [2]
+    assert bad.error == "bad: summarize failed: an input the model cannot take"
+    assert good.error is None
+    assert [t.result is not None for t in by_owner(tasks)[good]] == [True, True]
+    # The failed batch of two was retried in halves, one call each.
+    assert len(backend.batches) == 4
+
+
+def test_a_programming_error_in_a_wave_is_not_retried() -> None:
+    backend = Together(error=TypeError("bug"))
+    tasks = [task(owner("a"), 3, limit=10), task(owner("b"), 3, limit=20)]
+    with pytest.raises(TypeError, match="bug"):
+        generate(tasks, backend, 100, Stage.TRANSLATE)
+    assert len(backend.batches) == 2

@@ -108,9 +108,21 @@ class TranslatorSpy:
 
     def translate_batch(self, source: list[list[str]], **arguments: Any) -> Any:
         results = self.translator.translate_batch(source, **arguments)
-        generated = [list(result.hypotheses[0]) for result in results]
+        queued = bool(arguments.get("asynchronous"))  # the backend queues a wave's batches
+        done = [result.result() for result in results] if queued else results
+        generated = [list(result.hypotheses[0]) for result in done]
         self.calls.append(Sent([list(row) for row in source], generated, arguments))
-        return results
+        return [Done(result) for result in done] if queued else results
+
+
+class Done:
+    """A result already there, as an asynchronous one gives it once it is done."""
+
+    def __init__(self, result: Any) -> None:
+        self._result = result
+
+    def result(self) -> Any:
+        return self._result
 
 
 def spied(backend: Any) -> list[Sent]:

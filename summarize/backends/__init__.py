@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from summarize.errors import ConfigError
 
@@ -13,9 +13,11 @@ __all__ = [
     "BACKENDS",
     "MODEL_FREE",
     "Backend",
+    "BatchRequest",
     "GenerateOptions",
     "Generation",
     "LoadSpec",
+    "ManyBatches",
     "load_backend",
 ]
 
@@ -100,6 +102,23 @@ class Backend(Protocol):
 
     def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
         """Generate one output per input text, in order."""
+        ...
+
+
+#: one batch of a wave: its input texts and the options they all share
+BatchRequest = tuple[Sequence[str], GenerateOptions]
+
+
+@runtime_checkable
+class ManyBatches(Backend, Protocol):
+    """An engine that runs independent batches together, so that every core has work when a
+    wave's batches are small (exact batching makes many: only identical options share one)."""
+
+    def generate_batches(
+        self, batches: Sequence[BatchRequest]
+    ) -> list[list[Generation] | Exception]:
+        """Each batch's outputs in order, as :meth:`Backend.generate` gives them, or the
+        exception that batch raised; a batch's outputs never depend on the others."""
         ...
 
 
