@@ -53,18 +53,43 @@ def _read_once(
 ) -> tuple[bytes, os.stat_result, os.stat_result]:
     flags = _READ_FLAGS if follow_symlinks else _READ_FLAGS | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(path, flags)
-    with os.fdopen(fd, "rb") as fh:
+    try:
         before = os.fstat(fd)
         if not statmod.S_ISREG(before.st_mode):
             kind = next((k for test, k in _FILE_TYPES if test(before.st_mode)), "special")
             raise OSError(errno.EINVAL, f"not a regular file but {kind}", str(path))
         if max_bytes is not None and before.st_size > max_bytes:
             raise FileTooLarge(path, before.st_size)
-        data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+        data = _read_to_end(fd, before.st_size, max_bytes)
         after = os.fstat(fd)
+    finally:
+        os.close(fd)
     if max_bytes is not None and len(data) > max_bytes:
         raise FileTooLarge(path, max(len(data), after.st_size))
     return data, before, after
+
+
+def _read_to_end(fd: int, size: int, max_bytes: int | None) -> bytes:
+    """The bytes to the end of the file, or just past ``max_bytes``. The first read asks for
+    the size seen, plus one byte to find a file grown meanwhile: asking for the limit instead
+    allocates it (64 MiB for a sidecar), which cost most of the time of a no-op rerun."""
+    left = max_bytes + 1 if max_bytes is not None else None
+    parts = []
+    ask = size + 1
+    while left is None or left > 0:
+        want = ask if left is None else min(ask, left)
+        chunk = os.read(fd, want)
+        parts.append(chunk)
+        if len(chunk) < want:  # a regular file reads short only at its end
+            break
+        if left is not None:
+            left -= len(chunk)
+        ask = max(ask, _CHUNK)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+# What a read asks for once the file proved larger than its stat said.
+_CHUNK = 1024 * 1024
 
 
 def _same_file_state(before: os.stat_result, after: os.stat_result) -> bool:
