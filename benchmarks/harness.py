@@ -123,6 +123,7 @@ class CountingBackend:
         self.family = inner.family
         self.max_input_tokens = inner.max_input_tokens
         self.max_output_tokens = inner.max_output_tokens
+        self.context_tokens = inner.context_tokens
         self.calls: list[Call] = []
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:

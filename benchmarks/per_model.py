@@ -2,11 +2,11 @@
 
 A translator's stand-in is run with the summary turned off (``output.summarize = false``,
 ``output.translate = ["article"]``), a summarizer's with translation off, so that a run's
-seconds are that one model's. Everything else is as for b and c (contenders.run_tool): the same
-corpus, lengths, beams and settings, the engine wrapped in a CountingBackend that counts the
-tokens asked for, loading timed apart and never counted. Each model is measured next to the
-default model of its role, in the same run, so that their ratio holds on a machine whose speed
-varies with other work.
+seconds are that one model's; an instruction model's stand-in plays each role in turn.
+Everything else is as for b and c (contenders.run_tool): the same corpus, lengths, beams and
+settings, the engine wrapped in a CountingBackend that counts the tokens asked for, loading
+timed apart and never counted. Each model is measured next to the default model of its role,
+in the same run, so that their ratio holds on a machine whose speed varies with other work.
 """
 
 from __future__ import annotations
@@ -36,10 +36,7 @@ class Run:
     name: str
     engine: str
     result: Result
-
-    @property
-    def role(self) -> str:
-        return standins.STANDINS[self.name].role
+    role: str
 
     @property
     def tokens_per_second(self) -> float:
@@ -73,8 +70,14 @@ def names(asked: str) -> list[str]:
         known = ", ".join(standins.STANDINS)
         raise SystemExit(f"--models: unknown stand-in {', '.join(unknown)}; choose from {known}")
     chosen = {w.strip() for w in wanted if w.strip()}
-    chosen |= {_reference(standins.STANDINS[n].role) for n in chosen}
+    chosen |= {_reference(role) for n in chosen for role in roles(n)}
     return [n for n in standins.STANDINS if n in chosen]  # the table's order
+
+
+def roles(name: str) -> tuple[str, ...]:
+    """The roles the stand-in ``name`` is measured in."""
+    role = standins.STANDINS[name].role
+    return ("summarizer", "translator") if role == "both" else (role,)
 
 
 def _reference(role: str) -> str:
@@ -95,8 +98,7 @@ def run_all(
 ) -> list[Run]:
     """Every chosen stand-in through every engine not in ``skip_engines``."""
     runs = []
-    for name in chosen:
-        role = standins.STANDINS[name].role
+    for name, role in ((n, r) for n in chosen for r in roles(n)):
         directory = standins.ensure(name, cache)
         # run_tool names both models; the other role's is never loaded (it is turned off).
         dirs = {
@@ -118,7 +120,7 @@ def run_all(
                 [*_ALONE[role], *extra],
                 repeats,
             )
-            run = Run(name, engine, result)
+            run = Run(name, engine, result, role)
             runs.append(run)
             say(summary.line(result))
     return runs
@@ -127,16 +129,16 @@ def run_all(
 def table(runs: Sequence[Run]) -> dict[str, Any]:
     """The runs, and per model its speed against its role's default model on each engine and
     CTranslate2's against transformers'."""
-    by = {(r.name, r.engine): r for r in runs}
+    by = {(r.name, r.engine, r.role): r for r in runs}
     rows = []
     for run in runs:
         row = run.as_dict()
-        reference = by.get((_reference(run.role), run.engine))
+        reference = by.get((_reference(run.role), run.engine, run.role))
         if reference is not None:
             row["speed_vs_default_model"] = round(
                 run.tokens_per_second / reference.tokens_per_second, 2
             )
-        other = by.get((run.name, "transformers"))
+        other = by.get((run.name, "transformers", run.role))
         if run.engine == "ctranslate2" and other is not None:
             row["ctranslate2_vs_transformers"] = round(
                 run.tokens_per_second / other.tokens_per_second, 2
@@ -151,10 +153,14 @@ def table(runs: Sequence[Run]) -> dict[str, Any]:
 
 def print_table(found: dict[str, Any]) -> None:
     print("\nEach model alone (tokens asked for per second; x default model of its role):")
-    print(f"  {'stand-in':26} {'engine':13} {'tokens/s':>9} {'x default':>10} {'load s':>7}")
+    print(
+        f"  {'stand-in':26} {'role':11} {'engine':13} {'tokens/s':>9} {'x default':>10} "
+        f"{'load s':>7}"
+    )
     for row in found["runs"]:
         print(
-            f"  {row['model']:26} {row['engine']:13} {row['tokens_per_second']:9.1f} "
+            f"  {row['model']:26} {row['role']:11} {row['engine']:13} "
+            f"{row['tokens_per_second']:9.1f} "
             f"{row.get('speed_vs_default_model', float('nan')):10.2f} "
             f"{row['load_seconds']:7.1f}"
         )

@@ -11,6 +11,12 @@ here on made-up news text (and the seeds/ articles) and padded to the real vocab
 (62,802, 50,264, 256,206 and 96,103), and everything is written with ``save_pretrained``.
 They give about 1.1-1.2 tokens per English word, a little under the real tokenizers' ~1.3.
 
+The instruction model's stand-in (the published shape of Qwen2.5-0.5B-Instruct, built by
+``tests/chat_builders.py`` with a chat template, saved in bfloat16 as the real one ships: 1 GB)
+plays either role. Its norms have no bias to hold a feature up, so instead its generation
+config bans the tokens that end a reply, which CTranslate2 reads as suppressed sequences; its
+replies are random tokens of the padded vocabulary, which only the guards' checks mind.
+
 One change from plain random weights, so that every contender does the same work: an output
 bias (``final_logits_bias``, or for NLLB, which has none, a column of the output embedding
 held up by the decoder's last layer norm; both carried over by the CTranslate2 converter)
@@ -31,7 +37,7 @@ from typing import Any
 
 from corpus import arabic_sentences, english_sentences, seed_sentences
 
-from tests import model_builders
+from tests import chat_builders, model_builders
 
 __all__ = [
     "STANDINS",
@@ -49,7 +55,7 @@ __all__ = [
 class StandIn:
     """A real model the benchmark imitates: its job, and the family it is built as."""
 
-    role: str  # "translator" or "summarizer"
+    role: str  # "translator", "summarizer", or "both" (an instruction model)
     family: str  # a key of tests/model_builders.py's FAMILIES
     model: str  # the hub id of the model it stands in for
 
@@ -60,6 +66,7 @@ STANDINS: dict[str, StandIn] = {
     "distilbart-cnn-12-6": StandIn("summarizer", "bart", "sshleifer/distilbart-cnn-12-6"),
     "nllb-200-distilled-600M": StandIn("translator", "nllb", "facebook/nllb-200-distilled-600M"),
     "pegasus-cnn_dailymail": StandIn("summarizer", "pegasus", "google/pegasus-cnn_dailymail"),
+    "qwen2.5-0.5b-instruct": StandIn("both", "qwen2", "Qwen/Qwen2.5-0.5B-Instruct"),
 }
 # The default models' stand-ins.
 TRANSLATOR = "opus-mt-en-ar"
@@ -111,8 +118,10 @@ def build(name: str, directory: Path) -> Path:
     standin = STANDINS[name]
     english = english_sentences(_TRAINING_SENTENCES) + seed_sentences() * _SEED_REPEATS
     text = {"english": english}
-    if standin.role == "translator":
+    if standin.role != "summarizer":
         text["arabic"] = arabic_sentences(5000)
+    if standin.family == "qwen2":
+        return chat_builders.build_chat_model(directory, name, dtype="bfloat16", **text)
     return model_builders.build_model(directory, standin.family, architecture=name, **text)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from summarize.client import add_serve_command, add_server_option, server_flags
+from summarize.demo import add_demo_command
 from summarize.pipeline import RUNNERS
 from summarize.planning import Shard
 from summarize.version import __version__
@@ -43,6 +44,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     _add_review(commands, settings)
     _add_cache(commands, settings)
     add_serve_command(commands, settings)
+    add_demo_command(commands, settings)
     config_parser = commands.add_parser("config", help="inspect the configuration")
     config_commands = config_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     config_commands.add_parser(

@@ -50,7 +50,7 @@ class Task:
 def generate(tasks: list[Task], backend: Backend, batch_tokens: int, stage: Stage) -> None:
     """Run all tasks through the model in length-sorted batches of at most ``batch_tokens``."""
     for task in tasks:
-        _fit_to_model(task, backend.max_output_tokens)
+        _fit_to_model(task, _room(task, backend))
     for batch in _batches(tasks, batch_tokens):
         _generate_batch(batch, backend, stage)
 
@@ -69,6 +69,14 @@ def by_owner(tasks: list[Task]) -> dict[Article, list[Task]]:
     for task in tasks:
         owners.setdefault(task.owner, []).append(task)
     return owners
+
+
+def _room(task: Task, backend: Backend) -> int:
+    """The most new tokens ``backend`` can generate after the task's input: its decoder's
+    positions, or what a decoder-only model's context leaves after the prompt."""
+    if not backend.context_tokens:
+        return backend.max_output_tokens
+    return max(1, min(backend.max_output_tokens, backend.context_tokens - task.tokens))
 
 
 def _fit_to_model(task: Task, most: int) -> None:

@@ -45,6 +45,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from summarize import jsontext
 from summarize.discovery import display_name
 
 __all__ = ["Claim", "Held", "claim", "remove_if_abandoned"]
@@ -359,8 +360,8 @@ def _not_a_claim(path: Path) -> OSError:
 def _parse(text: bytes) -> dict[str, object]:
     """The claim's fields, or {} for anything that is not a claim (binary, truncated, odd JSON)."""
     try:
-        data = json.loads(text.decode("utf-8"))
-    except (ValueError, RecursionError):
+        data = jsontext.loads(text, max_bytes=_MAX_CLAIM_BYTES)
+    except jsontext.JsonError:
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from summarize import servers
 from summarize.client import (
     LocalWork,
     run_remote,
     server_mode,
-    stop_server,
 )
 from summarize.config import load_config_with_origins, to_toml
 from summarize.console import (
@@ -30,9 +30,10 @@ from summarize.console import (
     print_stdin_warnings,
     report_sink,
 )
+from summarize.demo import DEMO_SETTINGS, copy_articles, tour
 from summarize.discovery import Job, Skipped, display_name, report_clash
 from summarize.download import download_models
-from summarize.errors import SummarizeError, UsageError
+from summarize.errors import SummarizeError, UsageError, naming
 from summarize.interrupts import stop_on_signals
 from summarize.pipeline import Planned, plan, run
 from summarize.report import Report
@@ -84,7 +85,8 @@ def _open_closed_streams() -> None:
 
 def _command(args: argparse.Namespace) -> int:
     try:
-        config, origins = load_config_with_origins(args.config, args.overrides)
+        overrides = [*args.overrides, *DEMO_SETTINGS] if args.command == "demo" else args.overrides
+        config, origins = load_config_with_origins(args.config, overrides)
         if args.command == "run":
             return _cmd_run(args, config)
         if args.command == "download":
@@ -97,6 +99,8 @@ def _command(args: argparse.Namespace) -> int:
             return _cmd_cache(args)
         if args.command == "serve":
             return _cmd_serve(args, config)
+        if args.command == "demo":
+            return _cmd_demo(args, config)
         sys.stdout.write(to_toml(config, origins))
         return 0
     except SummarizeError as exc:
@@ -240,20 +244,60 @@ def _planned_label(item: Planned) -> str:
     return item.label
 
 
+def _cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    """The real pipeline, here and on copies, with the demo engine (see summarize.demo)."""
+    articles = copy_articles(config, args.paths, args.to)
+    report = Report()
+    progress = TqdmProgress(disable=args.quiet or not sys.stderr.isatty())
+    run(config, [str(path) for path in articles], progress=progress, report=report)
+    print_report(report, quiet=args.quiet, verbose=bool(args.verbose), err=sys.stderr)
+    if not args.quiet:
+        print(tour(config, args.to, articles), file=sys.stderr)
+    return report.exit_code
+
+
 def _cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    limits = servers.Limits.from_environment()
+    if (args.all and not args.stop) or (args.list and args.stop):
+        raise UsageError("serve: --all goes with --stop, and --list alone")
+    if args.list:
+        for path, status in servers.running(limits):
+            said = status if isinstance(status, str) else servers.describe(status)
+            print(f"{display_name(path)}  {said}")
+        return 0
     if args.stop:
-        stopped = stop_server(config)
-        print(
-            f"summarize: {f'stopped {stopped}' if stopped else 'no server runs'}", file=sys.stderr
-        )
-        return 0 if stopped else 1
+        return _stop_servers(args.all, config, limits)
     from summarize.server import serve
 
     def ready(path: Path) -> None:
         print(f"summarize: serving on {display_name(path)}", file=sys.stderr, flush=True)
 
-    serve(config, idle_timeout=args.idle_timeout, gather=args.gather, ready=ready)
+    why = serve(config, idle_timeout=args.idle_timeout, gather=args.gather, ready=ready)
+    print(f"summarize: stopped: {why}", file=sys.stderr)
     return 0
+
+
+def _stop_servers(every: bool, config: Config, limits: servers.Limits) -> int:
+    """``serve --stop [--all]``: 1 if a server did not stop (or, without --all, none runs)."""
+    if not every:
+        path, answer = servers.stop_for(config, limits)
+        said = f"stopped {display_name(path)} (pid {answer.pid})" if answer else "no server runs"
+        print(f"summarize: {said}", file=sys.stderr)
+        return 0 if answer else 1
+    code, found = 0, False
+    for path in servers.sockets():
+        try:
+            answer = servers.stop(path, limits)
+        except UsageError as exc:
+            print(f"summarize: error: {exc}", file=sys.stderr)
+            code = 1
+            continue
+        if answer is not None:
+            found = True
+            print(f"summarize: stopped {display_name(path)} (pid {answer.pid})", file=sys.stderr)
+    if not found and not code:
+        print("summarize: no server runs", file=sys.stderr)
+    return code
 
 
 def _cmd_download(args: argparse.Namespace, config: Config) -> int:
@@ -278,9 +322,11 @@ def _cmd_eval(args: argparse.Namespace, config: Config) -> int:
     evaluation = evaluate(config, args.paths, args.output_dir)
     sys.stdout.write(format_table(evaluation) + "\n")
     if args.json:
-        args.json.write_text(
-            json.dumps(to_json(evaluation), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
+        with naming(args.json):  # a full disk fails the write, which names no file
+            args.json.write_text(
+                json.dumps(to_json(evaluation), ensure_ascii=False, indent=2) + "\n",
+                encoding="utf-8",
+            )
     return 0
 
 

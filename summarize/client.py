@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import logging
 import os
 import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +18,21 @@ from summarize.errors import UsageError
 from summarize.identity import settings_identity
 from summarize.planning import plan
 from summarize.progress import Progress
-from summarize.protocol import (
-    VERSION,
-    ProtocolError,
-    address,
-    receive,
-    send,
-    socket_path,
-    to_result,
-)
+from summarize.protocol import VERSION, ProtocolError, receive, send, socket_path
 from summarize.report import ArticleResult, Report, Status
 from summarize.run_request import to_do
+from summarize.server_replies import (
+    Alive,
+    Ended,
+    LogLine,
+    Refused,
+    Reply,
+    Result,
+    Started,
+    Stopped,
+    parse_reply,
+)
+from summarize.servers import Limits, connect, start, wait_for
 from summarize.settings import Config
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
     "run_remote",
     "server_flags",
     "server_mode",
-    "stop_server",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,8 +50,6 @@ log = logging.getLogger(__name__)
 #: ``SUMMARIZE_SERVER=1`` (or use, auto, fallback) does what ``run --server`` does
 ENVIRONMENT = "SUMMARIZE_SERVER"
 _MODES = ("use", "auto", "fallback")
-#: how long --server=auto waits for the server it started to load its engines
-_START_TIMEOUT = 600.0
 
 
 def add_server_option(run_parser: argparse.ArgumentParser) -> None:
@@ -119,7 +116,10 @@ def add_serve_command(commands: Any, settings: argparse.ArgumentParser) -> None:
         help="load the models once and do the articles of `summarize run --server` calls",
         description="Listen on a Unix socket in a private folder ($XDG_RUNTIME_DIR/summarize, "
         "else summarize-UID in the temporary folder), named by these settings; runs with "
-        "other settings never reach it. Runs that arrive close together share batches.",
+        "other settings never reach it. Runs that arrive close together share batches. A caller "
+        "takes a server silent for $SUMMARIZE_SERVER_TIMEOUT seconds (default 60; it sends a "
+        "heartbeat four times as often) for lost, and waits at most "
+        "$SUMMARIZE_SERVER_START_TIMEOUT seconds (default 600) for one loading its models.",
     )
     serve.add_argument(
         "--idle-timeout",
@@ -137,6 +137,14 @@ def add_serve_command(commands: Any, settings: argparse.ArgumentParser) -> None:
         "for S seconds, at most 10 S (default 0.2)",
     )
     serve.add_argument("--stop", action="store_true", help="stop the server for these settings")
+    serve.add_argument(
+        "--all", action="store_true", help="with --stop: stop every server of this user"
+    )
+    serve.add_argument(
+        "--list",
+        action="store_true",
+        help="list every server of this user: pid, time up, models, socket",
+    )
 
 
 def _seconds(low: float, high: float) -> Any:
@@ -201,9 +209,10 @@ def run_remote(
     """Send the run to the server with these settings; None once the server has done it all.
 
     What is left to do here: the whole run when nothing is to be generated (no engine needed)
-    or, in ``mode`` fallback, when no server runs; and in that mode, the articles a server
-    that went away mid-run did not finish. Raises UsageError where the local run would (the
-    plan is made here first, with the same rules), and when no server runs in mode ``use``.
+    or, in ``mode`` fallback, when no server runs; and in that mode, the articles a lost
+    server did not finish (it stopped, froze, or sent what no server does). Raises
+    UsageError where the local run would (the plan is made here first, with the same rules),
+    and when no server runs in mode ``use``.
     """
     skipped: list[Skipped] = []
     with _quiet():
@@ -218,18 +227,22 @@ def run_remote(
         )
     if not any(to_do(p) for p in planned):
         return LocalWork()
+    limits = Limits.from_environment()
     key = settings_identity(config).server
     path = socket_path(key)
-    conn = _connect(path) or _wait_for(path, None)  # a server may be loading its engines
-    if conn is None and mode == "auto":
-        conn = _start(args, path)
+    try:
+        conn = _reach(args, path, mode, limits)
+    except OSError as exc:  # a server that does not even take the connection is lost too
+        conn, unreachable = None, limits.why(exc)
+    else:
+        unreachable = "no server runs with these settings"
     if conn is None:
         if mode == "fallback":
-            log.info("no server runs with these settings: doing the articles here")
+            log.warning("%s: doing the articles here", unreachable)
             return LocalWork()
         raise UsageError(
-            "no server runs with these settings; start one with `summarize serve` and the "
-            "same -c/--set options, or use --auto-server or --server-or-local"
+            f"{unreachable}; start one with `summarize serve` and the same -c/--set options, "
+            "or use --auto-server or --server-or-local"
         )
     # As the read stage reads it: one byte past input.max_bytes says it is too large.
     data = stdin.read(config.input.max_bytes + 1) if stdin is not None else None
@@ -251,22 +264,47 @@ def run_remote(
             name: logging.getLogger(name).getEffectiveLevel()
             for name in ("summarize", "summarize.progress")
         },
+        "heartbeat": limits.heartbeat,
     }
-    todo = [p.job.name for p in planned if to_do(p)]
-    if _exchange(conn, request, report, progress, todo, stdin=data):
+    asked = _Asked(
+        every=frozenset(p.job.name for p in planned) | {s.name for s in skipped},
+        todo=[p.job.name for p in planned if to_do(p)],
+    )
+    lost = _exchange(conn, request, report, progress, asked, limits, stdin=data)
+    if lost is None:
+        return None
+    left = asked.every - {r.name for r in report.results}
+    if not left:  # the run is whole: what went wrong came after the last result
+        log.warning("lost the server (%s) once every article had its result", lost)
         return None
     if mode == "fallback":
-        every = [p.job.name for p in planned] + [s.name for s in skipped]
-        left = frozenset(every) - {r.name for r in report.results}
         log.warning(
-            "the server stopped before this run was done: doing the %d article(s) it did not "
-            "finish here",
-            len(left),
+            "lost the server (%s): doing the %d article(s) it did not finish here", lost, len(left)
         )
         return LocalWork(only=left, stdin=data)
-    log.error("the server stopped before this run was done (see its log)")
-    _unreported(report, todo, Status.FAILED, "{}: not done: the server stopped before it was done")
+    log.error("lost the server (%s) before this run was done; see its log", lost)
+    _unreported(
+        report, asked.todo, Status.FAILED, "{}: not done: the server stopped before it was done"
+    )
     return None
+
+
+def _reach(args: argparse.Namespace, path: Path, mode: str, limits: Limits) -> socket.socket | None:
+    """A connection to the server at ``path``, waiting while one loads and starting one in
+    ``mode`` auto; None if none runs."""
+    conn = connect(path, limits) or wait_for(path, None, limits)
+    if conn is None and mode == "auto":
+        conn = start(args, path, limits)
+    return conn
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """The articles a run asked for, the results of which the server must send, each once."""
+
+    every: frozenset[str]
+    #: those to generate, in the plan's order
+    todo: list[str]
 
 
 def _exchange(
@@ -274,54 +312,69 @@ def _exchange(
     request: dict[str, Any],
     report: Report,
     progress: Progress,
-    todo: list[str],
+    asked: _Asked,
+    limits: Limits,
     *,
     stdin: bytes | None = None,
-) -> bool:
+) -> str | None:
     """Send the request and then ``stdin``, as bytes (base64 in the JSON would be a third
     larger, and copied several times on each side), then add each result the server streams
-    back to ``report``; False if the server went away before the end of the run.
+    back to ``report``; None once the run ended with a result for exactly the articles it
+    asked for, else why the server is lost.
 
     Ctrl-C closes the connection, which cancels this run's articles not yet started.
     """
-    ended = False
+    conn.settimeout(limits.silence)  # the server sends a heartbeat well within it
     try:
         # A server that refuses closes without reading: its answer still waits to be read.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             send(conn, request)
             if stdin is not None:
                 conn.sendall(stdin)
-        while not ended:
+        while True:
             message = receive(conn, limit=None)  # a result's texts are as long as its article
             if message is None:
-                break
-            kind = message.get("type")
-            if kind == "log":
-                logging.getLogger(str(message["logger"])).log(
-                    int(message["level"]), "%s", message["message"]
-                )
-            elif kind == "start":
-                progress.start(int(message["count"]))
-            elif kind == "result":
-                result = to_result(message)
-                report.add(result)
-                if result.name in todo:  # the bar counts the articles to do, as a local run's
-                    progress.advance()
-            elif kind == "error":
-                raise UsageError(f"the server: {message['message']}")
-            elif kind == "end":
-                ended = True
-                report.interrupted = message["interrupted"]
+                return "it closed the connection"
+            ended = _take(parse_reply(message), report, progress, asked)
+            if ended is not None:
+                return ended or None
     except KeyboardInterrupt as exc:
         conn.close()
         report.interrupted = getattr(exc, "signum", signal.SIGINT)
-        _unreported(report, todo, Status.NOT_DONE, "not done: the run was interrupted")
-        return True
-    except (OSError, ProtocolError, KeyError, ValueError, TypeError) as exc:
-        log.warning("lost the server: %s", exc)
+        _unreported(report, asked.todo, Status.NOT_DONE, "not done: the run was interrupted")
+        return None
+    except (OSError, ProtocolError) as exc:
+        return limits.why(exc)
     finally:
         conn.close()
-    return ended
+
+
+def _take(reply: Reply, report: Report, progress: Progress, asked: _Asked) -> str | None:
+    """Act on one reply: None to read on, "" once the run is over, else why the server is
+    lost (a result for an article not asked for, or asked for and not sent)."""
+    if isinstance(reply, LogLine):
+        logging.getLogger(reply.logger).log(reply.level, "%s", reply.message)
+    elif isinstance(reply, Started):
+        progress.start(reply.count)
+    elif isinstance(reply, Result):
+        name = reply.result.name
+        if name not in asked.every or any(r.name == name for r in report.results):
+            return f"it sent a result for {display_name(name)}, not asked for or sent before"
+        report.add(reply.result)
+        if name in asked.todo:  # the bar counts the articles to do, as a local run's
+            progress.advance()
+    elif isinstance(reply, Refused):
+        raise UsageError(f"the server: {reply.message}")
+    elif isinstance(reply, Ended):
+        missing = asked.every - {r.name for r in report.results}
+        if missing:
+            return f"it ended the run with no result for {display_name(min(missing))}"
+        return ""
+    elif isinstance(reply, Stopped):
+        return reply.reason
+    elif not isinstance(reply, Alive):
+        return f"it sent a {type(reply).__name__} reply to a run"
+    return None
 
 
 def _umask() -> int:
@@ -339,102 +392,3 @@ def _unreported(report: Report, todo: list[str], status: Status, why: str) -> No
     for name in todo:
         if name not in seen:
             report.add(ArticleResult(name, status, why.format(name)))
-
-
-def _connect(path: Path) -> socket.socket | None:
-    """A connection to the server at ``path``; None if none listens there (a socket left by a
-    killed server refuses: the next server replaces it)."""
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        with address(path) as where:
-            conn.connect(where)
-    except (FileNotFoundError, ConnectionRefusedError):
-        conn.close()
-        return None
-    return conn
-
-
-def _start(args: argparse.Namespace, path: Path) -> socket.socket | None:
-    """Start a server for these settings in the background (its log next to its socket), and
-    connect once it has loaded; None if it ended without serving."""
-    command = [sys.executable, "-m", "summarize", "serve"]
-    if args.config is not None:
-        command += ["-c", str(args.config)]
-    for item in args.overrides:
-        command += ["--set", item]
-    log_path = path.with_suffix(".log")
-    with open(log_path, "ab") as out:
-        offset = out.tell()
-        process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
-        )
-    conn = _wait_for(path, process)
-    if conn is None and process.poll() not in (None, 0):
-        # Its reason is this run's (a model that cannot be loaded is exit 2 in a local run too),
-        # not "no server runs": the caller asked for one to be started.
-        raise UsageError(f"the server started for this run ended: {_ending(log_path, offset)}")
-    return conn
-
-
-def _ending(log_path: Path, offset: int) -> str:
-    """The error lines the server wrote to its log from ``offset``, or where to look."""
-    try:
-        with open(log_path, "rb") as fh:
-            fh.seek(offset)
-            text = fh.read(64 * 1024).decode("utf-8", "replace")
-    except OSError:
-        text = ""
-    # The log is shared: servers started by other callers at once (make -j) write to it too,
-    # and all but one of them end saying that one is already running.
-    lines = text.splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith("summarize: error: ")]
-    reasons = [i for i in starts if "already running" not in lines[i]] or starts
-    if not reasons:
-        return f"see its log, {display_name(log_path)}"
-    first = reasons[0]
-    ends = [i for i in range(first + 1, len(lines)) if lines[i].startswith("summarize: ")]
-    block = lines[first : ends[0] if ends else len(lines)]  # an error may span several lines
-    return "\n".join(block).removeprefix("summarize: error: ").strip()
-
-
-def _wait_for(path: Path, process: subprocess.Popen[bytes] | None) -> socket.socket | None:
-    """A connection once the server loading its engines (holding the lock) listens; None if
-    none is loading, or the one started (``process``) ended with no other to wait for."""
-    deadline = time.monotonic() + _START_TIMEOUT
-    while time.monotonic() < deadline:
-        conn = _connect(path)
-        if conn is not None:
-            return conn
-        started = process is not None and process.poll() is None
-        if not started and not _held(path.with_suffix(".lock")):
-            return None
-        time.sleep(0.05)
-    return None
-
-
-def _held(lock: Path) -> bool:
-    """Whether a server holds the lock of these settings (it may be loading its engines)."""
-    try:
-        fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
-def stop_server(config: Config) -> Path | None:
-    """Ask the server with these settings to stop (it finishes what it has); its socket, or
-    None if none runs."""
-    path = socket_path(settings_identity(config).server)
-    conn = _connect(path)
-    if conn is None:
-        return None
-    with conn:
-        send(conn, {"type": "stop", "version": VERSION})
-        receive(conn)
-    return path

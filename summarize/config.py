@@ -13,7 +13,7 @@ from typing import Any
 from summarize.backends import BACKENDS
 from summarize.discovery import display_name
 from summarize.errors import ConfigError
-from summarize.families import AUTO
+from summarize.families import AUTO, TEXT_FIELD
 from summarize.settings import (
     DTYPES,
     GUARD_CHECKS,
@@ -248,6 +248,12 @@ def _validate(config: Config, origins: Mapping[str, str]) -> None:
         if settings.backend not in (AUTO, *BACKENDS):
             choices = ", ".join((AUTO, *BACKENDS))
             fail(f"{section}.backend", f"{settings.backend!r} is not a backend; choose {choices}")
+        if settings.prompt.count(TEXT_FIELD) != 1:
+            fail(
+                f"{section}.prompt",
+                f"must contain {TEXT_FIELD} once, where the text goes (it has "
+                f"{settings.prompt.count(TEXT_FIELD)})",
+            )
         if settings.quantization not in QUANTIZATIONS:
             choices = ", ".join(QUANTIZATIONS)
             fail(

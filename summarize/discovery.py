@@ -8,16 +8,19 @@ import logging
 import os
 import re
 import stat as statmod
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from summarize.errors import UsageError
 from summarize.settings import InputSettings
+from summarize.snapshot import read_start
 from summarize.templates import owner_regex, template_regex
 
 __all__ = [
     "STDIN", "STDIN_NAME", "Job", "Skipped", "display_name", "find_inputs", "report_clash",
+    "taken_under",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -66,13 +69,26 @@ class Skipped:
 
 def display_name(path: Path | str) -> str:
     r"""``path`` as one line of text that any encoder accepts: bytes that are not UTF-8 become
-    ``\xNN``, control characters ``\n``, ``\r``, ``\t``, ``\xNN`` (or ``\u2028``).
+    ``\xNN``, control characters ``\n``, ``\r``, ``\t``, ``\xNN`` (or ``\u2028``), invisible
+    format characters (Unicode category Cf) ``\uNNNN``.
 
     File names are bytes; Python keeps undecodable ones as lone surrogates, which UTF-8 output
     (sidecars, reports, logs) refuses. A name may also hold a newline, which would split a
-    message, a listing or a table row in two. Applied twice, it gives the same text.
+    message, a listing or a table row in two, or a bidi control (U+202E) or zero-width
+    character, which would show it as another name (``evil\u202etxt.exe`` as ``evilexe.txt``).
+    Applied twice, it gives the same text.
     """
-    return os.fsencode(path).decode("utf-8", "backslashreplace").translate(_ESCAPED)
+    text = os.fsencode(path).decode("utf-8", "backslashreplace").translate(_ESCAPED)
+    if text.isascii():  # nearly every name: no format character to look for
+        return text
+    return "".join(_escaped_format(c) for c in text)
+
+
+def _escaped_format(char: str) -> str:
+    if unicodedata.category(char) != "Cf":
+        return char
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 # Every character that ends a line for str.splitlines or a terminal, or moves its cursor.
@@ -127,28 +143,41 @@ def report_clash(
         )
     if not report.is_file() or _is_a_report(report):
         return None  # a report inside the tree is the run's own file, left out of the search
-    real = os.path.realpath(report)
+    if _taken_under(report, paths, select) is not None:
+        return "it is an article of this run, which the report would overwrite"
+    return None
+
+
+def taken_under(
+    path: Path, paths: Sequence[str], settings: InputSettings, reserved: Sequence[str]
+) -> str | None:
+    """Which of ``paths`` a run's search would take ``path`` from as an article (whether or
+    not ``path`` exists yet), or None: a file the tool writes there must not become an input."""
+    return _taken_under(path, paths, _Selector(settings, reserved))
+
+
+def _taken_under(path: Path, paths: Sequence[str], select: _Selector) -> str | None:
+    real = os.path.realpath(path)
     for raw in paths:
         if raw in ("", STDIN):
             continue
         named = os.path.realpath(raw)
         if named == real:
-            return "it is an article of this run, which the report would overwrite"
+            return raw
         if not os.path.isdir(named):
             continue
         relative = os.path.relpath(real, named)
         parts = relative.split(os.sep)
         inside = parts[0] != os.pardir and not any(p.startswith(".") for p in parts[:-1])
-        if inside and select.verdict(report.name, relative.replace(os.sep, "/")) == _TAKE:
-            return "it is an article of this run, which the report would overwrite"
+        if inside and select.verdict(path.name, relative.replace(os.sep, "/")) == _TAKE:
+            return raw
     return None
 
 
 def _is_a_report(path: Path) -> bool:
     """Whether ``path`` is empty or a JSONL report as a run writes it (an earlier run's)."""
     try:
-        with path.open("rb") as fh:
-            head = fh.read(16)
+        head = read_start(path, 16)  # never waiting on a FIFO put there meanwhile
     except OSError:
         return False
     return head == b"" or head.startswith((b'{"path": ', b'{"totals": '))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from summarize.backends import MODEL_FREE
 from summarize.backends.huggingface import hub_offline
 from summarize.engines import load_spec
 from summarize.errors import ModelError
@@ -52,8 +53,8 @@ def download_models(
 ) -> list[Fetched]:
     """Fetch every model the configuration uses into the Hugging Face cache, or under ``to``.
 
-    Models that are already local directories, and the echo engine, need nothing. Raises
-    ModelError naming the model when a download fails.
+    Models that are already local directories, and the model-free engines (echo, demo), need
+    nothing. Raises ModelError naming the model when a download fails.
     """
     if hub_offline():
         raise ModelError(
@@ -62,7 +63,7 @@ def download_models(
         )
     fetched = []
     for role, settings in _models(config):
-        if settings.backend == "echo" or Path(settings.model).expanduser().is_dir():
+        if settings.backend in MODEL_FREE or Path(settings.model).expanduser().is_dir():
             log.info("%s: %s needs no download", role, settings.model)
             continue
         target = to / _folder_name(settings.model, settings.revision) if to else None

@@ -12,7 +12,7 @@ from typing import Any
 
 from summarize.discovery import display_name, find_inputs
 from summarize.errors import ConfigError, InputError, UsageError
-from summarize.outputs import KINDS, TRANSLATIONS, Outputs, output_paths
+from summarize.outputs import KINDS, TRANSLATIONS, Outputs, output_paths, read_output_bytes
 from summarize.settings import TRANSLATABLE, Config
 from summarize.sidecar import read as read_sidecar
 from summarize.templates import format_name
@@ -170,7 +170,7 @@ def _evaluate_article(
             not_run.append(kind)
             continue
         try:
-            pairs.append(_Pair(kind, _read(output), _read(reference)))
+            pairs.append(_Pair(kind, _read(config, output), _read(config, reference)))
         except (OSError, InputError) as exc:
             errors.append(str(exc))
     scores = _article_scores(pairs)
@@ -180,11 +180,12 @@ def _evaluate_article(
     return row, pairs
 
 
-def _read(path: Path) -> str:
+def _read(config: Config, path: Path) -> str:
+    """An output or a reference (written by hand, held to the same bound), never waited on."""
     try:
-        data = path.read_bytes()
+        data = read_output_bytes(path, config.input)
     except OSError as exc:
-        raise InputError(f"{display_name(path)}: cannot read ({exc.strerror})") from None
+        raise InputError(f"{display_name(path)}: cannot read ({exc.strerror or exc})") from None
     return normalize(decode(data, display_name(path))).strip()
 
 

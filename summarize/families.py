@@ -4,8 +4,10 @@ The one place that knows a model family. A model is named and nothing else; from
 (``model_type``) and its tokenizer (class, vocabulary) a :class:`Recipe` says what goes before
 every input (a language token or a task prefix as text), which source language the tokenizer
 marks, which target-language token is forced as the first generated token, whether the model
-wants global attention on its first token (LED), and whether CTranslate2 converts it. Both
-engines apply the recipe; no other module branches on a model type.
+wants global attention on its first token (LED), and whether CTranslate2 converts it. A
+decoder-only model whose tokenizer carries a chat template (an instruction-tuned model: Qwen,
+Llama, Gemma, Mistral...) is asked in words instead: the role's prompt, through that template.
+Both engines apply the recipe; no other module branches on a model type.
 
 A family the tool cannot tell, or a tokenizer without the token for the target language, is a
 load error naming the model and the setting to give: never a run in the wrong language. The
@@ -20,33 +22,47 @@ with :func:`resolve_backend` on a run that may have nothing to do.
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from summarize import jsontext
+from summarize.discovery import display_name
 from summarize.errors import ModelError
 
 __all__ = [
     "AUTO",
     "CT2_CONVERTS",
+    "CT2_GENERATES",
+    "TEXT_FIELD",
     "Asked",
     "Recipe",
     "auto_backend",
     "model_type",
     "recipe",
     "resolve_backend",
+    "retold",
 ]
 
 log = logging.getLogger(__name__)
 
+#: A config.json is a few kB: a larger one is no model's, and is not read into memory.
+MODEL_JSON_MAX_BYTES = 16 * 1024 * 1024
+
 #: the value of a setting the family decides (backend, prefix, languages)
 AUTO = "auto"
-#: the model types CTranslate2 4.x converts from transformers (not LED, nor decoder-only here)
-CT2_CONVERTS = frozenset({"bart", "marian", "m2m_100", "mbart", "pegasus", "t5", "mt5", "umt5"})
+#: the decoder-only model types CTranslate2 4.8 converts (to run with its Generator)
+CT2_GENERATES = frozenset(
+    {"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3_text", "phi3"}
+)
+_CT2_SEQ2SEQ = frozenset({"bart", "marian", "m2m_100", "mbart", "pegasus", "t5", "mt5", "umt5"})
+#: the model types CTranslate2 4.x converts from transformers (not LED)
+CT2_CONVERTS = CT2_GENERATES | _CT2_SEQ2SEQ
+#: where a prompt puts the text it asks about (see summarize.settings)
+TEXT_FIELD = "{text}"
 _T5 = frozenset({"t5", "mt5", "umt5"})
 _MARIAN_LANGUAGE = re.compile(r">>[A-Za-z_]+<<")
 _MADLAD_LANGUAGE = re.compile(r"<2[A-Za-z_-]+>")
@@ -64,6 +80,8 @@ class Asked:
     #: the translator's source and target languages, in the model's own codes
     source_language: str = AUTO
     target_language: str = AUTO
+    #: what an instruction model is asked, the text at TEXT_FIELD (the role's prompt setting)
+    prompt: str = TEXT_FIELD
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,14 @@ class Recipe:
     global_attention: bool = False
     #: a token the model writes between sentences (PEGASUS's ``<n>``), read as a space
     sentence_break: str | None = None
+    #: a decoder-only instruction model: each input is ``prompt`` (its TEXT_FIELD the text) as
+    #: the user's turn of its chat template, and only the reply is decoded
+    chat: bool = False
+    prompt: str = TEXT_FIELD
+
+    def ask(self, text: str) -> str:
+        """The user's turn that asks an instruction model about ``text``."""
+        return self.prompt.replace(TEXT_FIELD, text, 1)
 
     def finish(self, text: str) -> str:
         """A decoded output as text: the family's sentence-break token made a space."""
@@ -106,6 +132,8 @@ class Recipe:
             parts.append(f"prefix {self.prefix.strip()!r}")
         if self.global_attention:
             parts.append("global attention on the first token")
+        if self.chat:
+            parts.append("prompt through its chat template")
         return ", ".join(parts)
 
 
@@ -113,6 +141,8 @@ def recipe(asked: Asked, model: str, config: Any, tokenizer: Any) -> Recipe:
     """The recipe for ``model`` (its transformers ``config`` and ``tokenizer``) in
     ``asked.role``; ModelError when the family cannot be told or lacks the target language."""
     kind = str(getattr(config, "model_type", "") or "")
+    if getattr(config, "is_encoder_decoder", None) is False:
+        return _instruction(asked, model, kind, tokenizer)
     if asked.role == "summarizer":
         return _summarizer(asked, model, kind, config)
     return _translator(asked, model, kind, tokenizer)
@@ -140,6 +170,40 @@ def _summarizer(asked: Asked, model: str, kind: str, config: Any) -> Recipe:
         'summary (known: BART, PEGASUS, T5, LED); set summarizer.source_prefix ("" for none) '
         "if it needs no more than a text prefix"
     )
+
+
+def _instruction(asked: Asked, model: str, kind: str, tokenizer: Any) -> Recipe:
+    """A decoder-only model: asked in words through its chat template, which only an
+    instruction-tuned checkpoint has; a base model would continue the text, not answer."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelError(
+            f"{asked.role}.model: {model}: {_a_model(kind)} without a chat template in its "
+            "tokenizer; the tool asks decoder-only models through their chat template, so "
+            "name an instruction-tuned checkpoint (its -Instruct or -Chat version)"
+        )
+    return retold(Recipe("instruction model", kind, chat=True), asked, model)
+
+
+def retold(found: Recipe, asked: Asked, model: str) -> Recipe:
+    """An instruction model's recipe ``found``, for the role and prompt of ``asked``: one
+    model loaded once serves both roles, each asked its own way.
+
+    An instruction model is asked in words alone: a language token or prefix set for another
+    family would be ignored, and the run be in the prompt's language instead, so it is a
+    ModelError naming the key.
+    """
+    for key, value in (
+        ("source_prefix", asked.source_prefix),
+        ("source_language", asked.source_language),
+        ("target_language", asked.target_language),
+    ):
+        if value != AUTO:
+            raise ModelError(
+                f"{asked.role}.model: {model}: {asked.role}.{key} = {value!r} does not apply "
+                f"to an instruction model, which is asked in words; set it to 'auto' and say "
+                f"what you want in {asked.role}.prompt"
+            )
+    return replace(found, prompt=asked.prompt)
 
 
 def _translator(asked: Asked, model: str, kind: str, tokenizer: Any) -> Recipe:
@@ -313,8 +377,12 @@ def model_type(model: str, revision: str, *, fetch: bool = False) -> str | None:
     if path is None:
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = jsontext.read_file(path, max_bytes=MODEL_JSON_MAX_BYTES)
+    except FileNotFoundError:  # loading the model says what the folder lacks
+        return None
+    except (OSError, jsontext.JsonError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        log.warning("%s: cannot read the model's type (%s)", display_name(path), why)
         return None
     kind = data.get("model_type") if isinstance(data, dict) else None
     return kind if isinstance(kind, str) else None

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from summarize.backends import MODEL_FREE
 from summarize.families import resolve_backend
 from summarize.model_identity import model_identity
 from summarize.settings import GUARD_CHECKS, TRANSLATABLE, Config
@@ -104,8 +105,8 @@ def _text(value: Any) -> str:
 def _model_named(values: dict[str, Any]) -> dict[str, Any]:
     """A local model directory by its content: new weights under one path are another model,
     and two paths to one directory the same. A hub id stays id and revision."""
-    if values["backend"] == "echo":
-        return values  # the echo engine loads nothing
+    if values["backend"] in MODEL_FREE:
+        return values  # an engine that loads nothing
     identity = model_identity(values["model"])
     if identity is None:
         return values

@@ -9,7 +9,10 @@ way such text can be wrong into one :class:`JsonError` whose message says why.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+
+from summarize.snapshot import read_bounded
 
 #: Deeper than anything the tool writes (a sidecar is four levels deep).
 MAX_DEPTH = 32
@@ -41,6 +44,16 @@ def loads(data: str | bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX
     if depth(value) > max_depth:
         raise JsonError(f"nested deeper than {max_depth} levels")
     return value
+
+
+def read_file(path: Path, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Any:
+    """The JSON value in the file ``path`` (one the tool did not write: a model's config.json),
+    read without waiting on a FIFO and within ``max_bytes``.
+
+    Raises OSError (naming the file) when it cannot be read, :class:`JsonError` when it is
+    not JSON within the bounds; the caller names the file in what it says.
+    """
+    return loads(read_bounded(path, max_bytes), max_bytes=max_bytes, max_depth=max_depth)
 
 
 def depth(value: Any) -> int:

@@ -23,6 +23,8 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any, ClassVar
 
+from summarize import jsontext
+
 __all__ = ["cache_root", "model_identity"]
 
 log = logging.getLogger(__name__)
@@ -97,8 +99,8 @@ class _DigestCache:
         self.path = path
         self.entries: dict[str, list[Any]] = {}
         self.dirty = False
-        with contextlib.suppress(OSError, ValueError, RecursionError):
-            data = json.loads(path.read_text(encoding="utf-8"))
+        with contextlib.suppress(OSError, jsontext.JsonError):  # a corrupt cache is empty
+            data = jsontext.read_file(path)
             ours = isinstance(data, dict) and data.get("version") == _CACHE_VERSION
             files = data.get("files") if ours else None
             if isinstance(files, dict):

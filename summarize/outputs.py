@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import json
 import logging
@@ -15,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from summarize.discovery import Job, display_name
+from summarize.errors import naming
 from summarize.seal import seal
-from summarize.settings import EvalSettings, OutputSettings
+from summarize.settings import EvalSettings, InputSettings, OutputSettings
+from summarize.snapshot import FileTooLarge, read_bounded
 from summarize.templates import name_fields
 
 __all__ = [
@@ -290,29 +293,48 @@ def sidecar_text(sidecar: dict[str, Any]) -> str:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+#: An output is read (by review, eval) when within this many times input.max_bytes: an Arabic
+#: letter takes two bytes of UTF-8 where an English one takes one, and a translation may run
+#: longer; a larger file is none the tool wrote, and is not read into memory.
+OUTPUT_BOUND = 8
+
+
+def read_output_bytes(path: Path, settings: InputSettings) -> bytes:
+    """The bytes of an output as they are now, never waiting on a FIFO or device in its place.
+
+    Raises OSError naming ``path``, its reason the bound where the file is larger than any
+    output of an input within ``input.max_bytes``.
+    """
+    bound = OUTPUT_BOUND * settings.max_bytes
+    try:
+        return read_bounded(path, bound)
+    except FileTooLarge as exc:
+        raise OSError(
+            errno.EFBIG,
+            f"{exc.size:,} bytes, more than any output of an input within input.max_bytes "
+            f"({OUTPUT_BOUND} x {settings.max_bytes:,})",
+            str(path),
+        ) from None
+
+
 def write_atomic(path: Path, text: str, *, mtime_ns: int | None = None) -> None:
     """Write through a temporary file in the same directory and ``os.replace`` it into place,
-    with its mtime set to ``mtime_ns`` first when given."""
+    with its mtime set to ``mtime_ns`` first when given. An OSError names ``path``, never the
+    temporary file, nor nothing (a full disk fails the write, which names no file)."""
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mtime_ns is not None:
-            os.utime(temp, ns=(mtime_ns, mtime_ns))
-        _replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def _replace(temp: Path, path: Path) -> None:
-    try:
-        os.replace(temp, path)
-    except OSError as exc:  # name the output, not the temporary file the user never saw
-        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+    with naming(path, instead_of=temp):
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if mtime_ns is not None:
+                os.utime(temp, ns=(mtime_ns, mtime_ns))
+            os.replace(temp, path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
 
 
 def remove_temporaries(outputs: Outputs) -> None:

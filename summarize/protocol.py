@@ -13,16 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from summarize import jsontext
 from summarize.discovery import display_name
 from summarize.errors import UsageError
-from summarize.report import ArticleResult, Flag, Status
 
 __all__ = [
     "MAX_MESSAGE",
     "VERSION",
     "ProtocolError",
     "address",
-    "from_result",
     "peer_allowed",
     "peer_uid",
     "receive",
@@ -30,11 +29,11 @@ __all__ = [
     "send",
     "server_dir",
     "socket_path",
-    "to_result",
 ]
 
 #: the protocol's version: a client and a server of different versions refuse each other
-VERSION = 2
+#: (3: heartbeats, and a server that stops mid-run says so instead of ending the run)
+VERSION = 3
 #: the largest request the server accepts (its standard input follows it as bytes, up to
 #: input.max_bytes; a result of any size comes back, in frames)
 MAX_MESSAGE = 64 * 1024 * 1024
@@ -49,7 +48,7 @@ DIR_VARIABLE = "SUMMARIZE_SERVER_DIR"
 
 
 class ProtocolError(Exception):
-    """A message that is cut short, too large or not a JSON object."""
+    """A message that is cut short, too large, too deep or not a JSON object."""
 
 
 def send(sock: socket.socket, message: dict[str, Any]) -> None:
@@ -81,8 +80,10 @@ def receive(sock: socket.socket, limit: int | None = MAX_MESSAGE) -> dict[str, A
         frames.append(receive_bytes(sock, length & ~_MORE))
     data = b"".join(frames)
     try:
-        message = json.loads(data.decode("ascii"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        # Bounded in depth too: 100,000 '[' are far under the size limit, and json.loads
+        # alone would recurse through them until a RecursionError.
+        message = jsontext.loads(data, max_bytes=len(data))
+    except jsontext.JsonError as exc:
         raise ProtocolError(f"not a JSON message ({exc})") from None
     if not isinstance(message, dict):
         raise ProtocolError("not a JSON object")
@@ -117,7 +118,7 @@ def server_dir() -> Path:
     chosen = os.environ.get(DIR_VARIABLE)
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if chosen:
-        folder = Path(chosen)
+        folder = Path(os.path.abspath(chosen))  # the server leaves the folder it started in
     elif runtime and os.path.isabs(runtime):
         folder = Path(runtime) / "summarize"
     else:
@@ -189,32 +190,3 @@ def peer_allowed(uid: int | None, own: int | None = None) -> bool:
     """Only the user who started the server may use it (where the OS names the peer; elsewhere
     the 0700 folder is the guard)."""
     return uid is None or uid == (os.getuid() if own is None else own)
-
-
-def from_result(result: ArticleResult) -> dict[str, Any]:
-    """An article's result as a message."""
-    return {
-        "type": "result",
-        "name": result.name,
-        "status": result.status.value,
-        "reason": result.reason,
-        "outputs": list(result.outputs),
-        "seconds": result.seconds,
-        "warnings": list(result.warnings),
-        "texts": result.texts,
-        "flags": [flag.as_dict() for flag in result.flags],
-    }
-
-
-def to_result(message: dict[str, Any]) -> ArticleResult:
-    """The result a ``result`` message carries (from the server this client chose to trust)."""
-    return ArticleResult(
-        name=str(message["name"]),
-        status=Status(message["status"]),
-        reason=str(message["reason"]),
-        outputs=tuple(message["outputs"]),
-        seconds={str(k): float(v) for k, v in message["seconds"].items()},
-        warnings=tuple(message["warnings"]),
-        texts=message["texts"],
-        flags=tuple(Flag.from_dict(item) for item in message["flags"]),
-    )

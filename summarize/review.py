@@ -197,7 +197,7 @@ def _article(
     # names are shown, for a person to judge.
     record = sidecar or Sidecar()
     outputs = record.written_outputs(named)
-    texts = {key: read_output(path, notes) for key, path in outputs.by_kind().items()}
+    texts = {key: read_output(config, path, notes) for key, path in outputs.by_kind().items()}
     flags = list(record.flags)
     warnings = record.warnings + _doubts(sidecar)
     status, reason = _with_sidecar(job.path, outputs, sidecar, line, flags, warnings)

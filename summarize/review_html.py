@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import html
 import logging
 import re
@@ -9,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from summarize.discovery import display_name
+from summarize.discovery import display_name, taken_under
 from summarize.errors import UsageError
 from summarize.outputs import write_atomic
 from summarize.report import Flag
@@ -17,6 +18,7 @@ from summarize.review import ArticleReview, Block, Review, ReviewStatus, default
 from summarize.review import gather as gather_review
 from summarize.review_css import CSS
 from summarize.settings import Config
+from summarize.snapshot import read_start
 
 __all__ = ["article_page", "index_page", "page", "write_review"]
 
@@ -50,6 +52,9 @@ def write_review(
     it shows."""
     target = output if output is not None else default_output(paths, split)
     to_stdout = target == Path("-")
+    if not to_stdout:  # refused before any article is read
+        _check_replaceable(_named_page(target / "index.html" if split else target))
+        _check_outside(config, paths, target, split)
     # Never review the page itself, whatever input.globs takes.
     exclude = [] if to_stdout else [target]
     review = gather_review(config, paths, out_dir=out_dir, report=report, exclude=exclude)
@@ -65,6 +70,22 @@ def write_review(
     else:
         _write(target, page(review, title))
     return target, review
+
+
+def _check_outside(config: Config, paths: Sequence[str], target: Path, split: bool) -> None:
+    """Refuse a page that the next run over ``paths`` would take as an article (``-o
+    news/page.txt``): it would be summarized and translated as news."""
+    pages = (
+        (target / "index.html", target / "articles" / "a-000000000000.html") if split else (target,)
+    )
+    for page in pages:
+        folder = taken_under(page, paths, config.input, config.reserved_names)
+        if folder is not None:
+            raise UsageError(
+                f"{display_name(target)}: inside {display_name(folder)}, where a run would take "
+                "the page for an article (input.globs); write it outside the articles, or under "
+                "a name input.globs does not match (such as .html)"
+            )
 
 
 def _write_split(review: Review, title: str, folder: Path) -> None:
@@ -85,10 +106,14 @@ def _write_split(review: Review, title: str, folder: Path) -> None:
     )
 
 
-def _write(path: Path, text: str) -> None:
+def _named_page(path: Path) -> Path:
     if path.name in ("", ".", ".."):  # -o "", -o . : a folder, and no name to write under
         raise UsageError(f"{display_name(path)}: a folder, not a page; name the page to write")
-    _check_replaceable(path)
+    return path
+
+
+def _write(path: Path, text: str) -> None:
+    _check_replaceable(_named_page(path))
     try:
         write_atomic(path, text)
     except OSError as exc:  # name the page, not its temporary file
@@ -99,10 +124,15 @@ def _check_replaceable(path: Path) -> None:
     """A page replaces an earlier page, or any HTML file, never anything else: ``-o`` naming
     an article, a report or an output by mistake must not destroy it."""
     try:
-        with path.open("rb") as existing:
-            start = existing.read(64)
-    except OSError:  # not there (or not a file: writing it fails and says so)
-        return
+        start = read_start(path, 64)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:  # not there (or unreadable: writing it says so)
+            return
+        # A FIFO, a device or a folder is no page: opening it to look could block for good.
+        raise UsageError(
+            f"{display_name(path)}: exists and is not an HTML page ({exc.strerror or exc}), so "
+            "the review does not replace it; name another page, or remove it first"
+        ) from None
     if not start.lstrip().lower().startswith(b"<!doctype html"):
         raise UsageError(
             f"{display_name(path)}: exists and is not an HTML page, so the review does not "

@@ -9,22 +9,26 @@ any version left gives a page.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from summarize import jsontext
 from summarize.cleanup import furniture_lines
 from summarize.discovery import Job, display_name
 from summarize.errors import InputError, UsageError
+from summarize.outputs import read_output_bytes
 from summarize.settings import Config
 from summarize.sidecar import Sidecar
-from summarize.snapshot import read_snapshot
+from summarize.snapshot import FileTooLarge, read_bounded, read_snapshot
 from summarize.text import decode_lines, lay_out
 
 __all__ = ["ReportLine", "read_english", "read_output", "read_report", "report_key"]
 
 log = logging.getLogger(__name__)
+
+#: A report holds a line of one to a few kB per article: room for hundreds of thousands.
+REPORT_MAX_BYTES = 1024**3
 
 
 @dataclass(frozen=True)
@@ -37,20 +41,32 @@ class ReportLine:
 
 def read_report(path: Path) -> tuple[dict[str, ReportLine], str | None]:
     """The last line of each article in a ``--report`` JSONL file, by resolved path: relative
-    paths as seen from here, and from the report's folder (a run started there)."""
+    paths as seen from here, and from the report's folder (a run started there).
+
+    The report is anyone's file: it is read within REPORT_MAX_BYTES, never waited on, and a line
+    that is not JSON the tool can take (too deep, too long, not JSON) is warned about and left
+    out. Raises UsageError when the report itself cannot be read.
+    """
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_bounded(path, REPORT_MAX_BYTES).decode("utf-8", errors="replace")
         written_ns = path.stat().st_mtime_ns
+    except FileTooLarge as exc:
+        raise UsageError(
+            f"{display_name(path)}: cannot read the report (more than {REPORT_MAX_BYTES:,} "
+            f"bytes: {exc.size:,})"
+        ) from None
     except OSError as exc:
-        raise UsageError(f"{display_name(path)}: cannot read the report ({exc.strerror})") from None
+        raise UsageError(
+            f"{display_name(path)}: cannot read the report ({exc.strerror or exc})"
+        ) from None
     found: dict[str, ReportLine] = {}
     there: dict[str, ReportLine] = {}
     summary = None
     for number, line in enumerate(text.splitlines(), 1):
         try:
-            item = json.loads(line)
-        except ValueError:
-            log.warning("%s, line %d: not JSON, left out", display_name(path), number)
+            item = jsontext.loads(line)
+        except jsontext.JsonError as exc:
+            log.warning("%s, line %d: %s, left out", display_name(path), number, exc)
             continue
         if not isinstance(item, dict):
             continue
@@ -72,12 +88,12 @@ def report_key(path: Path) -> str:
     return display_name(path.resolve())
 
 
-def read_output(path: Path, notes: list[str]) -> str | None:
+def read_output(config: Config, path: Path, notes: list[str]) -> str | None:
     """An output's text, or None with a note saying why it cannot be shown (a FIFO or device
-    in its place is refused at once, never waited on)."""
+    in its place is refused at once, never waited on; a file larger than any output of an input
+    within input.max_bytes is not read)."""
     try:
-        data, _ = read_snapshot(path, follow_symlinks=True)
-        text = data.decode("utf-8", errors="replace")
+        text = read_output_bytes(path, config.input).decode("utf-8", errors="replace")
     except OSError as exc:
         notes.append(f"{display_name(path)}: cannot read ({exc.strerror or exc})")
         return None

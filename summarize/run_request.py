@@ -12,13 +12,16 @@ from typing import Any
 from summarize.discovery import STDIN, Skipped
 from summarize.planning import Planned, Shard
 from summarize.protocol import VERSION, ProtocolError, send
+from summarize.server_replies import Reply, encode
 
-__all__ = ["Request", "parse_request", "to_do"]
+__all__ = ["HEARTBEATS", "Request", "parse_request", "to_do"]
 
 _FIELDS = {
     "type", "version", "settings", "cwd", "paths", "force", "fail_fast", "output_dir",
-    "exclude", "stdin", "log_levels", "shard", "strict", "umask",
+    "exclude", "stdin", "log_levels", "shard", "strict", "umask", "heartbeat",
 }  # fmt: skip
+#: the heartbeat a request may ask for, in seconds (see summarize.server_replies.Alive)
+HEARTBEATS = (0.01, 3600.0)
 
 
 @dataclass(eq=False)
@@ -41,12 +44,14 @@ class Request:
     stdin: bytes | None = None
     log_levels: dict[str, int] = field(default_factory=dict)
     shard: Shard | None = None
+    #: seconds between two messages at most: a quiet run sends a heartbeat, so that the
+    #: client can tell a server at work from one that froze
+    heartbeat: float = 10.0
     conn: socket.socket | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     planned: list[Planned] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
-    reported: set[str] = field(default_factory=set)
 
     @property
     def names(self) -> set[str]:
@@ -56,13 +61,13 @@ class Request:
     def todo(self) -> list[Planned]:
         return [p for p in self.planned if to_do(p)]
 
-    def tell(self, message: dict[str, Any]) -> None:
-        """Send a message unless the client has gone; a client that cannot take it has gone."""
+    def tell(self, reply: Reply) -> None:
+        """Send a reply unless the client has gone; a client that cannot take it has gone."""
         if self.conn is None or self.cancelled.is_set():
             return
         with self.lock:
             try:
-                send(self.conn, message)
+                send(self.conn, encode(reply))
             except (OSError, ProtocolError):
                 self.cancelled.set()
 
@@ -109,6 +114,10 @@ def parse_request(message: dict[str, Any], own_settings: str, max_stdin: int) ->
         isinstance(k, str) and type(v) is int for k, v in levels.items()
     ):
         raise ProtocolError("log_levels is not a map of logger names to levels")
+    heartbeat = message.get("heartbeat", 10.0)
+    low, high = HEARTBEATS
+    if type(heartbeat) not in (int, float) or not low <= heartbeat <= high:
+        raise ProtocolError(f"heartbeat is not a number of seconds in {low}..{high}")
     return Request(
         shard=_shard(message.get("shard")),
         cwd=cwd,
@@ -121,6 +130,7 @@ def parse_request(message: dict[str, Any], own_settings: str, max_stdin: int) ->
         umask=umask,
         stdin_size=stdin,
         log_levels=levels,
+        heartbeat=float(heartbeat),
     )
 
 

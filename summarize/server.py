@@ -9,6 +9,7 @@ import io
 import logging
 import os
 import queue
+import select
 import signal
 import socket
 import threading
@@ -21,12 +22,12 @@ from pathlib import Path
 from summarize.discovery import display_name
 from summarize.engines import Models, load_models
 from summarize.errors import Interrupted, SummarizeError
+from summarize.forwarding import Forward, forward_all
 from summarize.identity import settings_identity
 from summarize.planning import plan
 from summarize.protocol import (
     ProtocolError,
     address,
-    from_result,
     peer_allowed,
     peer_uid,
     receive,
@@ -37,6 +38,17 @@ from summarize.protocol import (
 from summarize.report import ArticleResult, Report, Status
 from summarize.run_request import Request, parse_request, to_do
 from summarize.runners.local import run_local
+from summarize.server_replies import (
+    Alive,
+    Ended,
+    Refused,
+    Result,
+    ServerStatus,
+    Started,
+    Stopped,
+    Stopping,
+    encode,
+)
 from summarize.settings import Config
 
 __all__ = ["ServerRunning", "serve"]
@@ -48,7 +60,6 @@ _IO_TIMEOUT = 60.0
 _STOP = object()
 #: the gathering wait ends at the latest this many ``gather`` waits after the first request
 _GATHER_SPAN = 10
-_INTERRUPTED = "not done: the run was interrupted"
 
 
 @dataclass
@@ -59,32 +70,11 @@ class _Routed(Report):
 
     def add(self, result: ArticleResult) -> None:
         super().add(result)
+        if self.interrupted is not None and result.status is Status.NOT_DONE:
+            return  # the server stops: not its caller's result, the caller may do it itself
         owner = self.owners.get(result.name)
         if owner is not None:
-            owner.reported.add(result.name)
-            owner.tell(from_result(result))
-
-
-class _Forward(logging.Handler):
-    """The run's log records, to the clients whose run it is, at each client's own levels."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.recipients: list[Request] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        progress = record.name.startswith("summarize.progress")
-        message = record.getMessage()
-        # "<article>: ..." goes to the client of that article alone
-        about = message.split(": ", 1)[0]
-        owners = [r for r in self.recipients if about in r.names]
-        for req in owners or self.recipients:
-            level = req.log_levels.get("summarize.progress" if progress else "summarize", 30)
-            if record.levelno >= level:
-                req.tell({"type": "log", "logger": record.name, "level": record.levelno,
-                          "message": message})  # fmt: skip
+            owner.tell(Result(result))
 
 
 class _Server:
@@ -99,7 +89,8 @@ class _Server:
         self.settings = settings_identity(config).server
         self.queue: queue.Queue[object] = queue.Queue()
         self.backlog: deque[Request] = deque()
-        self.forward = _Forward()
+        self.forward = Forward()
+        self.started = time.monotonic()
 
     def accept(self) -> None:
         """Take connections until the listener closes; each is read in its own thread."""
@@ -116,43 +107,61 @@ class _Server:
             threading.Thread(target=self.connection, args=(conn,), daemon=True).start()
 
     def connection(self, conn: socket.socket) -> None:
+        """Take one request; a run is queued, and its client hears from the server at least
+        every heartbeat until the run is over. Whatever is wrong with a request is refused:
+        a thread that died instead would leave its caller waiting."""
         conn.settimeout(_IO_TIMEOUT)
         try:
-            message = receive(conn)
-            if message is None:
-                conn.close()
-                return
-            kind = message.get("type")
-            if kind == "stop":
-                _unlink(self.path)  # gone for new callers before --stop returns
-                send(conn, {"type": "stopping", "pid": os.getpid()})
-                conn.close()
-                self.queue.put(_STOP)
-                return
-            if kind != "run":
-                raise ProtocolError(f"unknown request type {kind!r}")
-            req = parse_request(message, self.settings, self.config.input.max_bytes + 1)
-            if req.stdin_size is not None:
-                req.stdin = receive_bytes(conn, req.stdin_size)
+            req = self._request(conn)
         except (ProtocolError, OSError) as exc:
             log.warning("refused a request: %s", exc)
             _refuse(conn, f"refused: {exc}")
             return
+        except Exception as exc:
+            log.error("refused a request: internal error: %s: %s", type(exc).__name__, exc)
+            log.debug("internal error", exc_info=True)
+            _refuse(conn, f"refused: internal error of the server ({type(exc).__name__})")
+            return
+        if req is None:
+            return
         req.conn = conn
         self.queue.put(req)
-        while True:  # a client that closes its end has gone (Ctrl-C): drop what has not started
-            try:
-                if not conn.recv(4096):
-                    break
-            except TimeoutError:
-                continue
-            except OSError:
-                break
+        _beat(req, conn)
         req.cancelled.set()
 
-    def loop(self, idle_timeout: float) -> None:
-        """Serve groups of requests until stopped or idle; a stop signal ends it after the
-        steps it cannot cut, its clients told which articles were not done."""
+    def _request(self, conn: socket.socket) -> Request | None:
+        """The run request on ``conn``; None once a stop or status request is answered."""
+        message = receive(conn)
+        if message is None:
+            conn.close()
+            return None
+        kind = message.get("type")
+        if kind in ("stop", "status"):
+            if kind == "stop":
+                _unlink(self.path)  # gone for new callers before --stop returns
+            send(conn, encode(Stopping(os.getpid()) if kind == "stop" else self.status()))
+            conn.close()
+            if kind == "stop":
+                self.queue.put(_STOP)
+            return None
+        if kind != "run":
+            raise ProtocolError(f"unknown request type {str(kind)[:40]!r}")
+        req = parse_request(message, self.settings, self.config.input.max_bytes + 1)
+        if req.stdin_size is not None:
+            req.stdin = receive_bytes(conn, req.stdin_size)
+        return req
+
+    def status(self) -> ServerStatus:
+        return ServerStatus(
+            pid=os.getpid(),
+            summarizer=self.config.summarizer.model,
+            translator=self.config.translator.model,
+            uptime=round(time.monotonic() - self.started, 1),
+        )
+
+    def loop(self, idle_timeout: float) -> str:
+        """Serve groups of requests until stopped or idle, and say which; a stop signal ends
+        it after the steps it cannot cut, its clients told that it stopped."""
         stopping = False
         while True:
             if self.backlog:
@@ -161,7 +170,9 @@ class _Server:
                 try:
                     first = self.queue.get(timeout=0 if stopping else idle_timeout)
                 except queue.Empty:
-                    return
+                    if stopping:
+                        return "asked to stop (serve --stop)"
+                    return f"idle for {idle_timeout:g} s (--idle-timeout)"
             if first is _STOP:
                 self._close_listener()
                 stopping = True
@@ -228,8 +239,7 @@ class _Server:
         request whose plan fails is answered with the error and dropped."""
         self.forward.recipients = [req]
         try:
-            os.chdir(req.cwd)
-            with _caller_umask(req.umask):
+            with _in_folder(req.cwd), _caller_umask(req.umask):
                 req.planned = plan(
                     self.config,
                     req.paths,
@@ -241,13 +251,13 @@ class _Server:
                 )
         except (SummarizeError, OSError) as exc:
             text = str(exc) if isinstance(exc, SummarizeError) else _os_error(exc)
-            req.tell({"type": "error", "message": text})
+            req.tell(Refused(text))
             req.close()
             return False
         finally:
             self.forward.recipients = []
         if not req.planned and not req.skipped:
-            req.tell({"type": "end", "interrupted": None})
+            req.tell(Ended())
             req.close()
             return False
         return True
@@ -259,13 +269,28 @@ class _Server:
         try:
             os.chdir(group[0].cwd)  # gone since it was planned
         except OSError as exc:
+            os.chdir("/")
             for req in group:
-                req.tell({"type": "error", "message": _os_error(exc)})
+                req.tell(Refused(_os_error(exc)))
                 req.close()
             return
         report = _Routed(
             owners={name: req for req in group for name in req.names}, strict=group[0].strict
         )
+        try:
+            self._waves(group, report)
+        finally:
+            os.chdir("/")  # before the callers hear the end, idle in no caller's folder
+        for req in group:
+            if report.interrupted is None:
+                req.tell(Ended())
+            else:
+                req.tell(Stopped(f"the server was stopped by signal {report.interrupted}"))
+            req.close()
+        if report.interrupted is not None:
+            raise Interrupted(report.interrupted)  # the server stops too
+
+    def _waves(self, group: list[Request], report: _Routed) -> None:
         self.forward.recipients = list(group)
         stdin = next((io.BytesIO(r.stdin) for r in group if r.stdin is not None), None)
         run = functools.partial(
@@ -274,7 +299,7 @@ class _Server:
         )  # fmt: skip
         try:
             for req in group:
-                req.tell({"type": "start", "count": len(req.todo)})
+                req.tell(Started(len(req.todo)))
             if group[0].fail_fast:
                 run(group[0].planned, group[0].skipped, fail_fast=True)
             else:
@@ -290,15 +315,6 @@ class _Server:
             report.interrupted = getattr(exc, "signum", signal.SIGINT)
         finally:
             self.forward.recipients = []
-        for req in group:
-            if report.interrupted is not None:
-                for item in req.todo:
-                    if item.job.name not in req.reported:
-                        report.add(ArticleResult(item.job.name, Status.NOT_DONE, _INTERRUPTED))
-            req.tell({"type": "end", "interrupted": report.interrupted})
-            req.close()
-        if report.interrupted is not None:
-            raise Interrupted(report.interrupted)  # the server stops too
 
     def _engines(self) -> Models:
         return self.models
@@ -307,6 +323,35 @@ class _Server:
         """Take no more connections (the socket goes now); what is queued is still served."""
         self.listener.close()
         _unlink(self.path)
+
+
+@contextlib.contextmanager
+def _in_folder(folder: str) -> Iterator[None]:
+    """Work in a caller's folder, and leave it after: a server idle in it would keep its file
+    system from being unmounted until the server ends."""
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir("/")
+
+
+def _beat(req: Request, conn: socket.socket) -> None:
+    """Until the client closes its end (it has gone, e.g. Ctrl-C: what has not started is
+    dropped) or the server closes it (the run is over), send a heartbeat after each
+    ``req.heartbeat`` seconds, queued or at work: a client that hears nothing for longer
+    knows the server froze."""
+    watch = select.poll()
+    watch.register(conn, select.POLLIN)
+    while True:
+        if not watch.poll(req.heartbeat * 1000):
+            req.tell(Alive())
+            continue
+        try:
+            if not conn.recv(4096):
+                return
+        except OSError:
+            return
 
 
 @contextlib.contextmanager
@@ -327,7 +372,7 @@ def _caller_umask(mask: int) -> Iterator[None]:
 
 def _refuse(conn: socket.socket, text: str) -> None:
     with contextlib.suppress(OSError, ProtocolError):
-        send(conn, {"type": "error", "message": text})
+        send(conn, encode(Refused(text)))
     conn.close()
 
 
@@ -348,9 +393,10 @@ def serve(
     gather: float,
     ready: Callable[[Path], None] = lambda path: None,
     load: Callable[[Config], Models] = load_models,
-) -> None:
+) -> str:
     """Load the engines once and serve the runs of clients with these settings on a Unix
-    socket, until ``--stop``, a stop signal or ``idle_timeout`` seconds without a request.
+    socket, until ``--stop``, a stop signal or ``idle_timeout`` seconds without a request;
+    returns which of the first two ended it.
 
     One server per settings: a lock next to the socket says one is running; without it, a
     socket left by a killed server is replaced. ``gather`` seconds after a request, the
@@ -368,42 +414,18 @@ def serve(
             listener.bind(where)
         os.chmod(path, 0o600)
         listener.listen(64)
+        os.chdir("/")  # the folder it was started in is no more its than any caller's
         server = _Server(config, models, listener, path, gather)
-        _forward_all(server.forward)
+        forward_all(server.forward)
         threading.Thread(target=server.accept, daemon=True).start()
         ready(path)
         try:
-            server.loop(idle_timeout)
+            return server.loop(idle_timeout)
         finally:
             logging.getLogger("summarize").removeHandler(server.forward)
             server._close_listener()
     finally:
         os.close(lock)
-
-
-def _forward_all(forward: _Forward) -> None:
-    """Make every record, for the clients' levels; the server's own log keeps its levels."""
-    root = logging.getLogger("summarize")
-    progress = logging.getLogger("summarize.progress")
-    own = _OwnLevels(root.getEffectiveLevel(), progress.getEffectiveLevel())
-    for handler in root.handlers:
-        handler.addFilter(own)
-    root.setLevel(logging.DEBUG)
-    progress.setLevel(logging.NOTSET)
-    root.addHandler(forward)
-
-
-class _OwnLevels(logging.Filter):
-    """The levels the server's own log was set up with (cli._setup_logging)."""
-
-    def __init__(self, level: int, progress: int) -> None:
-        super().__init__()
-        self.level = level
-        self.progress = progress
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        progress = record.name.startswith("summarize.progress")
-        return record.levelno >= (self.progress if progress else self.level)
 
 
 def _lock(path: Path) -> int:

@@ -10,7 +10,9 @@ __all__ = [
     "GUARD_CHECKS",
     "LANGUAGE_CHECKS",
     "QUANTIZATIONS",
+    "SUMMARY_PROMPT",
     "TRANSLATABLE",
+    "TRANSLATION_PROMPT",
     "Config",
     "EvalSettings",
     "GuardSettings",
@@ -38,6 +40,19 @@ QUANTIZATIONS = (
 TRANSLATABLE = ("summary", "article")
 LANGUAGE_CHECKS = ("warn", "refuse", "off")
 
+# What an instruction model (a decoder-only model with a chat template) is asked, as the user's
+# turn; {text} is where the article (or segment) goes. Other families ignore the prompts.
+SUMMARY_PROMPT = (
+    "Summarize the following news article in three to five sentences of plain English. Use "
+    "only facts stated in the article: add no names, numbers, dates or opinions it does not "
+    "give. Reply with the summary alone, without a title or an introduction.\n\n{text}"
+)
+TRANSLATION_PROMPT = (
+    "Translate the following English text into Modern Standard Arabic. Translate every "
+    "sentence and add nothing. Reply with the Arabic translation alone, without notes, "
+    "explanations or quotation marks.\n\n{text}"
+)
+
 
 @dataclass(frozen=True)
 class SummarizerSettings:
@@ -55,6 +70,8 @@ class SummarizerSettings:
     length_penalty: float = 2.0
     # Only the ctranslate2 backend quantizes; the others ignore this.
     quantization: str = "auto"
+    #: what an instruction model is asked ({text}: the article); other families ignore it
+    prompt: str = SUMMARY_PROMPT
 
 
 @dataclass(frozen=True)
@@ -77,11 +94,13 @@ class TranslatorSettings:
     no_repeat_ngram_size: int = 0
     length_penalty: float = 1.0
     quantization: str = "auto"
+    #: what an instruction model is asked ({text}: the segment); other families ignore it
+    prompt: str = TRANSLATION_PROMPT
 
 
 #: every check of [guards] (see summarize.guards), on by default
 GUARD_CHECKS: tuple[str, ...] = ("empty", "identical", "length_cap", "repetition", "script")
-GUARD_CHECKS += ("length_ratio", "summary_length", "grounding")
+GUARD_CHECKS += ("length_ratio", "summary_length", "grounding", "refusal", "about_text", "residue")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ the review says so.
 from __future__ import annotations
 
 import dataclasses
-import json
+import logging
 import math
 import os
 import re
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from summarize import jsontext
 from summarize.discovery import display_name
 from summarize.outputs import KINDS, Outputs
 from summarize.report import Flag
@@ -32,6 +33,8 @@ __all__ = ["MAX_BYTES", "Engine", "InputRecord", "Sidecar", "Stamp", "parse", "r
 #: A sidecar holds the removed lines and flags of one article (inputs are 10 MB by default):
 #: anything larger is not one the tool wrote, and is not read into memory.
 MAX_BYTES = 64 * 1024 * 1024
+
+log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _SHA256 = re.compile(r"[0-9a-f]{64}").fullmatch
@@ -172,9 +175,10 @@ def read(path: Path) -> tuple[Sidecar, int] | None:
     is not a JSON object. Never blocks (a FIFO in its place is refused), never raises."""
     try:
         raw, info = read_snapshot(path, max_bytes=MAX_BYTES, follow_symlinks=True)
-    except OSError:
+    except OSError as exc:
+        log.debug("%s: not read as a sidecar (%s)", display_name(path), exc)
         return None
-    sidecar = _decoded(raw)
+    sidecar = _decoded(raw, path)
     return None if sidecar is None else (sidecar, info.st_mtime_ns)
 
 
@@ -190,16 +194,17 @@ def read_stamp(path: Path) -> Stamp | None:
         record, signature = value_at(text, "input"), value_at(text, "signature")
         if record[1] and signature[1]:
             return Stamp(InputRecord.read(record[0]), _text(signature[0]), False, info.st_mtime_ns)
-    sidecar = _decoded(raw)
+    sidecar = _decoded(raw, path)
     if sidecar is None:
         return None
     return Stamp(sidecar.input, sidecar.signature, bool(sidecar.malformed), info.st_mtime_ns)
 
 
-def _decoded(raw: bytes) -> Sidecar | None:
+def _decoded(raw: bytes, path: Path) -> Sidecar | None:
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError):  # not UTF-8, not JSON, too deep
+        data = jsontext.loads(raw, max_bytes=MAX_BYTES)
+    except jsontext.JsonError as exc:  # not UTF-8, not JSON, too deep, too long
+        log.debug("%s: not read as a sidecar (%s)", display_name(path), exc)
         return None
     return parse(data)
 

@@ -1,13 +1,20 @@
-"""Reading a regular file's bytes without blocking, with the stat that holds for exactly them."""
+"""A regular file's bytes without blocking and within a bound, with the stat that holds for them.
+
+Every file the tool did not write itself is read here: a FIFO, a device or a symlink to one in
+its place is refused at once instead of waited on or read for ever.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat as statmod
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["FileTooLarge", "read_snapshot"]
+__all__ = ["FileTooLarge", "read_bounded", "read_snapshot", "read_start"]
 
 
 class FileTooLarge(OSError):
@@ -48,22 +55,28 @@ def read_snapshot(
     raise OSError(errno.EAGAIN, "changed while being read", str(path))
 
 
+def read_bounded(path: Path, max_bytes: int, *, follow_symlinks: bool = True) -> bytes:
+    """The bytes of the regular file ``path`` as they are now (a file still being appended to,
+    like a run's report, is read as far as it goes), never blocking and never more than
+    ``max_bytes`` (FileTooLarge). Raises OSError as :func:`read_snapshot` does."""
+    return _read_once(path, max_bytes, follow_symlinks)[0]
+
+
+def read_start(path: Path, count: int, *, follow_symlinks: bool = True) -> bytes:
+    """The first ``count`` bytes of the regular file ``path``, never blocking: enough to tell
+    what a file is. Raises OSError for anything but a regular file that can be read."""
+    with _open_regular(path, follow_symlinks) as (fh, _):
+        return fh.read(count)
+
+
 def _read_once(
     path: Path, max_bytes: int | None, follow_symlinks: bool
 ) -> tuple[bytes, os.stat_result, os.stat_result]:
-    flags = _READ_FLAGS if follow_symlinks else _READ_FLAGS | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags)
-    try:
-        before = os.fstat(fd)
-        if not statmod.S_ISREG(before.st_mode):
-            kind = next((k for test, k in _FILE_TYPES if test(before.st_mode)), "special")
-            raise OSError(errno.EINVAL, f"not a regular file but {kind}", str(path))
+    with _open_regular(path, follow_symlinks) as (fh, before):
         if max_bytes is not None and before.st_size > max_bytes:
             raise FileTooLarge(path, before.st_size)
-        data = _read_to_end(fd, before.st_size, max_bytes)
-        after = os.fstat(fd)
-    finally:
-        os.close(fd)
+        data = _read_to_end(fh.fileno(), before.st_size, max_bytes)
+        after = os.fstat(fh.fileno())
     if max_bytes is not None and len(data) > max_bytes:
         raise FileTooLarge(path, max(len(data), after.st_size))
     return data, before, after
@@ -90,6 +103,20 @@ def _read_to_end(fd: int, size: int, max_bytes: int | None) -> bytes:
 
 # What a read asks for once the file proved larger than its stat said.
 _CHUNK = 1024 * 1024
+
+
+@contextlib.contextmanager
+def _open_regular(path: Path, follow_symlinks: bool) -> Iterator[tuple[BinaryIO, os.stat_result]]:
+    """``path`` opened for reading with its stat, or OSError naming it when it is not a
+    regular file (opened non-blocking, so a FIFO is seen for what it is, never waited on)."""
+    flags = _READ_FLAGS if follow_symlinks else _READ_FLAGS | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as fh:
+        found = os.fstat(fd)
+        if not statmod.S_ISREG(found.st_mode):
+            kind = next((k for test, k in _FILE_TYPES if test(found.st_mode)), "special")
+            raise OSError(errno.EINVAL, f"not a regular file but {kind}", str(path))
+        yield fh, found
 
 
 def _same_file_state(before: os.stat_result, after: os.stat_result) -> bool:

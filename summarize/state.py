@@ -18,7 +18,7 @@ from typing import Any
 from summarize.outputs import Outputs, sidecar_text, write_atomic
 from summarize.sidecar import read as read_sidecar
 from summarize.sidecar import read_stamp
-from summarize.snapshot import read_snapshot
+from summarize.snapshot import FileTooLarge, read_snapshot
 
 __all__ = [
     "State",
@@ -97,8 +97,10 @@ def _assess(source: Path, outputs: Outputs, signature: str) -> tuple[State, os.s
         written.append(info.st_mtime_ns)
     try:
         stat = os.stat(source)
+        if not statmod.S_ISREG(stat.st_mode):  # a FIFO or device: never read, and no article
+            return State("input unreadable"), None
         same = record.size == stat.st_size and record.mtime_ns == stat.st_mtime_ns
-        if not same and not _same_content(source, stat, record.sha256):
+        if not same and not _same_content(source, stat, record.size, record.sha256):
             return State("input changed"), None
     except OSError:
         return State("input unreadable"), None
@@ -107,9 +109,15 @@ def _assess(source: Path, outputs: Outputs, signature: str) -> tuple[State, os.s
     return State(None, touched), stat
 
 
-def _same_content(source: Path, before: os.stat_result, sha256: str) -> bool:
-    """Whether ``source`` still hashes to ``sha256``; a file changing while read is not."""
-    data, after = read_snapshot(source, follow_symlinks=True)
+def _same_content(source: Path, before: os.stat_result, size: int, sha256: str) -> bool:
+    """Whether ``source`` still holds the ``size`` bytes that hash to ``sha256``; a file
+    changing while read is not. A file of another size is not read at all (it may be huge)."""
+    if before.st_size != size:
+        return False
+    try:
+        data, after = read_snapshot(source, max_bytes=size, follow_symlinks=True)
+    except FileTooLarge:  # grew since the stat
+        return False
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         return False
     return hashlib.sha256(data).hexdigest() == sha256

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import sys
@@ -12,29 +11,44 @@ from typing import Any
 
 from summarize.discovery import display_name
 from summarize.errors import ConfigError
+from summarize.snapshot import FileTooLarge, read_bounded
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["read_toml", "read_toml_value", "toml_document"]
+__all__ = ["CONFIG_MAX_BYTES", "read_toml", "read_toml_value", "toml_document"]
+
+#: A config is a few kB of settings; a larger file is not one, and is not read into memory.
+CONFIG_MAX_BYTES = 1024 * 1024
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """The tables of the TOML file ``path``; a ConfigError that names the file otherwise."""
+    """The tables of the TOML file ``path``; a ConfigError that names the file otherwise.
+
+    The file is read as any file from outside: never waiting (a FIFO is refused, not read) and
+    within CONFIG_MAX_BYTES.
+    """
     try:
-        with path.open("rb") as fh:
-            data: dict[str, Any] = tomllib.load(fh)
-            return data
+        text = read_bounded(path, CONFIG_MAX_BYTES).decode("utf-8")
+        data: dict[str, Any] = tomllib.loads(text)
+        return data
     except FileNotFoundError:
         raise ConfigError(f"{display_name(path)}: config file not found") from None
+    except FileTooLarge as exc:
+        raise ConfigError(
+            f"{display_name(path)}: cannot read config file ({exc.size:,} bytes, more than "
+            f"{CONFIG_MAX_BYTES:,})"
+        ) from None
     except OSError as exc:
         raise ConfigError(
-            f"{display_name(path)}: cannot read config file ({exc.strerror})"
+            f"{display_name(path)}: cannot read config file ({exc.strerror or exc})"
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{display_name(path)}: not valid TOML ({exc})") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(f"{display_name(path)}: not valid TOML (nested too deep)") from None
     except UnicodeDecodeError as exc:  # TOML is UTF-8; e.g. a UTF-16 file from an editor
         byte = exc.object[exc.start]
         raise ConfigError(
@@ -42,7 +56,7 @@ def read_toml(path: Path) -> dict[str, Any]:
             f"{byte:#04x}); save the file as UTF-8"
         ) from None
     except ValueError:  # a decimal integer longer than Python converts (4300 digits)
-        raise ConfigError(f"{path}: {_huge_number(path)}") from None
+        raise ConfigError(f"{display_name(path)}: {_huge_number(text)}") from None
 
 
 #: a ``key = integer`` line, and a ``[table]`` header
@@ -50,21 +64,19 @@ _KEY_NUMBER = re.compile(r"\s*([\w.\"'-]+)\s*=\s*[+-]?([\d_]+)")
 _TABLE = re.compile(r"\s*\[\s*([\w.-]+)\s*\]")
 
 
-def _huge_number(path: Path) -> str:
-    """Where the integer too long to read is in ``path``: its line and key, as far as a plain
+def _huge_number(text: str) -> str:
+    """Where the integer too long to read is in ``text``: its line and key, as far as a plain
     ``key = digits`` line below a ``[table]`` shows them."""
     table = ""
     limit = sys.get_int_max_str_digits()
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        lines = path.read_text(encoding="utf-8").splitlines()
-        for number, line in enumerate(lines, 1):
-            header = _TABLE.match(line)
-            table = header[1] if header else table
-            found = _KEY_NUMBER.match(line)
-            if found and sum(c.isdigit() for c in found[2]) > limit:
-                key = f"{table}.{found[1]}" if table else found[1]
-                digits = sum(c.isdigit() for c in found[2])
-                return f"line {number}: {key}: a number of {digits} digits, too large"
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _TABLE.match(line)
+        table = header[1] if header else table
+        found = _KEY_NUMBER.match(line)
+        if found and sum(c.isdigit() for c in found[2]) > limit:
+            key = f"{table}.{found[1]}" if table else found[1]
+            digits = sum(c.isdigit() for c in found[2])
+            return f"line {number}: {key}: a number of {digits} digits, too large"
     return f"a number of more than {limit} digits, too large"
 
 
@@ -76,7 +88,7 @@ def read_toml_value(raw: str, *, text: bool) -> Any:
         return _unquoted(raw.strip())
     try:
         return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):  # nested too deep for tomllib, too
         return raw.strip()  # then the type check names the key and the type it wants
 
 
@@ -85,7 +97,7 @@ def _unquoted(raw: str) -> str:
     if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
+        except (tomllib.TOMLDecodeError, RecursionError):
             return raw
         if isinstance(value, str):
             return value

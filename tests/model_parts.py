@@ -44,9 +44,9 @@ _ALLOWED = 50.0
 class Architecture:
     """The shape of one model (what sets its cost per token) and how its tokenizer is trained."""
 
-    family: str  # the model type: marian, bart, m2m100, mbart, t5, pegasus or led
+    family: str  # the model type: marian, bart, m2m100, mbart, t5, pegasus, led or qwen2
     d_model: int
-    layers: tuple[int, int]  # encoder, decoder
+    layers: tuple[int, int]  # encoder, decoder (a decoder-only model: 0, its layers)
     heads: int
     ffn_dim: int
     max_positions: int  # LED: of the encoder; T5 (relative positions): the tokenizer's limit
@@ -61,6 +61,16 @@ class Architecture:
     def settings(self, vocab_size: int) -> dict[str, Any]:
         """The model's configuration, as transformers' config classes take it."""
         encoder, decoder = self.layers
+        if self.family == "qwen2":
+            return {
+                "vocab_size": vocab_size,
+                "hidden_size": self.d_model,
+                "num_hidden_layers": decoder,
+                "num_attention_heads": self.heads,
+                "intermediate_size": self.ffn_dim,
+                "max_position_embeddings": self.max_positions,
+                **self.config,
+            }
         if self.family == "t5":
             return {
                 "vocab_size": vocab_size,
@@ -188,6 +198,24 @@ ARCHITECTURES: dict[str, Architecture] = {
         "pegasus", 1024, (16, 16), 16, 4096, 1024, 96103, (4000, 0), "unigram", True, (),
         {"activation_function": "relu", "scale_embedding": True, **_PEGASUS_LAYERS},
         {"num_beams": 8, "length_penalty": 0.8, "min_length": 32, "max_length": 128},
+    ),
+    # A decoder-only instruction model (see tests.chat_builders). Its generation config samples,
+    # as Qwen2.5-Instruct's does: the tool must decode greedily or by beam search regardless.
+    "tiny-qwen2": Architecture(
+        "qwen2", 32, (0, 2), 2, 64, 1024, None, (600, 0), "bpe", False, (),
+        {"num_key_value_heads": 1, "initializer_range": 0.5, "tie_word_embeddings": True},
+        {"do_sample": True, "temperature": 0.7, "top_p": 0.8, "top_k": 20,
+         "repetition_penalty": 1.05},
+    ),
+    # Qwen/Qwen2.5-0.5B-Instruct (config.json): 24 layers, hidden 896, 14 query heads and 2
+    # key-value heads, MLP 4864, tied embeddings, vocab_size 151936, 32,768 positions, RoPE
+    # base 1,000,000.
+    "qwen2.5-0.5b-instruct": Architecture(
+        "qwen2", 896, (0, 24), 14, 4864, 32768, 151936, (4000, 0), "bpe", True, (),
+        {"num_key_value_heads": 2, "tie_word_embeddings": True, "rope_theta": 1000000.0,
+         "rms_norm_eps": 1e-6},
+        {"repetition_penalty": 1.1, "do_sample": True, "temperature": 0.7, "top_p": 0.8,
+         "top_k": 20},
     ),
 }  # fmt: skip
 

@@ -81,6 +81,7 @@ class Lexicon:
     model_id, device, dtype = "lexicon", "cpu", "none"
     engine, family = "lexicon", "Latin letters spelled in Arabic script"
     max_input_tokens = max_output_tokens = 100_000
+    context_tokens = 0
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(t.split()) + 1 for t in texts]

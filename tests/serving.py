@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import ECHO, SEEDS
+from summarize.config import load_config
+from summarize.identity import settings_identity
+from summarize.protocol import receive, receive_bytes, send
+from tests.conftest import ECHO, ECHO_SETTINGS, SEEDS
 
 #: every wait of these tests ends by then, so a hang fails instead of stalling the suite
 TIMEOUT = 60
@@ -103,14 +110,16 @@ def summarize(
     settings: Sequence[str] = ECHO,
     stdin: bytes = b"",
     umask: int = -1,
+    **env: str,
 ) -> subprocess.CompletedProcess[bytes]:
-    """One `summarize` call in ``cwd`` (with its own ``umask``, if given), under a timeout."""
+    """One `summarize` call in ``cwd`` (with its own ``umask`` and more environment variables,
+    if given), under a timeout."""
     return subprocess.run(
         [sys.executable, "-m", "summarize", *args[:1], *settings, *args[1:]],
         cwd=cwd,
         input=stdin,
         capture_output=True,
-        env=environment(sockets),
+        env=environment(sockets, **env),
         timeout=TIMEOUT,
         check=False,
         umask=umask,
@@ -141,3 +150,50 @@ def timeless(text: bytes) -> str:
     lines = text.decode().splitlines()
     kept = [line for line in lines if "loading models" not in line and "models loaded" not in line]
     return re.sub(r"\(\d+\.\d s\)", "(_ s)", "\n".join(kept))
+
+
+class FakeServer:
+    """A server for the echo settings that answers every run with the ``replies`` given
+    (messages, or frames as raw bytes), to see what a client makes of them; ``None`` among
+    them: say nothing more and keep the connection open, as a frozen server does."""
+
+    def __init__(self, sockets: Path, replies: Sequence[dict[str, object] | bytes | None]):
+        sockets.mkdir(mode=0o700, parents=True, exist_ok=True)
+        config = load_config(None, ECHO_SETTINGS)
+        self.path = sockets / f"{settings_identity(config).server[:16]}.sock"
+        self.replies = list(replies)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(self.path))
+        self.listener.listen(8)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.listener.settimeout(0.05)  # a closed listener does not wake a blocked accept
+        while not self.done.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(TIMEOUT)
+                request = receive(conn)
+                if request and request.get("stdin"):
+                    receive_bytes(conn, int(str(request["stdin"])))
+                for reply in self.replies:
+                    if reply is None:
+                        self.done.wait(TIMEOUT)
+                        break
+                    with contextlib.suppress(OSError):
+                        if isinstance(reply, bytes):
+                            conn.sendall(struct.pack(">I", len(reply)) + reply)
+                        else:
+                            send(conn, reply)
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join(timeout=TIMEOUT)
+        self.listener.close()

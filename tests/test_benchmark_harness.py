@@ -171,6 +171,7 @@ class _EmptyFirstTry:
         self.engine, self.family = inner.engine, inner.family
         self.max_input_tokens = inner.max_input_tokens
         self.max_output_tokens = inner.max_output_tokens
+        self.context_tokens = inner.context_tokens
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self.inner.count_tokens(texts)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +13,7 @@ import pytest
 from summarize.config import load_config
 from summarize.errors import ConfigError
 from summarize.settings import Config
-from tests.conftest import CONFIGS
+from tests.conftest import CONFIGS, ROOT
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -85,6 +89,9 @@ def test_set_values_are_typed_like_toml(
         ("[summarizer]\nmax_length = 2000\n", ["summarizer.max_length", "max_input_tokens"]),
         ("runtime = 3\n", ["[runtime]", "table"]),
         ("[runtime\n", ["settings.toml", "not valid TOML"]),
+        # tomllib recurses per level: a RecursionError ended the command
+        ("x = " + "[" * 100_000 + "]" * 100_000, ["settings.toml", "nested too deep"]),
+        ("x = " + "{a = " * 5_000 + "1" + "}" * 5_000, ["settings.toml", "nested too deep"]),
     ],
 )
 def test_bad_config_names_the_file_and_key(tmp_path: Path, text: str, fragments: list[str]) -> None:
@@ -106,6 +113,7 @@ def test_bad_config_names_the_file_and_key(tmp_path: Path, text: str, fragments:
         ("guards.max_repetition=1.5", "at most 1.0"),
         ("guards.repair_rounds=3", "at most 2"),
         ("guards.repair_repetition_penalty=0.5", "at least 1.0"),
+        ("input.globs=" + "[" * 100_000 + "]" * 100_000, "input.globs must be a list"),
     ],
 )
 def test_bad_override_names_set(override: str, fragment: str) -> None:
@@ -118,3 +126,35 @@ def test_bad_override_names_set(override: str, fragment: str) -> None:
 def test_missing_config_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def config_show(path: Path) -> subprocess.CompletedProcess[str]:
+    """``summarize config show -c path`` in a process of its own: killed (failing the test) if
+    it waits, and failing rather than filling the memory if it reads a huge file whole."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+
+    return subprocess.run(
+        [sys.executable, "-m", "summarize", "config", "show", "-c", str(path)],
+        capture_output=True, text=True, timeout=60, preexec_fn=limit_memory,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+
+
+def test_a_config_file_that_is_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    """-c naming a FIFO waited for ever for a writer."""
+    os.mkfifo(tmp_path / "settings.toml")
+    done = config_show(tmp_path / "settings.toml")
+    assert done.returncode == 2
+    assert "settings.toml: cannot read config file (not a regular file but a FIFO)" in done.stderr
+
+
+def test_a_config_file_far_larger_than_any_config_is_not_read(tmp_path: Path) -> None:
+    """Read whole, a file of many GB filled the memory."""
+    path = tmp_path / "settings.toml"
+    with path.open("wb") as fh:
+        fh.truncate(8 * 1024**3)  # sparse: no disk used
+    done = config_show(path)
+    assert done.returncode == 2
+    assert "settings.toml: cannot read config file (8,589,934,592 bytes, more than" in done.stderr

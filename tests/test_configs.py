@@ -27,7 +27,7 @@ SHIPPED = sorted(CONFIGS.glob("*.toml"))
 class Published:
     """What a published model's files say about it, and what the tool should make of it."""
 
-    role: str
+    role: str  # summarizer, translator, or both (an instruction model)
     model_type: str  # config.json
     tokenizer: str  # tokenizer_config.json's tokenizer_class
     language_tokens: tuple[str, ...]  # the ones the family needs, in its vocabulary
@@ -35,6 +35,7 @@ class Published:
     prefix: str = ""  # then put before every input
     target_token: str | None = None  # then forced as the first generated token
     non_commercial: bool = False  # the weights' license forbids commercial use
+    chat_template: str | None = None  # a decoder-only instruction model's (tokenizer_config)
 
 
 MODELS: dict[str, Published] = {
@@ -60,22 +61,32 @@ MODELS: dict[str, Published] = {
         "translator", "t5", "T5Tokenizer", ("<2ar>", "<2en>"), "T5 (MADLAD-400)",
         prefix="<2ar> ",
     ),
+    "Qwen/Qwen2.5-1.5B-Instruct": Published(
+        "both", "qwen2", "Qwen2Tokenizer", (), "instruction model",
+        chat_template="{% for message in messages %}...{% endfor %}",
+    ),
 }  # fmt: skip
 
 
 def told(model: str, config: Config) -> Recipe:
     """The recipe the tool makes of ``model`` (as MODELS has it) under ``config``'s settings."""
     published = MODELS[model]
-    settings = getattr(config, published.role)
+    role = "summarizer" if published.role == "both" else published.role
+    settings = getattr(config, role)
     asked = Asked(
-        published.role,
+        role,
         settings.source_prefix,
         getattr(settings, "source_language", "auto"),
         getattr(settings, "target_language", "auto"),
+        settings.prompt,
     )
     vocabulary = {token: i for i, token in enumerate(("<pad>", *published.language_tokens))}
-    tokenizer: Any = type(published.tokenizer, (), {"get_vocab": lambda self: vocabulary})()
-    return recipe(asked, model, SimpleNamespace(model_type=published.model_type), tokenizer)
+    parts = {"get_vocab": lambda self: vocabulary, "chat_template": published.chat_template}
+    tokenizer: Any = type(published.tokenizer, (), parts)()
+    files = SimpleNamespace(
+        model_type=published.model_type, is_encoder_decoder=published.chat_template is None
+    )
+    return recipe(asked, model, files, tokenizer)
 
 
 def named_models(config: Config) -> list[tuple[str, str]]:
@@ -99,7 +110,7 @@ def test_a_shipped_config_names_models_of_families_the_tool_knows(path: Path) ->
     for role, model in named_models(config):
         assert model in MODELS, f"{path.name}: {model} is not in this test's table"
         published = MODELS[model]
-        assert published.role == role, f"{path.name}: {model} is a {published.role}"
+        assert published.role in (role, "both"), f"{path.name}: {model} is a {published.role}"
         found = told(model, config)
         assert (found.family, found.prefix, found.target_token) == (
             published.family,
@@ -119,8 +130,9 @@ def test_a_config_with_a_non_commercial_model_says_so(path: Path) -> None:
 def test_the_guide_configs_are_shipped() -> None:
     models = {
         name: {model for _, model in named_models(load_config(CONFIGS / f"{name}.toml"))}
-        for name in ("nllb", "madlad", "pegasus", "quality")
+        for name in ("nllb", "madlad", "pegasus", "quality", "llm")
     }
+    assert models["llm"] == {"Qwen/Qwen2.5-1.5B-Instruct"}
     assert "facebook/nllb-200-distilled-600M" in models["nllb"]
     assert "google/madlad400-3b-mt" in models["madlad"]
     assert "google/pegasus-cnn_dailymail" in models["pegasus"]

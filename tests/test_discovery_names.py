@@ -118,9 +118,16 @@ def test_an_article_s_outputs_are_never_articles_whatever_its_name(name: bytes, 
         ("line\u2028sep.txt".encode(), "line\\u2028sep.txt"),
         ("nel\x85.txt".encode(), "nel\\x85.txt"),
         ("café.txt".encode(), "café.txt"),
+        ("evil\u202etxt.exe".encode(), "evil\\u202etxt.exe"),
+        ("isolate\u2067x\u2069.txt".encode(), "isolate\\u2067x\\u2069.txt"),
+        ("zero\u200bwidth\ufeff.txt".encode(), "zero\\u200bwidth\\ufeff.txt"),
+        ("tag\U000e0041.txt".encode(), "tag\\U000e0041.txt"),
     ],
-    ids=["newline", "cr", "escape", "not-utf8", "line-separator", "next-line", "utf8"],
-)
+    ids=[
+        "newline", "cr", "escape", "not-utf8", "line-separator", "next-line", "utf8",
+        "right-to-left-override", "bidi-isolates", "zero-width", "tag-character",
+    ],
+)  # fmt: skip
 def test_a_name_is_shown_on_one_line_that_any_encoder_accepts(name: bytes, shown: str) -> None:
     assert display_name(os.fsdecode(name)) == shown
     assert display_name(shown) == shown  # a shown name (in a report) shows as itself
@@ -202,6 +209,21 @@ def test_review_finds_the_one_article_of_a_name_holding_a_newline(
     assert main(["review", str(folder), *ECHO, "-o", str(page)]) == 0
     assert ": 1 article " in capsys.readouterr().err
     assert "new\\nline.txt" in page.read_text(encoding="utf-8")
+
+
+def test_a_name_that_reverses_its_text_is_shown_escaped_on_the_terminal(tmp_path: Path) -> None:
+    """U+202E in a name turned the rest of the line around: ``evil\u202etxt.exe`` showed as
+    ``evilexe.txt`` in the progress lines, and a review said it wrote a page of another name."""
+    folder = articles(tmp_path, "evil\u202egnp.txt".encode())
+    done = cli("run", str(folder), *ECHO, "-v")
+    assert done.returncode == 0, done.stderr
+    err = done.stderr.decode()
+    assert "evil\\u202egnp.txt" in err
+    assert "\u202e" not in err
+    done = cli("review", str(folder), *ECHO, "-o", str(folder.parent / "p\u202elmth.txt"))
+    assert done.returncode == 0, done.stderr
+    assert "p\\u202elmth.txt" in done.stderr.decode()
+    assert "\u202e" not in done.stderr.decode()
 
 
 def test_messages_and_reports_name_refused_articles_as_they_are_shown(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ def test_a_load_spec_carries_the_role_its_settings_and_the_runtime() -> None:
             "translator.target_language=arz_Arab", "summarizer.source_prefix=summarize:",
             "summarizer.quantization=float32", "runtime.device=cpu",
             "runtime.dtype=float32", "runtime.threads=3",
+            "translator.prompt=Into Arabic: {text}",
         ],
     )  # fmt: skip
     assert load_spec("translator", config) == LoadSpec(
@@ -55,6 +56,7 @@ def test_a_load_spec_carries_the_role_its_settings_and_the_runtime() -> None:
         source_prefix=">>arz<<",
         source_language="eng_Latn",
         target_language="arz_Arab",
+        prompt="Into Arabic: {text}",
     )
     summarizer = load_spec("summarizer", config)
     assert (summarizer.role, summarizer.model) == ("summarizer", config.summarizer.model)

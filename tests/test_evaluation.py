@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from summarize.cli import main
 from summarize.config import load_config
 from summarize.discovery import find_inputs
 from summarize.errors import ConfigError, UsageError
@@ -22,6 +25,7 @@ from summarize.evaluation import (
     translation_scores,
 )
 from summarize.settings import Config
+from tests.conftest import ROOT
 
 SUMMARY = "The council approved the new budget on Monday. Schools will get more money."
 SUMMARY_AR = "وافق المجلس على الميزانية الجديدة يوم الاثنين، وستحصل المدارس على أموال إضافية."
@@ -340,3 +344,31 @@ def test_json_round_trips_and_holds_everything(mixed: Evaluation) -> None:
     assert [Path(p).name for p in data["no_reference"]] == ["gamma.txt"]
     assert list(data["not_run"].values()) == [["summary_ar"]]
     assert set(data["metric_signatures"]) >= {"chrF", "BLEU"}
+
+
+def test_a_huge_reference_is_an_unreadable_file_not_read_into_memory(tmp_path: Path) -> None:
+    """A reference (or output) of many GB was read whole: a MemoryError ended eval."""
+    article(tmp_path, "a", outputs=ALL, references={"summary": SUMMARY})
+    with (tmp_path / "a.ref.ar.txt").open("wb") as fh:
+        fh.truncate(8 * 1024**3)  # sparse: no disk used
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "summarize", "eval", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, preexec_fn=limit_memory,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "a.ref.ar.txt: cannot read (8,589,934,592 bytes, more than any output" in done.stdout
+    assert "R-1" in done.stdout
+
+
+def test_a_json_file_on_a_full_disk_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/dev/full fails every write as a full disk does: the error named no file."""
+    article(tmp_path, "a", outputs=ALL, references={"summary": SUMMARY})
+    assert main(["eval", str(tmp_path), "--json", "/dev/full"]) == 2
+    assert "summarize: error: /dev/full: No space left on device" in capsys.readouterr().err

@@ -218,6 +218,9 @@ def model_dir(path: Path, config: str | None) -> Path:
         (None, "ctranslate2", "its config.json cannot be read yet"),
         ("{not json", "ctranslate2", "its config.json cannot be read yet"),
         ('["marian"]', "ctranslate2", "its config.json cannot be read yet"),
+        # json.loads recursed once per level: a RecursionError ended the run
+        ("[" * 100_000, "ctranslate2", "its config.json cannot be read yet"),
+        ('{"a": ' * 5_000, "ctranslate2", "its config.json cannot be read yet"),
     ],
 )
 def test_auto_picks_ctranslate2_where_it_converts_the_model(
@@ -229,6 +232,24 @@ def test_auto_picks_ctranslate2_where_it_converts_the_model(
     assert resolve_backend(AUTO, model, "main") == engine
     for named in ("transformers", "ctranslate2", "echo"):
         assert resolve_backend(named, model, "main") == named
+
+
+def test_a_config_json_that_is_a_fifo_is_warned_about_never_waited_on(tmp_path: Path) -> None:
+    pytest.importorskip("ctranslate2")
+    model = model_dir(tmp_path / "model", None)
+    os.mkfifo(model / "config.json")
+    script = (
+        "import logging; logging.getLogger('summarize').addHandler(logging.StreamHandler()); "
+        f"from summarize.families import auto_backend; print(auto_backend({str(model)!r}, 'm'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "config.json: cannot read the model's type (not a regular file but a FIFO)" in (
+        done.stderr
+    )
+    assert "its config.json cannot be read yet" in done.stdout
 
 
 def test_auto_picks_transformers_on_an_apple_gpu(tmp_path: Path) -> None:

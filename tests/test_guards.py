@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from summarize.guards import (
@@ -134,3 +136,176 @@ def test_a_degenerate_summary_fails_its_check(summary: str, check: str) -> None:
 def test_grounding_finds_words_the_article_has_with_other_endings() -> None:
     assert grounded_share("Councils approving budgets", ARTICLE) == 1.0
     assert grounded_share("Stadium fireworks", ARTICLE) == 0.0
+
+
+# An instruction model's failures, as it writes them (cleaned of chat artefacts: what is left).
+REFUSALS = [
+    "I'm sorry, but I can't help with that request.",
+    "I cannot translate this text.",
+    "I am unable to summarize this article.",
+    "Sorry, I can't assist with translating this.",
+    "As an AI language model, I do not translate news.",
+    "عذراً، لا أستطيع ترجمة هذا النص.",
+    "أعتذر، لا يمكنني المساعدة في هذا الطلب.",
+    "لا يمكنني ترجمة هذا المحتوى.",
+]
+
+
+@pytest.mark.parametrize("reply", REFUSALS)
+def test_a_refusal_fails_as_a_translation_and_as_a_summary(reply: str) -> None:
+    assert "refusal" in failed(BASRA_EN, reply)
+    assert "refusal" in [f.check for f in check_summary(reply, ARTICLE, DEFAULTS)]
+
+
+QUOTED = "“I'm sorry, but I can't comment on an ongoing investigation,” the minister said."
+QUOTED_AR = "قال الوزير: «أنا آسف، لكن لا أستطيع التعليق على تحقيق جارٍ»."
+REPORTED = "I'm sorry, but I can't comment on an ongoing investigation, the minister said."
+REPORTED_AR = "عذراً، لا أستطيع التعليق على تحقيق جارٍ، قال الوزير."
+HOSPITAL = "Unfortunately, the hospital cannot take more patients."
+HOSPITAL_AR = "للأسف، لا يمكن للمستشفى استقبال المزيد من المرضى."
+STORY = f"The minister was asked about the inquiry on Monday. {QUOTED} He left without answering."
+
+
+@pytest.mark.parametrize(
+    ("source", "output"),
+    [
+        (QUOTED, QUOTED_AR),  # a translated quotation of someone declining
+        (REPORTED, REPORTED_AR),  # ... that opens the translation
+        (HOSPITAL, HOSPITAL_AR),  # no one refuses: "cannot" said of a hospital
+    ],
+)
+def test_a_refusal_in_the_news_is_not_the_models(source: str, output: str) -> None:
+    assert failed(source, output) == []
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        QUOTED,  # a summary that opens with the article's quotation (BART copies sentences)
+        REPORTED,
+        "The minister would not comment: “I'm sorry, but I can't comment,” he said.",
+    ],
+)
+def test_a_summary_quoting_a_refusal_from_its_article_is_not_flagged(summary: str) -> None:
+    assert "refusal" not in [f.check for f in check_summary(summary, STORY, DEFAULTS)]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "This article discusses a new hospital that the government plans to open in Basra.",
+        "The text is about the prime minister's plans for Basra.",
+        "In this passage, the prime minister announces a hospital.",
+        "يتناول المقال خطط الحكومة لافتتاح مستشفى جديد في البصرة.",
+        "النص يتحدث عن مستشفى جديد في البصرة.",
+        "يتحدث هذا النص عن خطط رئيس الوزراء.",
+    ],
+)
+def test_an_answer_about_the_text_instead_of_its_translation_fails(reply: str) -> None:
+    assert "about_text" in failed(BASRA_EN, reply)
+
+
+# News that speaks of a text: an agreement's, a report's.
+SPEAKS_OF_TEXTS = {
+    "The text says that both sides will withdraw their forces.": (
+        "ينص النص على أن الطرفين سيسحبان قواتهما."
+    ),
+    "The article describes the abuses in detail, the lawyers said.": (
+        "يصف المقال الانتهاكات بالتفصيل، حسبما قال المحامون."
+    ),
+    "The report describes widespread abuses in the camps.": (
+        "يصف التقرير انتهاكات واسعة في المخيمات."
+    ),
+}
+
+
+@pytest.mark.parametrize(("source", "output"), SPEAKS_OF_TEXTS.items())
+def test_a_source_that_speaks_about_a_text_is_translated_without_a_flag(
+    source: str, output: str
+) -> None:
+    assert failed(source, output) == []
+
+
+def test_a_summary_may_speak_about_its_article() -> None:
+    summary = "The article describes a budget for three new schools in Basra."
+    assert check_summary(summary, ARTICLE, DEFAULTS) == []
+
+
+def test_a_summary_in_place_of_a_translation_is_much_shorter_than_its_source() -> None:
+    source = f"{BASRA_EN} {RAIN_EN} {PRICES_EN}"
+    (failure,) = check_segment(source, "مستشفى جديد في البصرة وأمطار في الموصل.", False, DEFAULTS)
+    assert failure.check == "length_ratio" and failure.value < DEFAULTS.min_length_ratio
+
+
+@pytest.mark.parametrize(
+    ("output", "count"),
+    [
+        (f"{BASRA_AR}<|im_end|>{RAIN_AR}", 1),
+        (f"{BASRA_AR}\nUser: translate the next one\nAssistant: {RAIN_AR}", 2),
+        (f"<start_of_turn>{BASRA_AR}<end_of_turn>", 2),
+        (f"{BASRA_AR} [/INST]", 1),
+    ],
+)
+def test_chat_residue_cleaning_left_fails_with_its_count(output: str, count: int) -> None:
+    (failure,) = [f for f in check_segment(TWO_EN, output, False, DEFAULTS) if f.check == "residue"]
+    assert failure.value == count
+    assert "residue" in [f.check for f in check_summary(output, ARTICLE, DEFAULTS)]
+
+
+def test_a_chat_token_the_source_holds_is_not_residue() -> None:
+    source = "Models mark a turn's end with <|im_end|>, the engineers said."
+    assert failed(source, "تضع النماذج <|im_end|> في نهاية الدور، حسبما قال المهندسون.") == []
+
+
+@pytest.mark.parametrize("check", ["refusal", "about_text", "residue"])
+def test_an_instruction_models_check_left_out_is_not_run(check: str) -> None:
+    replies = {"refusal": REFUSALS[5], "about_text": "يتناول المقال", "residue": "<|im_end|>"}
+    others = [c for c in DEFAULTS.checks if c != check]
+    output = f"{replies[check]} {BASRA_AR}"
+    assert check in [f.check for f in check_segment(BASRA_EN, output, False, DEFAULTS)]
+    assert check not in [
+        f.check for f in check_segment(BASRA_EN, output, False, GuardSettings(checks=others))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("output", "check"),
+    [
+        ("The prime minister said a new hospital will open in Basra next year.", "script"),
+        (f"{BASRA_AR} " + "وقال إن الحكومة ستفتتح المستشفى. " * 6, "repetition"),
+    ],
+)
+def test_the_existing_checks_catch_an_instruction_models_other_failures(
+    output: str, check: str
+) -> None:
+    assert check in failed(BASRA_EN, output)
+
+
+# A seed article, and summaries of it as an instruction model writes them: abstractive, in
+# other words than the article's, then one that invents what the article does not say.
+SEED = (Path(__file__).parents[1] / "seeds" / "kadhimi-ambassadors.txt").read_text(encoding="utf-8")
+FAITHFUL = [
+    "Iraq's prime minister told envoys from 25 nations that those behind the recent attacks on "
+    "their embassies would be stopped, and that the attacks were also hurting ordinary people, "
+    "children among them.",
+    "Mustafa Al-Kadhimi met with the envoys of 25 nations after they asked to see him. He said "
+    "that those who attack embassies want to weaken Iraq, and that the state will bring them to "
+    "justice.",
+    "Iraqi Prime Minister Mustafa Al-Kadhimi met the ambassadors of 25 countries on Wednesday to "
+    "discuss the security of foreign diplomatic missions. He vowed that the state would enforce "
+    "the rule of law and protect embassies, saying the attackers aim to destabilise Iraq.",
+]
+INVENTED = (
+    "The Iraqi leader pledged a crackdown on rogue militias targeting Western embassies, "
+    "promising diplomats tougher security after recent rocket strikes."
+)
+
+
+@pytest.mark.parametrize("summary", FAITHFUL)
+def test_grounding_passes_an_abstractive_summary_in_its_own_words(summary: str) -> None:
+    assert check_summary(summary, SEED, DEFAULTS) == []
+
+
+def test_grounding_flags_an_abstractive_summary_that_invents() -> None:
+    assert [f.check for f in check_summary(INVENTED, SEED, DEFAULTS)] == ["grounding"]
+    assert grounded_share(INVENTED, SEED) < 0.3

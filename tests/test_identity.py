@@ -150,6 +150,7 @@ CHANGES: dict[str, tuple[list[str], bool]] = {
     # Only the ctranslate2 engine quantizes: the one backend = "auto" picks for the default
     # models (see the test below).
     "summarizer.quantization": (["summarizer.quantization=int8"], True),
+    "summarizer.prompt": (["summarizer.prompt=Summarize in one sentence:\n\n{text}"], True),
     "translator.model": (["translator.model=other/model"], True),
     "translator.revision": (["translator.revision=abc123"], True),
     "translator.backend": (["translator.backend=echo"], True),
@@ -163,6 +164,7 @@ CHANGES: dict[str, tuple[list[str], bool]] = {
     "translator.no_repeat_ngram_size": (["translator.no_repeat_ngram_size=2"], True),
     "translator.length_penalty": (["translator.length_penalty=1.5"], True),
     "translator.quantization": (["translator.quantization=int8"], True),
+    "translator.prompt": (["translator.prompt=Translate into Egyptian Arabic:\n\n{text}"], True),
     "guards.checks": (['guards.checks=["empty"]'], True),
     "guards.max_repetition": (["guards.max_repetition=0.3"], True),
     "guards.min_script_share": (["guards.min_script_share=0.7"], True),

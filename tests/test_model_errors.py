@@ -18,7 +18,7 @@ WAYS_OUT = (
     "summarize download --to DIR",
     "--set summarizer.model=DIR",
     "--set translator.model=DIR",
-    "--set summarizer.backend=echo --set summarizer.model=echo",
+    "`summarize demo [PATH ...]`",
 )
 
 
@@ -186,3 +186,25 @@ def test_a_dry_run_lists_what_fails_on_reading_with_the_reason(tmp_path: Path) -
         assert rows[str(folder / name)].startswith(f"fails: {reason}")
     assert rows[str(folder / "good.txt")].startswith("new  ")
     assert "1 to do, 0 up to date, 3 failing on reading" in done.stderr
+
+
+@pytest.mark.parametrize("backend", ["transformers", "auto"])
+def test_a_model_folder_holding_a_fifo_is_refused_before_loading(
+    tmp_path: Path, backend: str
+) -> None:
+    """A FIFO in a model folder was left to the engine's readers, which open the model's files
+    as they are (a FIFO waits for a writer); what failed first said nothing of it."""
+    (tmp_path / "a.txt").write_bytes(ARTICLE)
+    model = tmp_path / "model"
+    model.mkdir()
+    os.mkfifo(model / "config.json")
+    done = subprocess.run(
+        [sys.executable, "-m", "summarize", "run", str(tmp_path / "a.txt"),
+         "--set", "summarizer.backend=echo", "--set", "summarizer.model=echo",
+         "--set", f"translator.model={model}", "--set", f"translator.backend={backend}"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"translator.model: {model}/config.json: not a regular file (a FIFO" in done.stderr
+    assert not (tmp_path / "a.summary.txt").exists()

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from summarize import protocol
+from summarize import protocol, server_replies
 from summarize.config import load_config
 from summarize.errors import UsageError
 from summarize.identity import settings_identity
@@ -160,5 +160,28 @@ def test_the_wire_test_covers_every_field_of_a_result() -> None:
 @given(st.fixed_dictionaries(RESULT_FIELDS))
 def test_results_survive_the_wire(fields: dict[str, Any]) -> None:
     result = ArticleResult(**fields)
-    message = json.loads(json.dumps(protocol.from_result(result)))  # as the socket carries it
-    assert protocol.to_result(message) == result
+    # as it goes over the wire
+    message = json.loads(json.dumps(server_replies.encode(server_replies.Result(result))))
+    assert server_replies.parse_reply(message) == server_replies.Result(result)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        server_replies.Alive(),
+        server_replies.LogLine("summarize.progress", 20, "done a.txt"),
+        server_replies.Started(3),
+        server_replies.Refused("refused: why"),
+        server_replies.Ended(),
+        server_replies.Stopped("the server was stopped by signal 15"),
+        server_replies.Stopping(42),
+        server_replies.ServerStatus(42, "echo", "echo", 1.5),
+    ],
+)
+def test_every_reply_survives_the_wire_and_is_refused_with_a_field_more(
+    reply: server_replies.Reply,
+) -> None:
+    message = json.loads(json.dumps(server_replies.encode(reply)))
+    assert server_replies.parse_reply(message) == reply
+    with pytest.raises(protocol.ProtocolError, match="missing or unknown: extra"):
+        server_replies.parse_reply({**message, "extra": 1})

@@ -188,8 +188,9 @@ def test_hostile_text_and_names_are_shown_as_text(news: Path) -> None:
 def test_a_name_that_turns_text_right_to_left_cannot_reorder_its_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # U+202E in a name would show the reason after it backwards ("exe.txt" spoofing); Arabic
-    # letters would carry the punctuation and figures beside them. Each is isolated in a <bdi>.
+    # U+202E in a name would show the reason after it backwards ("exe.txt" spoofing): it is shown
+    # escaped, as in every message. Arabic letters would carry the punctuation and figures
+    # beside them. Each is isolated in a <bdi>.
     monkeypatch.chdir(tmp_path)
     spoof, arabic = "news/inv\u202etxt.exe.txt", "news/تقرير 2024.txt"
     write_corpus(tmp_path / "news", hostile_name=Path(spoof).name)
@@ -201,7 +202,8 @@ def test_a_name_that_turns_text_right_to_left_cannot_reorder_its_line(
         page = parse_html(Path(index).read_text(encoding="utf-8"))
         names = page.find_all("a") + page.find_all("span", "name") + page.find_all("span", "reason")
         shown = {e.text for e in names}
-        assert spoof in shown and arabic in shown and "NUL byte" in " ".join(shown)
+        assert "news/inv\\u202etxt.exe.txt" in shown and arabic in shown
+        assert "NUL byte" in " ".join(shown) and not any(spoof in text for text in shown)
         for element in names:
             assert [c.tag for c in element.children if not isinstance(c, str)] == ["bdi"]
 
@@ -296,10 +298,13 @@ def test_the_default_page_is_beside_the_directory_and_never_an_input(
     assert default_output(["news/calm.txt"]) == Path("review.html")
     assert main(["review", "news", *SET]) == 0
     assert (news.parent / "news.review.html").is_file()
-    # A page written inside the tree, with globs that take it: never one of its own articles.
+    # A page inside the tree, with globs that take it, would be the next run's article: refused.
     takes_html = ["--set", 'input.globs=["*.txt", "*.html"]']
-    assert main(["review", "news", *SET, *takes_html, "-o", "news/page.html"]) == 0
-    assert main(["review", "news", *SET, *takes_html, "-o", "news/page.html"]) == 0
+    assert main(["review", "news", *SET, *takes_html, "-o", "news/page.html"]) == 2
+    assert not (news / "page.html").exists()
+    # With globs that leave it out, it is written there, and never one of its own articles.
+    assert main(["review", "news", *SET, "-o", "news/page.html"]) == 0
+    assert main(["review", "news", *SET, "-o", "news/page.html"]) == 0
     page = parse_html((news / "page.html").read_text(encoding="utf-8"))
     assert "news/page.html" not in sections(page)
     assert len(sections(page)) == 4

@@ -245,7 +245,11 @@ def test_disk_full_fails_the_article_and_leaves_no_temporary_file(tmp_path: Path
         capture_output=True, text=True, check=False, timeout=120, preexec_fn=limit_file_size,
     )  # fmt: skip
     assert done.returncode == 1
-    assert f"failed: {folder / 'a.txt'}: cannot write outputs (File too large" in done.stderr
+    # The write that failed named no file: the message named none ("File too large: )").
+    sidecar = folder / "a.summarize.json"
+    assert f"failed: {folder / 'a.txt'}: cannot write outputs (File too large: {sidecar})" in (
+        done.stderr
+    )
     # No sidecar, so the article is not done and a rerun redoes it; no temporary file left.
     assert sorted(p.name for p in folder.iterdir()) == [
         "a.ar.txt", "a.summary.ar.txt", "a.summary.txt", "a.txt"

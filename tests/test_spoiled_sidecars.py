@@ -4,6 +4,7 @@ the article, never crashing on it."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
@@ -43,6 +44,8 @@ ODD_NUMBERS = ["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "-0.0", "1e-40
                "1" + "0" * 5000, "-" + "9" * 4000, "18446744073709551616", "0.5"]  # fmt: skip
 #: JSON text too deeply nested for any reader
 DEEP = "[" * 100_000 + "]" * 100_000
+#: 28 lists deep, so 32 levels under the deepest place spoiled (the reader's bound)
+NESTED: object = functools.reduce(lambda inner, _: [inner], range(27), [])
 RAW = [*ODD_NUMBERS, DEEP]
 _MARK = "\0spoiled\0"
 JSON = st.recursive(
@@ -155,7 +158,7 @@ def shows_the_outputs_and_asks_for_a_look(section: Element, folder: Path) -> Non
 @example(value="NaN").via("not a number")
 @example(value="1" + "0" * 5000).via("an integer too long to read")
 @example(value=DEEP).via("nested too deep to read")
-@example(value=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]).via("nested")
+@example(value=NESTED).via("nested, within the reader's bound of 32 levels")
 def test_any_value_under_any_key_gives_a_page_and_a_redo(
     spoil: SpoiledRun, place: tuple[str | int, ...], value: object
 ) -> None:

@@ -51,6 +51,7 @@ class Scripted:
     model_id, device, dtype = "scripted", "cpu", "none"
     engine, family = "scripted", "a rule per input"
     max_input_tokens = max_output_tokens = 1000
+    context_tokens = 0
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
@@ -228,7 +229,8 @@ class Counting:
     def __init__(self, backend: Any) -> None:
         self.backend = backend
         self.inputs: list[str] = []
-        for name in ("model_id", "device", "dtype", "max_input_tokens", "max_output_tokens"):
+        names = ("model_id", "device", "dtype", "max_input_tokens", "max_output_tokens")
+        for name in (*names, "context_tokens"):
             setattr(self, name, getattr(backend, name))
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -306,3 +308,38 @@ def test_a_whole_translation_in_the_wrong_script_says_so_plainly(tmp_path: Path)
     plain = [w for w in warnings if "the whole text is not in Arabic script" in w]
     assert [w.split(":")[0] for w in plain] == ["summary translation", "article translation"]
     assert all("translator.target_language" in w for w in plain)
+
+
+def test_a_refusal_is_retried_like_any_failure_and_recorded_repaired() -> None:
+    def rule(text: str, options: GenerateOptions) -> tuple[str, bool]:
+        if text == PRICES_EN and not repairing(options):
+            return "عذراً، لا أستطيع ترجمة هذا النص.", False
+        return healthy(text), False
+
+    (a,), backend = run_guarded(rule)
+    assert a.translations[Source.ARTICLE].split("\n\n")[1] == PRICES_AR
+    assert ("refusal", 1, True) in [(f.check, f.segment, f.repaired) for f in a.flags]
+    assert backend.inputs[3:] == [PRICES_EN]
+
+
+def test_an_answer_about_the_text_that_every_retry_repeats_stays_flagged() -> None:
+    (a,), _ = run_guarded(lambda text, options: ("يتناول النص خبراً عن العراق.", False))
+    assert {(f.segment, f.check) for f in a.flags if not f.repaired} >= {
+        (0, "about_text"),
+        (1, "about_text"),
+        (2, "about_text"),
+    }
+
+
+def test_a_summary_that_refuses_is_flagged_and_one_quoting_its_article_is_not() -> None:
+    conf = load_config(None, ["output.translate=[]"])
+    refusing, quoting = article("refusing"), article("quoting")
+    refusing.summary = "I'm sorry, but I can't summarize this article."
+    quote = "“I'm sorry, but I can't help you,” the clerk told the residents."
+    quoting.doc = Document([segment_paragraph(f"{BASRA_EN} {quote}")])
+    quoting.summary = quote
+    guard([refusing, quoting], Models(None, None), conf)
+    assert ("summary", "refusal", False) in [
+        (f.output, f.check, f.repaired) for f in refusing.flags
+    ]
+    assert quoting.flags == []

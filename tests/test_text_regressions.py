@@ -312,7 +312,7 @@ def test_any_bytes_give_a_document_or_an_error_naming_the_file(data: bytes, clea
         assert "\x00" not in doc.text
 
 
-# --- Cases found by mutation testing (see README, Development): each pins a behaviour that a
+# --- Cases found by mutation testing (see docs/DEVELOPMENT.md): each pins a behaviour that a
 # changed operator or constant in text.py would break without any other test noticing.
 
 

@@ -173,19 +173,20 @@ def m2m100_tokenizer(
 
 
 def train_byte_level_bpe(
-    sentences: Iterable[str], vocab_size: int
+    sentences: Iterable[str], vocab_size: int, special_tokens: Sequence[str] = BART_SPECIAL_TOKENS
 ) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """Train a byte-level BPE in memory; return its vocabulary and merges.
 
     The 256-symbol byte alphabet is always included, so any input text can be encoded and
-    there are ``vocab_size - 256 - 5`` merges on top of it.
+    there are ``vocab_size - 256 - len(special_tokens)`` merges on top of it; the special
+    tokens (BART's by default) come first, in their order.
     """
     trainer = ByteLevelBPETokenizer()
     trainer.train_from_iterator(
         list(sentences),
         vocab_size=vocab_size,
         min_frequency=1,
-        special_tokens=list(BART_SPECIAL_TOKENS),
+        special_tokens=list(special_tokens),
         show_progress=False,
     )
     model = json.loads(trainer._tokenizer.to_str())["model"]

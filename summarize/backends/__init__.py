@@ -9,16 +9,27 @@ from typing import Protocol
 
 from summarize.errors import ConfigError
 
-__all__ = ["BACKENDS", "Backend", "GenerateOptions", "Generation", "LoadSpec", "load_backend"]
+__all__ = [
+    "BACKENDS",
+    "MODEL_FREE",
+    "Backend",
+    "GenerateOptions",
+    "Generation",
+    "LoadSpec",
+    "load_backend",
+]
 
 # name -> (module, class). Modules are imported only when their backend is chosen, so that a
 # run with nothing to do never pays for importing torch.
 _REGISTRY: dict[str, tuple[str, str]] = {
     "transformers": ("summarize.backends.hf", "TransformersBackend"),
     "echo": ("summarize.backends.echo", "EchoBackend"),
+    "demo": ("summarize.backends.demo", "DemoBackend"),
     "ctranslate2": ("summarize.backends.ct2", "CTranslate2Backend"),
 }
 BACKENDS: tuple[str, ...] = tuple(_REGISTRY)
+#: the engines that load no model: there is nothing to fetch, find in a cache or digest
+MODEL_FREE: tuple[str, ...] = ("echo", "demo")
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,8 @@ class LoadSpec:
     source_prefix: str = "auto"
     source_language: str = "auto"
     target_language: str = "auto"
+    #: what an instruction model is asked, the text at {text}
+    prompt: str = "{text}"
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,9 @@ class Backend(Protocol):
     max_input_tokens: int
     #: the most new tokens the model can generate in one output (its decoder's positions)
     max_output_tokens: int
+    #: the positions input and output share, a decoder-only model's context (an input of n
+    #: tokens leaves it context_tokens - n new ones); 0 where each has its own (seq2seq)
+    context_tokens: int
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Length of each text as the model would see it, special tokens included."""

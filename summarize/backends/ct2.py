@@ -1,8 +1,11 @@
-"""The CTranslate2 backend: a Hugging Face seq2seq model, converted once, run quantized and fast."""
+"""The CTranslate2 backend: a Hugging Face model, converted once, run quantized and fast.
+
+A seq2seq model runs on CTranslate2's Translator, a decoder-only instruction model on its
+Generator, with prompts made by the model's own chat template (see summarize.backends.chat).
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -10,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from summarize.backends import GenerateOptions, Generation, LoadSpec
+from summarize import jsontext
+from summarize.backends import GenerateOptions, Generation, LoadSpec, chat
 from summarize.backends.ct2_cache import converted_model
 from summarize.backends.huggingface import (
     apply_recipe,
@@ -22,10 +26,18 @@ from summarize.backends.huggingface import (
     output_limit,
     token_counts,
 )
+from summarize.discovery import display_name
 from summarize.errors import ModelError
 from summarize.families import Recipe, recipe
 
-__all__ = ["INSTALL", "CTranslate2Backend", "convert", "resolve_device", "resolve_quantization"]
+__all__ = [
+    "INSTALL",
+    "CTranslate2Backend",
+    "CTranslate2Generator",
+    "convert",
+    "resolve_device",
+    "resolve_quantization",
+]
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +45,36 @@ log = logging.getLogger(__name__)
 INSTALL = "pip install 'ctranslate2>=4'"
 
 
-class CTranslate2Backend:
-    """The model's own tokenizer in front of a CTranslate2 translator converted from it."""
+class _Converted:
+    """What both engines hold: the model's own tokenizer in front of its conversion, run by a
+    CTranslate2 Translator or Generator (``runner``)."""
 
     engine = "ctranslate2"
+
+    def __init__(
+        self,
+        model_id: str,
+        tokenizer: Any,
+        runner: Any,
+        *,
+        device: str,
+        suppress: list[list[str]],
+        recipe: Recipe,
+    ) -> None:
+        self.model_id = model_id
+        self.recipe = recipe
+        self.family = recipe.describe()
+        self.tokenizer = tokenizer
+        self.device = device
+        self.dtype = str(runner.compute_type)
+        self.suppress = suppress
+        # Parallel workers on the CPU (see _threading): a batch is split so each gets a share.
+        workers: int = getattr(runner, "num_translators", 0) or getattr(runner, "num_generators", 1)
+        self.workers = workers if device == "cpu" else 1
+
+
+class CTranslate2Backend(_Converted):
+    """The model's own tokenizer in front of a CTranslate2 translator converted from it."""
 
     def __init__(
         self,
@@ -51,23 +89,19 @@ class CTranslate2Backend:
         suppress: list[list[str]],
         recipe: Recipe,
     ) -> None:
-        self.model_id = model_id
-        self.recipe = recipe
-        self.family = recipe.describe()
-        self.tokenizer = tokenizer
+        super().__init__(
+            model_id, tokenizer, translator, device=device, suppress=suppress, recipe=recipe
+        )
         self.translator = translator
-        self.device = device
-        self.dtype = str(translator.compute_type)
         self.max_input_tokens = max_input_tokens
         self.max_output_tokens = max_output_tokens
         self.target_prefix = target_prefix
-        self.suppress = suppress
-        # Parallel workers on the CPU (see _threading): a batch is split so each gets a share.
-        self.workers = int(getattr(translator, "num_translators", 1)) if device == "cpu" else 1
+        self.context_tokens = 0  # an encoder's input and a decoder's output: positions of their own
 
     @classmethod
-    def load(cls, spec: LoadSpec) -> CTranslate2Backend:
-        """Load the conversion of ``spec.model`` (converting it first if need be)."""
+    def load(cls, spec: LoadSpec) -> CTranslate2Backend | CTranslate2Generator:
+        """Load the conversion of ``spec.model`` (converting it first if need be): a
+        translator, or for an instruction model a generator."""
         ctranslate2, device, index, compute_type = _placement(spec)
         model_id, revision, role = spec.model, spec.revision, spec.role
         tokenizer, config, generation = _load_hf_parts(model_id, revision, role)
@@ -81,8 +115,12 @@ class CTranslate2Backend:
         forced = apply_recipe(tokenizer, found)
         path = converted_model(model_id, revision, compute_type, role=role)
         log.info("loading %s %s from %s on %s as %s", role, model_id, path, device, compute_type)
+        vocabulary = _target_vocabulary(path)
+        # A decoder-only instruction model runs on CTranslate2's Generator, the rest on its
+        # Translator; both load the same way.
+        engine_class = ctranslate2.Generator if found.chat else ctranslate2.Translator
         try:
-            translator = ctranslate2.Translator(
+            engine = engine_class(
                 str(path),
                 device=device,
                 device_index=index,
@@ -94,12 +132,23 @@ class CTranslate2Backend:
                 f"{role}.model: {model_id}: cannot load its CTranslate2 conversion in {path} "
                 f"({first_line(exc)}); delete that directory to convert the model again"
             ) from exc
-        vocabulary = _target_vocabulary(path)
+        placed = device if device == "cpu" else f"cuda:{index}"
+        if found.chat:
+            return CTranslate2Generator(
+                model_id,
+                tokenizer,
+                engine,
+                device=placed,
+                context=chat.context_limit(tokenizer, config),
+                ends=tokenizer.convert_ids_to_tokens(chat.end_ids(generation, tokenizer)),
+                suppress=_suppressed(tokenizer, generation, vocabulary),
+                recipe=found,
+            )
         return cls(
             model_id,
             tokenizer,
-            translator,
-            device=device if device == "cpu" else f"cuda:{index}",
+            engine,
+            device=placed,
             max_input_tokens=input_limit(tokenizer, config),
             max_output_tokens=output_limit(tokenizer, config),
             # The family's target-language token, else the model's own forced first token.
@@ -150,6 +199,77 @@ class CTranslate2Backend:
                 hit_limit=len(tokens) >= options.max_new_tokens and tokens[-1] != eos,
             )
             for text, tokens in zip(decoded, hypotheses, strict=True)
+        ]
+
+
+class CTranslate2Generator(_Converted):
+    """An instruction model's tokenizer and chat template in front of a CTranslate2
+    generator converted from it."""
+
+    def __init__(
+        self,
+        model_id: str,
+        tokenizer: Any,
+        generator: Any,
+        *,
+        device: str,
+        context: int,
+        ends: list[str],
+        suppress: list[list[str]],
+        recipe: Recipe,
+    ) -> None:
+        super().__init__(
+            model_id, tokenizer, generator, device=device, suppress=suppress, recipe=recipe
+        )
+        self.generator = generator
+        # Prompt and reply share the model's positions.
+        self.context_tokens = self.max_input_tokens = self.max_output_tokens = context
+        self.ends = ends
+
+    def for_role(self, spec: LoadSpec) -> CTranslate2Generator:
+        """This engine for the role of ``spec``: see chat.retold."""
+        return chat.retold(self, spec)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(ids) for ids in chat.prompt_ids(self.tokenizer, self.recipe, texts)]
+
+    def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
+        if not texts:
+            return []
+        prompts = [
+            self.tokenizer.convert_ids_to_tokens(ids)
+            for ids in chat.prompt_ids(self.tokenizer, self.recipe, texts)
+        ]
+        results = self.generator.generate_batch(
+            prompts,
+            # The prompt initialises the model's state and is left out of the result, so
+            # lengths count the reply alone, as max_new_tokens does.
+            include_prompt_in_result=False,
+            max_length=options.max_new_tokens,
+            min_length=options.min_new_tokens,
+            beam_size=options.num_beams,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
+            length_penalty=options.length_penalty,
+            repetition_penalty=options.repetition_penalty,
+            suppress_sequences=self.suppress or None,
+            end_token=self.ends or None,
+            # With the end token in the reply, a reply without one is one that was cut.
+            return_end_token=True,
+            sampling_topk=1,  # never sampled: reruns and batch mates change no output
+            max_batch_size=math.ceil(len(prompts) / self.workers),
+        )
+        replies = [list(result.sequences[0]) for result in results]
+        decoded = self.tokenizer.batch_decode(
+            [self.tokenizer.convert_tokens_to_ids(tokens) for tokens in replies],
+            skip_special_tokens=True,
+        )
+        return [
+            Generation(
+                chat.reply(self.recipe.finish(text), source),
+                hit_limit=len(tokens) >= options.max_new_tokens
+                and not (tokens and tokens[-1] in self.ends),
+            )
+            for text, tokens, source in zip(decoded, replies, texts, strict=True)
         ]
 
 
@@ -253,7 +373,15 @@ def _suppressed(tokenizer: Any, generation: Any, vocabulary: set[str]) -> list[l
 
 
 def _target_vocabulary(path: Path) -> set[str]:
-    for name in ("target_vocabulary.json", "shared_vocabulary.json"):
+    """The converted model's target tokens (a list of strings), or an empty set (no token is
+    then known to be suppressible) when the file is not one, with a warning naming it."""
+    for name in ("target_vocabulary.json", "shared_vocabulary.json", "vocabulary.json"):
         if (path / name).is_file():
-            return set(json.loads((path / name).read_text(encoding="utf-8")))
+            try:
+                tokens = jsontext.read_file(path / name)
+            except (OSError, jsontext.JsonError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                log.warning("%s: cannot read the vocabulary (%s)", display_name(path / name), why)
+                return set()
+            return {t for t in tokens if isinstance(t, str)} if isinstance(tokens, list) else set()
     return set()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from summarize import jsontext
 from summarize.backends.huggingface import first_line, load_advice
 from summarize.errors import ModelError
 from summarize.families import CT2_CONVERTS
@@ -138,8 +139,8 @@ def _converter(model_id: str, revision: str, config_dir: Path) -> Any:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # missing or damaged: a memo, rebuilt as needed
+        data = jsontext.read_file(path)
+    except (OSError, jsontext.JsonError):  # missing or damaged: a memo, rebuilt as needed
         return {}
     return data if isinstance(data, dict) else {}
 

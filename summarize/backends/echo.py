@@ -41,6 +41,7 @@ class EchoBackend:
         self.delay = delay
         self.max_input_tokens = positions
         self.max_output_tokens = positions
+        self.context_tokens = 0
 
     @classmethod
     def load(cls, spec: LoadSpec) -> EchoBackend:

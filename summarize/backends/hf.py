@@ -1,4 +1,8 @@
-"""The Hugging Face transformers backend: any seq2seq model loadable with the Auto classes."""
+"""The Hugging Face transformers backend: seq2seq and instruction models, via the Auto classes.
+
+An instruction model (decoder-only, see summarize.backends.chat) gets its prompts padded on the
+left, and only its reply is decoded.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from summarize.backends import GenerateOptions, Generation, LoadSpec
+from summarize.backends import GenerateOptions, Generation, LoadSpec, chat
 from summarize.backends.huggingface import (
     apply_recipe,
     asked,
@@ -64,7 +68,7 @@ def resolve_dtype(requested: str, device: str) -> str:
 
 
 class TransformersBackend:
-    """A tokenizer and a seq2seq model, on one device, in one dtype."""
+    """A tokenizer and a seq2seq (or instruction) model, on one device, in one dtype."""
 
     engine = "transformers"
 
@@ -80,6 +84,14 @@ class TransformersBackend:
         self.family = recipe.describe()
         self.max_input_tokens = input_limit(tokenizer, model.config)
         self.max_output_tokens = output_limit(tokenizer, model.config)
+        self.context_tokens = 0
+        if recipe.chat:  # prompt and reply share the model's positions
+            self.context_tokens = chat.context_limit(tokenizer, model.config)
+            self.max_input_tokens = self.max_output_tokens = self.context_tokens
+            # A batch's prompts end where the replies begin: padding goes before them.
+            tokenizer.padding_side = "left"
+            if tokenizer.pad_token is None:
+                tokenizer.pad_token = tokenizer.eos_token
         self.forced_token = apply_recipe(tokenizer, recipe)
         self.window = _attention_window(model.config)
 
@@ -87,7 +99,12 @@ class TransformersBackend:
     def load(cls, spec: LoadSpec) -> TransformersBackend:
         """Load ``spec.model`` in ``spec.dtype`` (``spec.quantization`` is CTranslate2's)."""
         import torch
-        from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
+        from transformers import (
+            AutoConfig,
+            AutoModelForCausalLM,
+            AutoModelForSeq2SeqLM,
+            AutoTokenizer,
+        )
         from transformers.utils import logging as hf_logging
 
         # Our own progress bar covers the run; the library's per-load bars would interleave.
@@ -111,8 +128,9 @@ class TransformersBackend:
         # Before the weights: a model that cannot be asked for its job fails at once.
         found = recipe(asked(spec), model_id, config, tokenizer)
         log.info("%s: %s", role, found.describe())
+        auto_class: Any = AutoModelForCausalLM if found.chat else AutoModelForSeq2SeqLM
         try:
-            model = AutoModelForSeq2SeqLM.from_pretrained(
+            model = auto_class.from_pretrained(
                 model_id,
                 revision=revision,
                 dtype=getattr(torch, dtype),
@@ -124,7 +142,14 @@ class TransformersBackend:
         model.eval()
         return cls(model_id, tokenizer, model, device, dtype, found)
 
+    def for_role(self, spec: LoadSpec) -> TransformersBackend | None:
+        """This engine for the role of ``spec`` (see chat.retold), where an instruction model
+        can serve both; None for the other families, each asked one way for one job."""
+        return chat.retold(self, spec) if self.recipe.chat else None
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if self.recipe.chat:
+            return [len(ids) for ids in chat.prompt_ids(self.tokenizer, self.recipe, texts)]
         return token_counts(self.tokenizer, [self.recipe.prefix + t for t in texts])
 
     def generate(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
@@ -132,6 +157,8 @@ class TransformersBackend:
 
         if not texts:
             return []
+        if self.recipe.chat:
+            return self._reply(texts, options)
         sent = [self.recipe.prefix + t for t in texts]
         batch = self.tokenizer(
             sent,
@@ -158,6 +185,34 @@ class TransformersBackend:
             for text, length in zip(texts_out, lengths, strict=True)
         ]
 
+    def _reply(self, texts: Sequence[str], options: GenerateOptions) -> list[Generation]:
+        """An instruction model's replies: the prompts left-padded, so that every row's reply
+        starts at the same column, and only the tokens after the prompts decoded."""
+        import torch
+
+        prompts = chat.rendered(self.tokenizer, self.recipe, texts)
+        batch = self.tokenizer(
+            prompts, return_tensors="pt", padding=True, add_special_tokens=False, verbose=False
+        ).to(self.device)
+        start = batch["input_ids"].shape[1]
+        with torch.inference_mode():
+            output = self.model.generate(
+                **batch,
+                generation_config=self._config_for(options),
+                logits_processor=_reply_penalties(options, start),
+            )
+        replies = output[:, start:].tolist()
+        ends = set(chat.end_ids(self.model.generation_config, self.tokenizer))
+        decoded = self.tokenizer.batch_decode(replies, skip_special_tokens=True)
+        return [
+            Generation(
+                chat.reply(self.recipe.finish(text), source),
+                # Cut: it used all its new tokens without ending its turn.
+                hit_limit=len(row) >= options.max_new_tokens and not ends.intersection(row),
+            )
+            for text, row, source in zip(decoded, replies, texts, strict=True)
+        ]
+
     def _config_for(self, options: GenerateOptions) -> Any:
         config = copy.deepcopy(self.model.generation_config)
         # The model's own length settings (e.g. distilbart's min_length=56) would otherwise
@@ -176,7 +231,27 @@ class TransformersBackend:
         config.do_sample = False
         if self.forced_token is not None:  # the target language, first of every output
             config.forced_bos_token_id = self.forced_token
+        if self.recipe.chat:
+            _decode_replies(config, options, self.tokenizer)
         return config
+
+
+def _decode_replies(config: Any, options: GenerateOptions, tokenizer: Any) -> None:
+    """An instruction model's generation config, set for deterministic replies.
+
+    Its own samples (Qwen2.5-Instruct ships temperature 0.7, top_p 0.8, top_k 20 and a
+    repetition penalty): greedy or beam search alone keeps a rerun, and an article's batch
+    mates, from changing its output, so the sampling settings go back to their neutral values
+    (which also keeps transformers from warning that they are unused). Its prompt is part of
+    the sequence, so the minimum length counts new tokens only.
+    """
+    config.min_length = 0
+    config.min_new_tokens = options.min_new_tokens or None
+    # Applied to the reply alone instead (see _reply_penalties).
+    config.no_repeat_ngram_size, config.repetition_penalty = 0, 1.0
+    config.temperature, config.top_p, config.top_k = 1.0, 1.0, 50
+    if config.pad_token_id is None:
+        config.pad_token_id = tokenizer.pad_token_id
 
 
 def _attention_window(config: Any) -> int | None:
@@ -192,3 +267,32 @@ def _generated_length(tokens: list[int], eos_ids: set[int]) -> int:
         if token in eos_ids:
             return index + 1
     return len(tokens)
+
+
+def _reply_penalties(options: GenerateOptions, start: int) -> Any:
+    """The repeat penalties of ``options`` over the reply alone (from column ``start``).
+
+    transformers applies them to the whole sequence, and a decoder-only model's sequence holds
+    its prompt: a summary could then repeat no three words of its article, and a row's penalty
+    would depend on its padding. CTranslate2 penalises the reply alone.
+    """
+    from transformers import (
+        LogitsProcessor,
+        LogitsProcessorList,
+        NoRepeatNGramLogitsProcessor,
+        RepetitionPenaltyLogitsProcessor,
+    )
+
+    class ReplyOnly(LogitsProcessor):
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            return self.inner(input_ids[:, start:], scores)
+
+    processors = []
+    if options.no_repeat_ngram_size:
+        processors.append(ReplyOnly(NoRepeatNGramLogitsProcessor(options.no_repeat_ngram_size)))
+    if options.repetition_penalty != 1.0:
+        processors.append(ReplyOnly(RepetitionPenaltyLogitsProcessor(options.repetition_penalty)))
+    return LogitsProcessorList(processors)

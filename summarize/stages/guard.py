@@ -15,7 +15,7 @@ from summarize.records import Article, Generated, Source, Stage, alive
 from summarize.report import Flag
 from summarize.settings import Config
 from summarize.stages import Engines
-from summarize.stages.translate import assemble, output_spans, source_text, translation_limit
+from summarize.stages.translate import assemble, output_spans, reply_limit, source_text
 from summarize.text import segment_paragraph
 
 __all__ = ["guard"]
@@ -81,7 +81,9 @@ def _stronger(tokens: int, backend: Backend, config: Config) -> GenerateOptions:
     (lowered to the model's positions here, so the sidecar counts that once, not per retry)."""
     guards = config.guards
     return GenerateOptions(
-        max_new_tokens=min(translation_limit(tokens, config.translator), backend.max_output_tokens),
+        max_new_tokens=min(
+            reply_limit(tokens, backend, config.translator), backend.max_output_tokens
+        ),
         num_beams=guards.repair_num_beams,
         no_repeat_ngram_size=guards.repair_no_repeat_ngram_size,
         length_penalty=config.translator.length_penalty,
@@ -174,13 +176,17 @@ def _whole_text_script(article: Article, config: Config, translator: Backend | N
     """Say plainly when a whole translation is not Arabic: the model was asked for another
     language (or for none), which no retry mends; the segments' flags alone read as noise."""
     model = translator.model_id if translator is not None else config.translator.model
+    # An instruction model (its prompt shares its context) is asked for Arabic in words.
+    worded = translator is not None and translator.context_tokens > 0
+    asking = (
+        "translator.prompt" if worded else "translator.target_language and translator.source_prefix"
+    )
     for source, text in article.translations.items():
         share = script_share(text, source_text(article, source))
         if text.strip() and share < config.guards.min_script_share:
             article.warnings.append(
                 f"{source.value} translation: the whole text is not in Arabic script "
-                f"({share:.0%} of its letters): is {model} asked for Arabic? (see "
-                "translator.target_language and translator.source_prefix)"
+                f"({share:.0%} of its letters): is {model} asked for Arabic? (see {asking})"
             )
 
 

@@ -9,7 +9,7 @@ from summarize.records import Article, Stage
 from summarize.settings import SummarizerSettings
 from summarize.text import split_sentences
 
-__all__ = ["summarize"]
+__all__ = ["input_limit", "summarize"]
 
 # Map-reduce shrinks the text each round (at least 4-fold, see _chunk_summary_length); this many
 # rounds summarise far more than any article, and the last one is made to fit in one chunk.
@@ -30,8 +30,8 @@ def summarize(
     next round; should a model's output not shrink anyway, the last round keeps what fits
     and says so.
     """
-    limit = min(settings.max_input_tokens, backend.max_input_tokens)
-    (overhead,) = backend.count_tokens([""])  # the special tokens every input carries
+    limit = input_limit(backend, settings)
+    (overhead,) = backend.count_tokens([""])  # the special tokens (or prompt) every input carries
     pending = {a: a.doc.sentences for a in articles if a.doc is not None}
     previous: dict[Article, int] = {}
     for a in pending:
@@ -57,6 +57,16 @@ def summarize(
             ]
         generate(tasks, backend, batch_tokens, Stage.SUMMARIZE)
         pending = _next_round(tasks, round_no)
+
+
+def input_limit(backend: Backend, settings: SummarizerSettings) -> int:
+    """The longest input the summarizer is given, in its tokens: the setting, the model's
+    limit, and for a decoder-only model what its context leaves beside a summary of
+    max_length tokens (a whole article in one pass where it fits, else map-reduce)."""
+    limit = min(settings.max_input_tokens, backend.max_input_tokens)
+    if backend.context_tokens:
+        limit = min(limit, backend.context_tokens - settings.max_length)
+    return limit
 
 
 def _chunk_summary_length(max_length: int, budget: int, chunks: int) -> int:

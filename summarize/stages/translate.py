@@ -12,7 +12,14 @@ from summarize.records import Article, Generated, Source, Stage
 from summarize.settings import TranslatorSettings
 from summarize.text import Paragraph, segment_paragraph
 
-__all__ = ["assemble", "output_spans", "translate", "translation_limit"]
+__all__ = [
+    "assemble",
+    "input_limit",
+    "output_spans",
+    "reply_limit",
+    "translate",
+    "translation_limit",
+]
 
 # Translation length limits are rounded up to a grid with this many steps per doubling (see
 # translation_limit): at most 1/8 more than asked, and similar segments batch together.
@@ -34,7 +41,7 @@ def translate(
     segments stay on the record (``generated``) for the guard, which checks and repairs them
     and joins them again (:func:`assemble`).
     """
-    limit = min(settings.max_input_tokens, backend.max_input_tokens)
+    limit = input_limit(backend, settings)
 
     def measure(texts: Sequence[str]) -> list[int]:
         # The engine counts what it sends: a language token or prefix its family needs too.
@@ -48,7 +55,7 @@ def translate(
             Source.SUMMARY: [segment_paragraph(article.summary)] if article.summary else [],
         }
         for source in sources:
-            tasks = _tasks(article, source, paragraphs[source], measure, limit, settings)
+            tasks = _tasks(article, source, paragraphs[source], measure, limit, backend, settings)
             texts.append((article, source, tasks))
     generate([t for *_, tasks in texts for t in tasks], backend, batch_tokens, Stage.TRANSLATE)
     for article, source, tasks in texts:
@@ -103,12 +110,33 @@ def translation_limit(tokens: int, settings: TranslatorSettings) -> int:
     return -(-limit // step) * step
 
 
+def reply_limit(tokens: int, backend: Backend, settings: TranslatorSettings) -> int:
+    """The length limit of a segment's translation, from its ``tokens`` as ``backend``
+    counts them. An instruction model's count holds its prompt, which is not translated: the
+    limit follows the text alone."""
+    prompt = backend.count_tokens([""])[0] if backend.context_tokens else 0
+    return translation_limit(max(1, tokens - prompt), settings)
+
+
+def input_limit(backend: Backend, settings: TranslatorSettings) -> int:
+    """The segment budget: the setting, the model's limit, and for a decoder-only model what
+    its context leaves for a translation of the longest limit a segment may get (whole
+    paragraphs in one segment where the budget and the context allow)."""
+    limit = min(settings.max_input_tokens, backend.max_input_tokens)
+    if backend.context_tokens:
+        # t + translation_limit(t) <= context; the limit's grid adds at most 1/8.
+        room = backend.context_tokens - settings.max_length_extra
+        limit = min(limit, int(room / (1 + settings.max_length_ratio * 1.125)))
+    return limit
+
+
 def _tasks(
     article: Article,
     source: Source,
     paragraphs: list[Paragraph],
     measure: Measure,
     limit: int,
+    backend: Backend,
     settings: TranslatorSettings,
 ) -> list[Task]:
     sentences = [p.sentences for p in paragraphs]
@@ -121,7 +149,7 @@ def _tasks(
             seg.text,
             seg.tokens,
             GenerateOptions(
-                max_new_tokens=translation_limit(seg.tokens, settings),
+                max_new_tokens=reply_limit(seg.tokens, backend, settings),
                 num_beams=settings.num_beams,
                 no_repeat_ngram_size=settings.no_repeat_ngram_size,
                 length_penalty=settings.length_penalty,

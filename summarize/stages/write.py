@@ -86,7 +86,8 @@ def _finish(article: Article, config: Config, engines: EngineInfo, sig: str) -> 
     try:
         write_outputs(outputs, by_path, _sidecar(article, config, engines, sig).as_dict())
     except OSError as exc:
-        where = display_name(exc.filename or "")
+        # write_atomic names its output; the folder stands in for a step that names nothing.
+        where = display_name(exc.filename or outputs.sidecar.parent)
         reason = f"{name}: cannot write outputs ({exc.strerror or exc}: {where})"
         return ArticleResult(name, Status.FAILED, reason, seconds=article.timings())
     article.add_time(Stage.WRITE, time.perf_counter() - started)
