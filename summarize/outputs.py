@@ -256,7 +256,11 @@ def name_too_long(outputs: Outputs) -> str | None:
 
     Checked while planning, so such an article fails alone instead of stopping the run.
     """
-    longest = max((*outputs.texts(), outputs.sidecar), key=lambda p: len(os.fsencode(p.name)))
+    paths = (*outputs.texts(), outputs.sidecar)
+    # A character is at most 4 bytes: most names are surely short without encoding them.
+    if 4 * max(len(p.name) for p in paths) + _TEMPORARY_EXTRA < _SURELY_SHORT:
+        return None
+    longest = max(paths, key=lambda p: len(os.fsencode(p.name)))
     need = len(os.fsencode(longest.name)) + _TEMPORARY_EXTRA
     if need < _SURELY_SHORT:
         return None

@@ -18,7 +18,7 @@ from summarize.outputs import Outputs, name_too_long, output_paths, overlaps
 from summarize.settings import Config
 from summarize.state import assess
 
-__all__ = ["Planned", "Shard", "named_outputs", "plan"]
+__all__ = ["Planned", "Shard", "named_outputs", "no_cycle_collection", "plan"]
 
 
 _SHARD = re.compile(r"(\d+)/(\d+)")
@@ -112,7 +112,7 @@ def plan(
         raise UsageError(f"{output_dir}: --output-dir is not a directory")
     sig = settings_identity(config).outputs
     own = [*exclude, output_dir] if output_dir is not None else list(exclude)
-    with _no_cycle_collection():
+    with no_cycle_collection():
         jobs = find_inputs(paths, config.input, config.reserved_names, exclude=own, skipped=skipped)
         if shard is not None and any(job.path is None for job in jobs):
             raise UsageError("--shard divides files and directories; standard input ('-') has none")
@@ -121,10 +121,11 @@ def plan(
 
 
 @contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Planning makes a few records per article that all live to the end of the run, in no
-    reference cycle: the cyclic collector's passes over them, ever longer as they pile up,
-    cost a tenth of a no-op rerun over 10,000 articles (any cycle is collected later)."""
+def no_cycle_collection() -> Iterator[None]:
+    """Planning makes a few records per article (and the report one result per article up to
+    date) that all live to the end of the run, in no reference cycle: the cyclic collector's
+    passes over them, ever longer as they pile up, cost a tenth of a no-op rerun over 10,000
+    articles (any cycle is collected later)."""
     enabled = gc.isenabled()
     gc.disable()
     try:

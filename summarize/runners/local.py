@@ -11,7 +11,7 @@ from typing import BinaryIO
 from summarize.backends import Backend
 from summarize.discovery import Skipped
 from summarize.identity import settings_identity
-from summarize.planning import Planned
+from summarize.planning import Planned, no_cycle_collection
 from summarize.progress import Progress
 from summarize.records import Article, Stage, alive
 from summarize.report import Report
@@ -63,7 +63,8 @@ def run_local(
     after a failure.
     """
     ctx = new_context(config, force, stdin, progress, report)
-    pending = articles_to_do(planned, ctx, left_out, fail_fast=fail_fast)
+    with no_cycle_collection():
+        pending = articles_to_do(planned, ctx, left_out, fail_fast=fail_fast)
     if not pending:
         return ctx.report
     size = config.runtime.wave_size
