@@ -31,13 +31,14 @@ from summarize.console import (
     report_sink,
 )
 from summarize.demo import DEMO_SETTINGS, copy_articles, tour
-from summarize.discovery import Skipped, display_name, report_clash
+from summarize.discovery import Job, Skipped, display_name, report_clash
 from summarize.download import download_models
 from summarize.errors import SummarizeError, UsageError, naming
 from summarize.interrupts import stop_on_signals
 from summarize.pipeline import Planned, plan, run
 from summarize.report import Report
 from summarize.settings import Config
+from summarize.stages.read import read_failure
 
 if TYPE_CHECKING:
     from summarize.backends.ct2_cache import Conversion
@@ -200,7 +201,8 @@ def _dry_run(args: argparse.Namespace, config: Config) -> int:
         skipped=skipped,
         shard=args.shard,
     )
-    rows = [(_planned_label(p), p.job.name) for p in planned]
+    failing_reads = _read_failures(planned, config)
+    rows = [(failing_reads.get(p.job) or _planned_label(p), p.job.name) for p in planned]
     rows += [(f"left out: {s.reason}", s.name) for s in skipped]
     # Long reasons do not widen the column of the usual short ones.
     width = max((len(label) for label, _ in rows if len(label) <= _LABEL_WIDTH), default=0)
@@ -212,8 +214,10 @@ def _dry_run(args: argparse.Namespace, config: Config) -> int:
     failing = sum(1 for p in planned if p.error is not None)
     if not args.quiet:
         todo = sum(1 for p in planned if p.reason is not None) - failing - len(refused)
+        todo -= len(failing_reads)
         counts = f"{todo} to do, {sum(1 for p in planned if p.reason is None)} up to date"
         extra = (
+            (len(failing_reads), "failing on reading"),
             (failing, "cannot be done"),
             (len(refused), "refused"),
             (len(skipped), "left out"),
@@ -222,6 +226,20 @@ def _dry_run(args: argparse.Namespace, config: Config) -> int:
         counts += f" (shard {args.shard})" if args.shard is not None else ""
         print(counts, file=sys.stderr)
     return 1 if refused else 0
+
+
+def _read_failures(planned: list[Planned], config: Config) -> dict[Job, str]:
+    """The label of each file to do that would fail on reading alone, read here as a run
+    would (standard input is left unread: it can be read only once)."""
+    labels = {}
+    for item in planned:
+        job = item.job
+        if item.reason is None or item.refused or item.error is not None or job.path is None:
+            continue
+        error = read_failure(job, config.input)
+        if error is not None:
+            labels[job] = f"fails: {error.removeprefix(f'{job.name}: ')}"
+    return labels
 
 
 def _planned_label(item: Planned) -> str:

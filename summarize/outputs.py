@@ -17,9 +17,10 @@ from typing import Any
 
 from summarize.discovery import Job, display_name
 from summarize.errors import naming
+from summarize.seal import seal
 from summarize.settings import EvalSettings, InputSettings, OutputSettings
 from summarize.snapshot import FileTooLarge, read_bounded
-from summarize.templates import format_name
+from summarize.templates import name_fields
 
 __all__ = [
     "KINDS",
@@ -123,8 +124,10 @@ def output_paths(
     if out_dir is not None:
         folder = out_dir / source.parent.relative_to(root or source.parent)
 
+    fields = name_fields(source)
+
     def named(template: str) -> Path:
-        return folder / format_name(template, source)
+        return folder / template.format(**fields)
 
     texts = {k.key: named(k.template(output)) if k.wanted(output) else None for k in KINDS}
     return Outputs(**texts, sidecar=named(output.sidecar))
@@ -148,11 +151,12 @@ def overlaps(
         if job.path is None:
             continue
         kept.setdefault(key(job.path), (job, "input"))
-        if job.path.is_symlink():  # replacing the link or its target would lose the input
-            kept.setdefault(key(Path(os.path.realpath(job.path))), (job, "input"))
+        if job.target is not None:  # replacing the link or its target would lose the input
+            kept.setdefault(key(os.path.realpath(job.path)), (job, "input"))
+        folder, fields = os.path.dirname(job.path), name_fields(job.path)
         for template in references:
-            reference = job.path.parent / format_name(template, job.path)
-            kept.setdefault(key(reference), (job, "reference for summarize eval"))
+            reference = key.beside(folder, template.format(**fields))
+            kept.setdefault(reference, (job, "reference for summarize eval"))
     owners: dict[str, tuple[Job, Path]] = {}
     refused: dict[Job, str] = {}
 
@@ -190,16 +194,22 @@ class _PathKeys:
     """Comparable keys for file paths; each folder is resolved and probed once."""
 
     def __init__(self) -> None:
-        self._folders: dict[Path, tuple[str, bool]] = {}
+        self._folders: dict[str, tuple[str, bool]] = {}
 
-    def __call__(self, path: Path) -> str:
-        known = self._folders.get(path.parent)
+    def __call__(self, path: str | Path) -> str:
+        # On strings: pathlib's parent and hash, for every output of a large tree, cost more
+        # than the rest of a no-op rerun.
+        folder, sep, name = os.fspath(path).rpartition(os.sep)
+        return self.beside(folder or sep, name)
+
+    def beside(self, folder: str, name: str) -> str:
+        """The key of the file ``name`` in ``folder`` ("" for the current one)."""
+        known = self._folders.get(folder)
         if known is None:
-            real = os.path.realpath(path.parent)
-            known = self._folders[path.parent] = (real, _ignores_case(real))
-        folder, fold = known
-        found = os.path.join(folder, path.name)
-        return found.casefold() if fold else found
+            real = os.path.realpath(folder or os.curdir)
+            known = self._folders[folder] = (os.path.join(real, ""), _ignores_case(real))
+        real, fold = known
+        return (real + name).casefold() if fold else real + name
 
 
 def _ignores_case(folder: str) -> bool:
@@ -246,7 +256,11 @@ def name_too_long(outputs: Outputs) -> str | None:
 
     Checked while planning, so such an article fails alone instead of stopping the run.
     """
-    longest = max((*outputs.texts(), outputs.sidecar), key=lambda p: len(os.fsencode(p.name)))
+    paths = (*outputs.texts(), outputs.sidecar)
+    # A character is at most 4 bytes: most names are surely short without encoding them.
+    if 4 * max(len(p.name) for p in paths) + _TEMPORARY_EXTRA < _SURELY_SHORT:
+        return None
+    longest = max(paths, key=lambda p: len(os.fsencode(p.name)))
     need = len(os.fsencode(longest.name)) + _TEMPORARY_EXTRA
     if need < _SURELY_SHORT:
         return None
@@ -269,7 +283,7 @@ def _name_max(folder: Path) -> int:
 
 
 def sidecar_text(sidecar: dict[str, Any]) -> str:
-    """The sidecar as JSON text that UTF-8 can hold.
+    """The sidecar as JSON text that UTF-8 can hold, sealed (summarize.seal).
 
     A file name with a byte that is not UTF-8 is a str with a lone surrogate (Python's
     surrogateescape), which UTF-8 refuses: it is written as its JSON escape (``\\udce9``), which
@@ -277,7 +291,7 @@ def sidecar_text(sidecar: dict[str, Any]) -> str:
     """
     text = json.dumps(sidecar, ensure_ascii=False, indent=2)
     # Only inside strings: a lone surrogate is no JSON syntax. No name holds a pair.
-    return _SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", text) + "\n"
+    return seal(_SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", text) + "\n")
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

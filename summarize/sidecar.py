@@ -24,10 +24,11 @@ from summarize import jsontext
 from summarize.discovery import display_name
 from summarize.outputs import KINDS, Outputs
 from summarize.report import Flag
+from summarize.seal import unsealed, value_at
 from summarize.settings import Config
 from summarize.snapshot import read_snapshot
 
-__all__ = ["MAX_BYTES", "Engine", "InputRecord", "Sidecar", "parse", "read"]
+__all__ = ["MAX_BYTES", "Engine", "InputRecord", "Sidecar", "Stamp", "parse", "read", "read_stamp"]
 
 #: A sidecar holds the removed lines and flags of one article (inputs are 10 MB by default):
 #: anything larger is not one the tool wrote, and is not read into memory.
@@ -158,17 +159,54 @@ def _beside(configured: Outputs, key: str, name: str) -> Path:
     return configured.sidecar.with_name(name)
 
 
+@dataclass(frozen=True)
+class Stamp:
+    """What the rerun check needs of a sidecar: the input and signature it records, whether a
+    field is not what the tool writes, and the sidecar's mtime."""
+
+    input: InputRecord | None
+    signature: str | None
+    malformed: bool
+    mtime_ns: int
+
+
 def read(path: Path) -> tuple[Sidecar, int] | None:
     """The sidecar at ``path`` and its mtime; None when there is none, or it cannot be read or
     is not a JSON object. Never blocks (a FIFO in its place is refused), never raises."""
     try:
         raw, info = read_snapshot(path, max_bytes=MAX_BYTES, follow_symlinks=True)
-        data = jsontext.loads(raw, max_bytes=MAX_BYTES)
-    except (OSError, jsontext.JsonError) as exc:  # not UTF-8, not JSON, too deep, too long
+    except OSError as exc:
         log.debug("%s: not read as a sidecar (%s)", display_name(path), exc)
         return None
-    sidecar = parse(data)
+    sidecar = _decoded(raw, path)
     return None if sidecar is None else (sidecar, info.st_mtime_ns)
+
+
+def read_stamp(path: Path) -> Stamp | None:
+    """Like :func:`read`, for the rerun check: of a sidecar whose seal holds (as the tool
+    wrote it, so every field is well-formed) only the input and signature are parsed."""
+    try:
+        raw, info = read_snapshot(path, max_bytes=MAX_BYTES, follow_symlinks=True)
+    except OSError:
+        return None
+    text = unsealed(raw)
+    if text is not None:
+        record, signature = value_at(text, "input"), value_at(text, "signature")
+        if record[1] and signature[1]:
+            return Stamp(InputRecord.read(record[0]), _text(signature[0]), False, info.st_mtime_ns)
+    sidecar = _decoded(raw, path)
+    if sidecar is None:
+        return None
+    return Stamp(sidecar.input, sidecar.signature, bool(sidecar.malformed), info.st_mtime_ns)
+
+
+def _decoded(raw: bytes, path: Path) -> Sidecar | None:
+    try:
+        data = jsontext.loads(raw, max_bytes=MAX_BYTES)
+    except jsontext.JsonError as exc:  # not UTF-8, not JSON, too deep, too long
+        log.debug("%s: not read as a sidecar (%s)", display_name(path), exc)
+        return None
+    return parse(data)
 
 
 def parse(data: object) -> Sidecar | None:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from summarize.outputs import Outputs, sidecar_text, write_atomic
-from summarize.sidecar import Sidecar
 from summarize.sidecar import read as read_sidecar
+from summarize.sidecar import read_stamp
 from summarize.snapshot import FileTooLarge, read_snapshot
 
 __all__ = [
@@ -76,40 +76,37 @@ def assess(source: Path, outputs: Outputs, signature: str) -> State:
     return _assess(source, outputs, signature)[0]
 
 
-def _assess(
-    source: Path, outputs: Outputs, signature: str
-) -> tuple[State, Sidecar | None, os.stat_result | None]:
-    found = read_sidecar(outputs.sidecar)
+def _assess(source: Path, outputs: Outputs, signature: str) -> tuple[State, os.stat_result | None]:
+    found = read_stamp(outputs.sidecar)
     if found is None:
         missing = not os.path.lexists(outputs.sidecar)
-        return State("new" if missing else "sidecar unreadable"), None, None
-    sidecar, sidecar_mtime = found
-    if sidecar.signature is not None and sidecar.signature != signature:
-        return State("settings changed"), None, None
-    record = sidecar.input
-    if record is None or sidecar.signature is None or sidecar.malformed:
-        return State("sidecar malformed"), None, None
-    written = [sidecar_mtime]
+        return State("new" if missing else "sidecar unreadable"), None
+    if found.signature is not None and found.signature != signature:
+        return State("settings changed"), None
+    record = found.input
+    if record is None or found.signature is None or found.malformed:
+        return State("sidecar malformed"), None
+    written = [found.mtime_ns]
     for path in outputs.texts():
         try:
-            info = path.stat()
+            info = os.stat(path)
         except OSError:
-            return State("outputs missing"), None, None
+            return State("outputs missing"), None
         if not statmod.S_ISREG(info.st_mode):
-            return State("outputs missing"), None, None
+            return State("outputs missing"), None
         written.append(info.st_mtime_ns)
     try:
-        stat = source.stat()
+        stat = os.stat(source)
         if not statmod.S_ISREG(stat.st_mode):  # a FIFO or device: never read, and no article
-            return State("input unreadable"), None, None
+            return State("input unreadable"), None
         same = record.size == stat.st_size and record.mtime_ns == stat.st_mtime_ns
         if not same and not _same_content(source, stat, record.size, record.sha256):
-            return State("input changed"), None, None
+            return State("input changed"), None
     except OSError:
-        return State("input unreadable"), None, None
+        return State("input unreadable"), None
     # make compares mtimes: outputs older than their input are rebuilt for ever.
     touched = not same or min(written) < stat.st_mtime_ns
-    return State(None, touched), sidecar, stat
+    return State(None, touched), stat
 
 
 def _same_content(source: Path, before: os.stat_result, size: int, sha256: str) -> bool:
@@ -131,8 +128,10 @@ def refresh(source: Path, outputs: Outputs, signature: str) -> State:
     (outputs first, the sidecar last and atomically), then say it is up to date; for any other
     article just its state. Call while holding the article's claim. Raises OSError.
     """
-    state, sidecar, stat = _assess(source, outputs, signature)
-    if not state.touched or sidecar is None or sidecar.input is None or stat is None:
+    state, stat = _assess(source, outputs, signature)
+    found = read_sidecar(outputs.sidecar) if state.touched else None
+    sidecar = None if found is None else found[0]
+    if sidecar is None or sidecar.input is None or stat is None:
         return state
     # Never older than the input, even one dated in the future, or make would ask again.
     mtime_ns = max(time.time_ns(), stat.st_mtime_ns)

@@ -9,6 +9,7 @@ from pathlib import Path
 __all__ = [
     "NAME_FIELDS",
     "format_name",
+    "name_fields",
     "owner_regex",
     "sample_name",
     "template_problem",
@@ -25,7 +26,12 @@ _ANY = "(?s:.+)"
 def format_name(template: str, source: Path) -> str:
     """A file name from a template: ``{stem}`` is the source's name without its extension,
     ``{name}`` with it (so that ``x.txt`` and ``x.md`` can have outputs of their own)."""
-    return template.format(stem=source.stem, name=source.name)
+    return template.format(**name_fields(source))
+
+
+def name_fields(source: Path) -> dict[str, str]:
+    """The fields of :func:`format_name`, to fill several templates for one source."""
+    return {"stem": source.stem, "name": source.name}
 
 
 def template_problem(template: str) -> str | None:

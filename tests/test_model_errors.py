@@ -132,6 +132,62 @@ def test_log_file_says_when_model_loading_starts_and_ends(
     assert any(line.startswith("summarize: INFO: ") and "a.txt (" in line for line in lines)
 
 
+def run_on(folder: Path, model: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``summarize run FOLDER`` with both models in ``model``, in a process of its own."""
+    models = [f"--set={role}.model={model}" for role in ("summarizer", "translator")]
+    return subprocess.run(
+        [sys.executable, "-m", "summarize", "run", str(folder), *models, *args],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+
+
+def failing_inputs(tmp_path: Path) -> tuple[Path, Path]:
+    """A folder of inputs that reading alone fails, and a model folder that cannot load."""
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02 not text")
+    (folder / "large.txt").write_bytes(ARTICLE * 10)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}", encoding="utf-8")
+    return folder, model
+
+
+READ_FAILURES = {
+    "empty.txt": "empty: the file holds no text",
+    "binary.txt": "binary data (NUL byte at offset 0), not a text article",
+    "large.txt": f"{len(ARTICLE) * 10} bytes is more than input.max_bytes (100)",
+}
+
+
+def test_a_run_whose_articles_all_fail_on_reading_loads_no_model(tmp_path: Path) -> None:
+    folder, model = failing_inputs(tmp_path)
+    done = run_on(folder, model, "--set=input.max_bytes=100")
+    assert done.returncode == 1, done.stderr
+    for name, reason in READ_FAILURES.items():
+        assert f"failed: {folder / name}: {reason}" in done.stderr
+    assert "loading models" not in done.stderr
+    assert "0 articles done, 3 failed" in done.stderr
+    # The same run with one article that reads: the model is loaded, and cannot be.
+    (folder / "good.txt").write_bytes(ARTICLE)
+    loaded = run_on(folder, model, "--set=input.max_bytes=100")
+    assert loaded.returncode == 2
+    assert f"summarizer.model: {model}: cannot load" in loaded.stderr
+
+
+def test_a_dry_run_lists_what_fails_on_reading_with_the_reason(tmp_path: Path) -> None:
+    folder, model = failing_inputs(tmp_path)
+    (folder / "good.txt").write_bytes(ARTICLE)
+    done = run_on(folder, model, "--set=input.max_bytes=100", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[-1]: line for line in done.stdout.splitlines()}
+    for name, reason in READ_FAILURES.items():
+        assert rows[str(folder / name)].startswith(f"fails: {reason}")
+    assert rows[str(folder / "good.txt")].startswith("new  ")
+    assert "1 to do, 0 up to date, 3 failing on reading" in done.stderr
+
+
 @pytest.mark.parametrize("backend", ["transformers", "auto"])
 def test_a_model_folder_holding_a_fifo_is_refused_before_loading(
     tmp_path: Path, backend: str

@@ -59,7 +59,8 @@ def _tree(root: Path) -> Path:
 
 def _outputs(root: Path) -> dict[str, bytes]:
     """Every file the run wrote, by path below ``root``; sidecars without their run-time parts
-    (when, how long each step took, the input's mtime) and the tree's own place left out."""
+    (when, how long each step took, the input's mtime, the seal) and the tree's own place left
+    out."""
     found = {}
     for path in sorted(root.rglob("*")):
         if not path.is_file():
@@ -68,6 +69,7 @@ def _outputs(root: Path) -> dict[str, bytes]:
         if path.name.endswith(".summarize.json"):
             sidecar = json.loads(data)
             del sidecar["created"], sidecar["seconds"], sidecar["input"]["mtime_ns"]
+            del sidecar["seal"]  # a checksum of the whole, run-time parts included
             data = json.dumps(sidecar, sort_keys=True).replace(str(root), "ROOT").encode()
         found[path.relative_to(root).as_posix()] = data
     return found

@@ -16,7 +16,16 @@ from summarize.config import as_dict
 from summarize.outputs import output_paths, sidecar_text
 from summarize.report import Flag
 from summarize.settings import Config, OutputSettings
-from summarize.sidecar import MAX_BYTES, Engine, InputRecord, Sidecar, parse, read
+from summarize.sidecar import (
+    MAX_BYTES,
+    Engine,
+    InputRecord,
+    Sidecar,
+    Stamp,
+    parse,
+    read,
+    read_stamp,
+)
 
 #: names as Python holds them, bytes that are not UTF-8 as lone surrogates
 NAMES = st.binary(min_size=1, max_size=12).filter(
@@ -153,3 +162,15 @@ def test_a_fifo_or_an_oversized_file_reads_as_none_at_once(tmp_path: Path) -> No
         big.truncate(MAX_BYTES + 1)  # sparse: nothing is written
     assert read(tmp_path / "big.json") is None
     assert read(tmp_path / "missing.json") is None
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=50)
+@given(sidecar=SIDECARS)
+def test_the_rerun_check_reads_of_a_sealed_sidecar_what_the_full_reader_reads(
+    tmp_path: Path, sidecar: Sidecar
+) -> None:
+    path = tmp_path / "a.summarize.json"
+    path.write_bytes(sidecar_text(sidecar.as_dict()).encode("utf-8"))
+    found = read(path)
+    assert found is not None
+    assert read_stamp(path) == Stamp(sidecar.input, sidecar.signature, False, found[1])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,3 +62,40 @@ def test_stale_reasons(
 def test_other_settings_make_outputs_stale(tmp_path: Path) -> None:
     source, outputs = done(tmp_path, signature="old")
     assert stale_reason(source, outputs, "new") == "settings changed"
+
+
+def test_a_sidecar_edited_by_hand_is_checked_in_full_though_it_was_sealed(tmp_path: Path) -> None:
+    # A rerun reads only the input and signature of a sidecar whose seal holds; any edit
+    # breaks the seal, and a field that is not what the tool writes is then seen.
+    source, outputs = done(tmp_path)
+    text = outputs.sidecar.read_text(encoding="utf-8")
+    assert json.loads(text)["seal"] in text.splitlines()[-2]
+    outputs.sidecar.write_text(text.replace('\n  "input": {', '\n  "notes": 7,\n  "input": {'))
+    assert stale_reason(source, outputs, "sig") == "sidecar malformed"
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t: t.replace('"signature": "sig"', '"signature": "other"'),
+        lambda t: t.replace('"sha256": "', '"sha256": "0'),
+    ],
+)
+def test_an_edited_sidecar_whose_seal_no_longer_holds_is_not_up_to_date(
+    tmp_path: Path, edit: Callable[[str], str]
+) -> None:
+    source, outputs = done(tmp_path)
+    outputs.sidecar.write_text(edit(outputs.sidecar.read_text(encoding="utf-8")))
+    assert stale_reason(source, outputs, "sig") is not None
+
+
+def test_checking_an_article_does_not_allocate_the_sidecar_size_limit(tmp_path: Path) -> None:
+    # Asking to read up to the 64 MiB limit allocated it, for every article of a rerun.
+    source, outputs = done(tmp_path)
+    tracemalloc.start()
+    try:
+        assert stale_reason(source, outputs, "sig") is None
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024 * 1024

@@ -14,7 +14,7 @@ from summarize.snapshot import FileTooLarge, read_snapshot
 from summarize.state import fingerprint
 from summarize.text import Document, detect_language, parse
 
-__all__ = ["read", "read_one"]
+__all__ = ["read", "read_failure", "read_one"]
 
 # The language check speaks only about texts long enough, and when it is sure.
 _LANGUAGE_MIN_CHARACTERS = 200
@@ -50,6 +50,14 @@ def read_one(article: Article, settings: InputSettings, stdin: BinaryIO | None =
         article.counts.paragraphs = len(doc.paragraphs)
         article.counts.sentences = len(doc.sentences)
     article.add_time(Stage.READ, time.perf_counter() - started)
+
+
+def read_failure(job: Job, settings: InputSettings) -> str | None:
+    """Why reading alone fails the file ``job`` (empty, not text, too large, ...), or None:
+    what a dry run says of an article before any model is loaded. Nothing is kept."""
+    article = Article(job, None, "")
+    read_one(article, settings)
+    return article.error
 
 
 def _load(article: Article, max_bytes: int, stdin: BinaryIO | None) -> bytes:
