@@ -200,6 +200,7 @@ CHANGES: dict[str, tuple[list[str], bool]] = {
     "ray.actors": (["ray.actors=2"], False),
     "ray.gpus_per_actor": (["ray.gpus_per_actor=1"], False),
     "ray.cpus_per_actor": (["ray.cpus_per_actor=1"], False),
+    "ray.connect_timeout": (["ray.connect_timeout=5"], False),
 }
 
 
