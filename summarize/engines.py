@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from summarize.backends import MODEL_FREE, Backend, LoadSpec, load_backend
+from summarize.cores import engine_threads
 from summarize.discovery import display_name
 from summarize.errors import ConfigError, ModelError, UsageError
 from summarize.families import AUTO, auto_backend
@@ -39,7 +40,9 @@ def load_spec(role: str, config: Config) -> LoadSpec:
     """What the backend of ``role`` (summarizer or translator) loads, from ``config``.
 
     ``backend = "auto"`` is resolved from the model's config.json, fetched first where it is
-    not yet in the cache: loading is about to download the model anyway.
+    not yet in the cache: loading is about to download the model anyway. ``runtime.threads =
+    0`` is resolved to this process's share of the cores (summarize.cores), so every backend
+    gets a positive count.
     """
     settings: SummarizerSettings | TranslatorSettings = getattr(config, role)
     backend = settings.backend
@@ -55,7 +58,7 @@ def load_spec(role: str, config: Config) -> LoadSpec:
         revision=settings.revision,
         device=config.runtime.device,
         dtype=config.runtime.dtype,
-        threads=config.runtime.threads,
+        threads=engine_threads(config.runtime.threads),
         quantization=settings.quantization,
         source_prefix=settings.source_prefix,
         source_language=getattr(settings, "source_language", AUTO),

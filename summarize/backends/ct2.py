@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from summarize.backends.huggingface import (
     output_limit,
     token_counts,
 )
+from summarize.cores import engine_threads
 from summarize.discovery import display_name
 from summarize.errors import ModelError
 from summarize.families import Recipe, recipe
@@ -333,8 +333,9 @@ def _placement(spec: LoadSpec) -> tuple[Any, str, int, str]:
 
 
 def thread_budget(threads: int) -> int:
-    """The CPU threads an engine may use: ``runtime.threads``, or every core when it is 0."""
-    return threads or os.cpu_count() or 1
+    """The CPU threads an engine may use: ``runtime.threads``, or this process's share of the
+    cores when it is 0 (load_spec resolves it before; a spec made by hand may not)."""
+    return engine_threads(threads)
 
 
 def _threading(device: str, threads: int) -> dict[str, int]:

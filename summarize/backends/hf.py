@@ -21,6 +21,7 @@ from summarize.backends.huggingface import (
     output_limit,
     token_counts,
 )
+from summarize.cores import engine_threads
 from summarize.errors import ModelError
 from summarize.families import Recipe, recipe
 
@@ -112,8 +113,8 @@ class TransformersBackend:
         model_id, revision, role = spec.model, spec.revision, spec.role
         device = resolve_device(spec.device)
         dtype = resolve_dtype(spec.dtype, device)
-        if spec.threads:
-            torch.set_num_threads(spec.threads)
+        # 0 (a spec made by hand) is this process's share too: all cores fight under make -j
+        torch.set_num_threads(engine_threads(spec.threads))
         check_local_path(model_id, role)
         log.info("loading %s %s@%s on %s as %s", role, model_id, revision, device, dtype)
         try:
