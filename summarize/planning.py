@@ -106,8 +106,9 @@ def plan(
 
     Every output path of every article is planned first, and articles whose outputs overlap
     (each other's, or an input) are refused. Reasons: new, input changed, settings changed,
-    outputs missing, sidecar unreadable, sidecar malformed, forced. Paths left out by discovery
-    go to ``skipped``; files in ``exclude`` and under ``output_dir`` are never inputs. With a
+    outputs missing, outputs renamed (the sidecar records other files), sidecar unreadable,
+    sidecar malformed, forced. Paths left out by discovery go to ``skipped``; files in
+    ``exclude`` and under ``output_dir`` are never inputs. With a
     ``shard``, only its articles are planned (collisions are still judged over all of them, so
     every shard refuses the same ones); standard input is then a UsageError.
     """

@@ -21,7 +21,7 @@ from summarize.planning import named_outputs
 from summarize.report import Flag
 from summarize.review_sources import ReportLine, read_english, read_output, read_report, report_key
 from summarize.settings import Config
-from summarize.sidecar import Sidecar
+from summarize.sidecar import Sidecar, names_agree
 from summarize.sidecar import read as read_sidecar
 from summarize.state import assess
 
@@ -200,7 +200,8 @@ def _article(
     texts = {key: read_output(config, path, notes) for key, path in outputs.by_kind().items()}
     flags = list(record.flags)
     warnings = record.warnings + _doubts(sidecar)
-    status, reason = _with_sidecar(job.path, outputs, sidecar, line, flags, warnings)
+    renamed = sidecar is not None and not names_agree(sidecar.outputs, named)
+    status, reason = _with_sidecar(job.path, outputs, sidecar, line, flags, warnings, renamed)
     blocks = _blocks(english, removed, texts.get("article_ar"), flags, notes)
     notes += record.notes  # how it was done
     return ArticleReview(
@@ -256,8 +257,11 @@ def _with_sidecar(
     line: ReportLine | None,
     flags: list[Flag],
     warnings: tuple[str, ...],
+    renamed: bool,
 ) -> tuple[ReviewStatus, str]:
     stale = _stale(source, outputs, sidecar)
+    if stale is None and renamed:  # run checks the configured files, which it did not write
+        stale = f"outputs renamed: {display_name(outputs.sidecar)} records other names"
     if _failed(line) and not _after(stale, outputs, line):
         return ReviewStatus.FAILED, line.reason
     if stale is not None:

@@ -162,12 +162,29 @@ def _beside(configured: Outputs, key: str, name: str) -> Path:
 @dataclass(frozen=True)
 class Stamp:
     """What the rerun check needs of a sidecar: the input and signature it records, whether a
-    field is not what the tool writes, and the sidecar's mtime."""
+    field is not what the tool writes, the sidecar's mtime and the output names it records."""
 
     input: InputRecord | None
     signature: str | None
     malformed: bool
     mtime_ns: int
+    outputs: Mapping[str, str] | None = None
+
+    def vouches_for(self, configured: Outputs) -> bool:
+        """Whether the outputs the sidecar records are the ``configured`` files."""
+        return names_agree(self.outputs, configured)
+
+
+def names_agree(recorded: Mapping[str, str] | None, configured: Outputs) -> bool:
+    """Whether the output names a sidecar records are those of the ``configured`` files (a
+    record with no list of outputs is taken to mean them)."""
+    if recorded is None:
+        return True
+    return all(
+        recorded.get(kind.key) in (path.name, display_name(path.name))
+        for kind in KINDS
+        if (path := getattr(configured, kind.key)) is not None
+    )
 
 
 def read(path: Path) -> tuple[Sidecar, int] | None:
@@ -192,12 +209,17 @@ def read_stamp(path: Path) -> Stamp | None:
     text = unsealed(raw)
     if text is not None:
         record, signature = value_at(text, "input"), value_at(text, "signature")
+        names = value_at(text, "outputs")
         if record[1] and signature[1]:
-            return Stamp(InputRecord.read(record[0]), _text(signature[0]), False, info.st_mtime_ns)
+            recorded = _names(names[0]) if names[1] else None
+            return Stamp(
+                InputRecord.read(record[0]), _text(signature[0]), False, info.st_mtime_ns, recorded
+            )
     sidecar = _decoded(raw, path)
     if sidecar is None:
         return None
-    return Stamp(sidecar.input, sidecar.signature, bool(sidecar.malformed), info.st_mtime_ns)
+    malformed = bool(sidecar.malformed)
+    return Stamp(sidecar.input, sidecar.signature, malformed, info.st_mtime_ns, sidecar.outputs)
 
 
 def _decoded(raw: bytes, path: Path) -> Sidecar | None:

@@ -86,6 +86,8 @@ def _assess(source: Path, outputs: Outputs, signature: str) -> tuple[State, os.s
     record = found.input
     if record is None or found.signature is None or found.malformed:
         return State("sidecar malformed"), None
+    if not found.vouches_for(outputs):  # the files it says it wrote are not these
+        return State("outputs renamed"), None
     written = [found.mtime_ns]
     for path in outputs.texts():
         try:

@@ -173,7 +173,7 @@ def test_a_run_whose_articles_all_fail_on_reading_loads_no_model(tmp_path: Path)
     (folder / "good.txt").write_bytes(ARTICLE)
     loaded = run_on(folder, model, "--set=input.max_bytes=100")
     assert loaded.returncode == 2
-    assert f"summarizer.model: {model}: cannot load" in loaded.stderr
+    assert f"summarizer.model: {model}: not a model folder: it has no tokenizer" in loaded.stderr
 
 
 def test_a_dry_run_lists_what_fails_on_reading_with_the_reason(tmp_path: Path) -> None:

@@ -173,4 +173,5 @@ def test_the_rerun_check_reads_of_a_sealed_sidecar_what_the_full_reader_reads(
     path.write_bytes(sidecar_text(sidecar.as_dict()).encode("utf-8"))
     found = read(path)
     assert found is not None
-    assert read_stamp(path) == Stamp(sidecar.input, sidecar.signature, False, found[1])
+    stamp = Stamp(sidecar.input, sidecar.signature, False, found[1], found[0].outputs)
+    assert read_stamp(path) == stamp

@@ -219,3 +219,13 @@ def test_any_spoiled_bytes_give_a_page_and_a_redo(
 ) -> None:
     content = apply(spoil.text().encode("utf-8"), *spoiling)
     expect_page_and_redo(*spoil.check(content), content, spoil)
+
+
+def test_a_sidecar_naming_another_existing_file_is_out_of_date_for_both(spoil: SpoiledRun) -> None:
+    # The Arabic summary recorded under the English summary's name: that file exists, so only
+    # the names tell that the sidecar does not vouch for the configured Arabic summary.
+    record = spoil.record()
+    outputs = {**record["outputs"], "summary_ar": "calm.summary.txt"}  # type: ignore[dict-item]
+    section, line = spoil.check(json.dumps({**record, "outputs": outputs}).encode("utf-8"))
+    assert (line["status"], line["reason"]) == ("done", "outputs renamed"), line
+    assert "st-out-of-date" in section.classes

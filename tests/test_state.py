@@ -59,6 +59,27 @@ def test_stale_reasons(
     assert stale_reason(source, outputs, "sig") == reason
 
 
+@pytest.mark.parametrize("sealed", [True, False], ids=["sealed", "edited"])
+def test_a_sidecar_recording_other_output_names_does_not_vouch_for_these(
+    tmp_path: Path, sealed: bool
+) -> None:
+    # The configured files exist, but the sidecar says it wrote its Arabic summary elsewhere:
+    # nothing says the files here are that run's, so the article is redone.
+    source = touch(tmp_path / "a.txt", "Some news.")
+    outputs = output_paths(source, OUT)
+    names = {kind: getattr(outputs, kind).name for kind in ("summary", "summary_ar", "article_ar")}
+    texts = {p: "x" for p in outputs.texts()}
+    record = {"signature": "sig", "input": fingerprint(source), "outputs": names}
+    write_outputs(outputs, texts, record)
+    assert stale_reason(source, outputs, "sig") is None
+    elsewhere = {**names, "summary_ar": "b.summary.ar.txt"}
+    write_outputs(outputs, texts, {**record, "outputs": elsewhere})
+    if not sealed:
+        text = outputs.sidecar.read_text(encoding="utf-8")
+        outputs.sidecar.write_text(text.replace('"seal"', '"x-seal"'), encoding="utf-8")
+    assert stale_reason(source, outputs, "sig") == "outputs renamed"
+
+
 def test_other_settings_make_outputs_stale(tmp_path: Path) -> None:
     source, outputs = done(tmp_path, signature="old")
     assert stale_reason(source, outputs, "new") == "settings changed"
