@@ -32,6 +32,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
+from paths import CACHE_DIR  # noqa: E402
+
 
 def readme_makefile() -> str:
     """The README's Makefile, as a user copies it."""
@@ -69,8 +71,7 @@ def main() -> int:
     parser.add_argument(
         "--cache-dir",
         type=Path,
-        default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-        / "summarize-benchmarks",
+        default=CACHE_DIR,
     )
     args = parser.parse_args()
     import standins

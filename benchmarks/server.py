@@ -38,6 +38,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
+from paths import CACHE_DIR  # noqa: E402
+
 ECHO = [
     "summarizer.backend=echo",
     "summarizer.model=echo",
@@ -132,8 +134,7 @@ def main() -> None:
     parser.add_argument(
         "--cache-dir",
         type=Path,
-        default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-        / "summarize-benchmarks",
+        default=CACHE_DIR,
     )
     args = parser.parse_args()
     cache = args.cache_dir.expanduser().resolve()

@@ -60,6 +60,7 @@ import standins  # noqa: E402
 import summary  # noqa: E402
 import system  # noqa: E402
 from harness import Article, CountingBackend, Result, write_corpus  # noqa: E402
+from paths import CACHE_DIR  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--cache-dir",
         type=Path,
-        default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-        / "summarize-benchmarks",
+        default=CACHE_DIR,
         help="stand-in models, conversions and article trees (reused between runs)",
     )
     parser.add_argument(
