@@ -30,6 +30,9 @@ ENGINES_DIR = "engines"
 #: this process's own entry, held open (locked) until it exits; None until an engine loads
 _entry: IO[bytes] | None = None
 
+#: whether this process has said its share at -v already
+_told = False
+
 
 def engine_threads(threads: int) -> int:
     """The threads an engine of this process uses: a positive ``threads`` as it is, else this
@@ -48,8 +51,15 @@ def engine_threads(threads: int) -> int:
         running = 1
     processes = max(jobs, running)
     chosen = share(cores, processes)
-    log.info("using %d of %d cores (%d summarize processes here)", chosen, cores, processes)
+    _tell(f"using {chosen} of {cores} cores ({processes} summarize processes here)")
     return chosen
+
+
+def _tell(choice: str) -> None:
+    """The choice at -v once a process (its second engine hears much the same), then at -vv."""
+    global _told
+    log.log(logging.DEBUG if _told else logging.INFO, "%s", choice)
+    _told = True
 
 
 def share(cores: int, processes: int) -> int:

@@ -42,10 +42,11 @@ def load_spec(role: str, config: Config) -> LoadSpec:
     ``backend = "auto"`` is resolved from the model's config.json, fetched first where it is
     not yet in the cache: loading is about to download the model anyway. ``runtime.threads =
     0`` is resolved to this process's share of the cores (summarize.cores), so every backend
-    gets a positive count.
+    with a model gets a positive count; the engines without one use no threads, and neither
+    take a share nor count as a process running engines.
     """
     settings: SummarizerSettings | TranslatorSettings = getattr(config, role)
-    backend = settings.backend
+    backend, threads = settings.backend, config.runtime.threads
     if backend == AUTO:
         backend, why = auto_backend(
             settings.model, settings.revision, config.runtime.device, fetch=True
@@ -58,7 +59,7 @@ def load_spec(role: str, config: Config) -> LoadSpec:
         revision=settings.revision,
         device=config.runtime.device,
         dtype=config.runtime.dtype,
-        threads=engine_threads(config.runtime.threads),
+        threads=threads if backend in MODEL_FREE else engine_threads(threads),
         quantization=settings.quantization,
         source_prefix=settings.source_prefix,
         source_language=getattr(settings, "source_language", AUTO),

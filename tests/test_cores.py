@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from summarize.cores import available_cores, live_engines, make_jobs, share
-from tests.conftest import ECHO, ROOT, SEEDS
+from tests.conftest import ECHO, ECHO_SETTINGS, ROOT
 from tests.serving import environment, socket_folder
 
 #: a process that registers (as an engine's load does), says so, and waits to be killed
@@ -24,6 +24,7 @@ HOLDER = (
     "import sys; from summarize.cores import engine_threads; engine_threads(0); "
     "print('held', flush=True); sys.stdin.read()"
 )
+ARTICLE = "The council met on Monday. It approved the new budget after a long debate.\n"
 #: prints the share this process takes and how many it counted
 SHARE = "from summarize.cores import engine_threads; print(engine_threads(0))"
 
@@ -109,17 +110,22 @@ def test_a_run_beside_another_takes_half_the_cores(sockets: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
 @pytest.mark.skipif(available_cores() < 2, reason="one core: the share is all of it")
-def test_make_j2_runs_take_a_share_of_the_cores(tmp_path: Path, sockets: Path) -> None:
-    """The README's recipe under make -j2: each run logs the share it took, below all cores."""
+def test_make_j2_runs_take_a_share_of_the_cores(
+    tmp_path: Path, sockets: Path, tiny_models: dict[str, Path]
+) -> None:
+    """The README's recipe under make -j2: each run logs the share it took, below all cores
+    (a model's engine takes one; the model-free echo engine uses no threads, and takes none)."""
     from tests.test_makefile import readme_makefile
 
     (tmp_path / "Makefile").write_text(readme_makefile(), encoding="utf-8")
     (tmp_path / "articles").mkdir()
     for name in ("a", "b"):
-        shutil.copy(SEEDS / "kadhimi-ambassadors.txt", tmp_path / "articles" / f"{name}.txt")
+        (tmp_path / "articles" / f"{name}.txt").write_text(ARTICLE, encoding="utf-8")
     command = f"{shlex.quote(sys.executable)} -m summarize"
+    model = ["--set", f"translator.model={tiny_models['translator']}"]
+    flags = [*ECHO, *model, "--set", "translator.backend=transformers", "-v"]
     result = subprocess.run(
-        ["make", "-j2", f"SUMMARIZE={command}", f"SUMMARIZE_FLAGS={shlex.join([*ECHO, '-v'])}"],
+        ["make", "-j2", f"SUMMARIZE={command}", f"SUMMARIZE_FLAGS={shlex.join(flags)}"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -136,3 +142,20 @@ def test_make_j2_runs_take_a_share_of_the_cores(tmp_path: Path, sockets: Path) -
         assert int(processes) >= 2
         assert int(used) < int(cores) == available_cores()
     assert os.listdir(sockets / "engines") == []
+
+
+def test_a_model_free_engine_takes_no_share_and_is_not_counted(sockets: Path) -> None:
+    """The echo engine uses no threads: a run of it beside a real one takes none of the cores
+    (the real one keeps them all) and logs no share, which would only be noise."""
+    env = child_env(sockets)
+    code = (
+        "from summarize import load_config; from summarize.engines import load_spec; "
+        f"c = load_config(None, {ECHO_SETTINGS!r}); "
+        "print([load_spec(r, c).threads for r in ('summarizer', 'translator')])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[0, 0]"
+    assert not (sockets / "engines").exists() or not os.listdir(sockets / "engines")
