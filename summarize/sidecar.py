@@ -180,11 +180,15 @@ def names_agree(recorded: Mapping[str, str] | None, configured: Outputs) -> bool
     record with no list of outputs is taken to mean them)."""
     if recorded is None:
         return True
-    return all(
-        recorded.get(kind.key) in (path.name, display_name(path.name))
-        for kind in KINDS
-        if (path := getattr(configured, kind.key)) is not None
-    )
+    for kind in KINDS:
+        path = getattr(configured, kind.key)
+        if path is None:
+            continue
+        name = recorded.get(kind.key)
+        # The name as it is, nearly always; earlier versions recorded it as shown.
+        if name != path.name and name != display_name(path.name):
+            return False
+    return True
 
 
 def read(path: Path) -> tuple[Sidecar, int] | None:
@@ -211,7 +215,8 @@ def read_stamp(path: Path) -> Stamp | None:
         record, signature = value_at(text, "input"), value_at(text, "signature")
         names = value_at(text, "outputs")
         if record[1] and signature[1]:
-            recorded = _names(names[0]) if names[1] else None
+            # As the tool wrote them (the seal holds): a map of file names, or absent.
+            recorded = names[0] if isinstance(names[0], dict) else None
             return Stamp(
                 InputRecord.read(record[0]), _text(signature[0]), False, info.st_mtime_ns, recorded
             )
