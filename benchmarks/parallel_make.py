@@ -68,11 +68,7 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=8, help="articles (default 8)")
     parser.add_argument("-j", "--jobs", type=int, default=4, help="make's jobs (default 4)")
     parser.add_argument("--threads", type=int, default=0, help="runtime.threads (default 0)")
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=CACHE_DIR,
-    )
+    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="stand-ins (reused)")
     args = parser.parse_args()
     import standins
     from contenders import tool_overrides

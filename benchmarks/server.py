@@ -131,11 +131,7 @@ def main() -> None:
     parser.add_argument("--echo", action="store_true", help="the echo engine, not the models")
     parser.add_argument("-n", type=int, default=4, help="articles of the sequential comparison")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=CACHE_DIR,
-    )
+    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR, help="stand-ins (reused)")
     args = parser.parse_args()
     cache = args.cache_dir.expanduser().resolve()
     os.environ.setdefault("SUMMARIZE_CACHE", str(cache / "summarize-cache"))
