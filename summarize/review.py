@@ -21,7 +21,7 @@ from summarize.planning import named_outputs
 from summarize.report import Flag
 from summarize.review_sources import ReportLine, read_english, read_output, read_report, report_key
 from summarize.settings import Config
-from summarize.sidecar import Sidecar, names_agree
+from summarize.sidecar import Sidecar
 from summarize.sidecar import read as read_sidecar
 from summarize.state import assess
 
@@ -200,8 +200,7 @@ def _article(
     texts = {key: read_output(config, path, notes) for key, path in outputs.by_kind().items()}
     flags = list(record.flags)
     warnings = record.warnings + _doubts(sidecar)
-    renamed = sidecar is not None and not names_agree(sidecar.outputs, named)
-    status, reason = _with_sidecar(job.path, outputs, sidecar, line, flags, warnings, renamed)
+    status, reason = _with_sidecar(job.path, outputs, named, sidecar, line, flags, warnings)
     blocks = _blocks(english, removed, texts.get("article_ar"), flags, notes)
     notes += record.notes  # how it was done
     return ArticleReview(
@@ -253,15 +252,13 @@ def _without_sidecar(line: ReportLine | None) -> tuple[ReviewStatus, str]:
 def _with_sidecar(
     source: Path,
     outputs: Outputs,
+    configured: Outputs,
     sidecar: Sidecar | None,
     line: ReportLine | None,
     flags: list[Flag],
     warnings: tuple[str, ...],
-    renamed: bool,
 ) -> tuple[ReviewStatus, str]:
-    stale = _stale(source, outputs, sidecar)
-    if stale is None and renamed:  # run checks the configured files, which it did not write
-        stale = f"outputs renamed: {display_name(outputs.sidecar)} records other names"
+    stale = _stale(source, configured, sidecar)
     if _failed(line) and not _after(stale, outputs, line):
         return ReviewStatus.FAILED, line.reason
     if stale is not None:
@@ -276,8 +273,8 @@ def _with_sidecar(
 
 
 def _stale(source: Path, outputs: Outputs, sidecar: Sidecar | None) -> str | None:
-    """Why run would redo the article, judged against the run that wrote it: the settings
-    given here need not be its own."""
+    """Why run would redo the article: its files at the configured names (``outputs``),
+    judged against the run that wrote it (the settings given here need not be its own)."""
     where = display_name(outputs.sidecar)
     if sidecar is None:
         return f"sidecar unreadable: {where}"

@@ -171,24 +171,19 @@ class Stamp:
     outputs: Mapping[str, str] | None = None
 
     def vouches_for(self, configured: Outputs) -> bool:
-        """Whether the outputs the sidecar records are the ``configured`` files."""
-        return names_agree(self.outputs, configured)
-
-
-def names_agree(recorded: Mapping[str, str] | None, configured: Outputs) -> bool:
-    """Whether the output names a sidecar records are those of the ``configured`` files (a
-    record with no list of outputs is taken to mean them)."""
-    if recorded is None:
+        """Whether the outputs the sidecar records are the ``configured`` files (a record with
+        no list of outputs is taken to mean them)."""
+        if self.outputs is None:
+            return True
+        for kind in KINDS:
+            path = getattr(configured, kind.key)
+            if path is None:
+                continue
+            name = self.outputs.get(kind.key)
+            # The name as it is, nearly always; earlier versions recorded it as shown.
+            if name != path.name and name != display_name(path.name):
+                return False
         return True
-    for kind in KINDS:
-        path = getattr(configured, kind.key)
-        if path is None:
-            continue
-        name = recorded.get(kind.key)
-        # The name as it is, nearly always; earlier versions recorded it as shown.
-        if name != path.name and name != display_name(path.name):
-            return False
-    return True
 
 
 def read(path: Path) -> tuple[Sidecar, int] | None:
@@ -213,10 +208,10 @@ def read_stamp(path: Path) -> Stamp | None:
     text = unsealed(raw)
     if text is not None:
         record, signature = value_at(text, "input"), value_at(text, "signature")
-        names = value_at(text, "outputs")
         if record[1] and signature[1]:
             # As the tool wrote them (the seal holds): a map of file names, or absent.
-            recorded = names[0] if isinstance(names[0], dict) else None
+            names, _ = value_at(text, "outputs")
+            recorded = names if isinstance(names, dict) else None
             return Stamp(
                 InputRecord.read(record[0]), _text(signature[0]), False, info.st_mtime_ns, recorded
             )
